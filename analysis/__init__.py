@@ -1,0 +1,1 @@
+"""analysis: latency-accuracy sweeps, quantisation error, the Brian2 cross-check, plots, reports, and the CLI."""
