@@ -1,0 +1,131 @@
+"""The ``spikecount`` command. Each subcommand is a thin wrapper over one library function.
+
+Errors in the input (a bad spec, a corrupt file, T < 1, NaN weights...) are reported as one line,
+``spikecount: error: ...``, with exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["main", "build_parser"]
+
+DATASETS = ("mnist", "digits", "iris", "wbc", "abalone", "yeast")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
+    return value
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=DATASETS, help="data set (default: the model's own where there is one)")
+    p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
+                   "else $SPIKECOUNT_DATA_DIR, else ~/.cache/spikecount")
+    p.add_argument("--split-seed", type=_seed, help="seed of the stratified train/test split (UCI, digits)")
+
+
+def _print_json(obj: dict, out: str | None) -> None:
+    from simcore.fileio import write_json
+
+    if out:
+        write_json(out, obj)
+    print(json.dumps({k: v for k, v in obj.items() if not isinstance(v, (dict, list))}, indent=2))
+
+
+# -- subcommands --------------------------------------------------------------------------------
+def cmd_train(a: argparse.Namespace) -> None:
+    from learning.train import config_from, train
+
+    cfg = config_from(
+        a.dataset, a.arch, T=a.T, epochs=a.epochs, seed=a.seed, mode=a.mode, lr=a.lr, theta=a.theta,
+        batch_size=a.batch_size, encoding=a.encoding, max_rate=a.max_rate, lr_decay=a.lr_decay,
+        bounded_output=None if a.output_grad is None else a.output_grad == "bounded",
+        data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
+    )
+    metrics = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
+    print(f"test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from learning.evaluate import evaluate_model
+
+    res = evaluate_model(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, seed=a.seed,
+                         data_dir=a.data_dir, limit=a.limit, split_seed=a.split_seed)
+    _print_json(res, a.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a spiking network with the spike-count rule")
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--arch", required=True, help="spec string, e.g. 784-800-10 or 28x28-12c5-2a-64c5-2a-10")
+    p.add_argument("--T", type=_positive_int, help="time steps per sample (default: the paper's for the data set)")
+    p.add_argument("--mode", choices=("aggregate", "stepped"), default="aggregate",
+                   help="forward pass: closed-form counts or explicit IF dynamics (default aggregate)")
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after each epoch")
+    p.add_argument("--theta", type=float, help="firing threshold (default 1.0)")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--encoding", choices=("bernoulli", "analog"))
+    p.add_argument("--max-rate", type=float, help="spikes per step at intensity 1 (default 1.0)")
+    p.add_argument("--output-grad", choices=("bounded", "paper"),
+                   help="output-layer count gradient: bounded straight-through (default) or Eq. 10 as printed")
+    p.add_argument("--limit-train", type=_positive_int, help="use only the first N training samples")
+    p.add_argument("--limit-test", type=_positive_int, help="use only the first N test samples")
+    p.add_argument("--out", required=True, help="output directory (model, checkpoint, metrics.json)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--data-dir")
+    p.add_argument("--split-seed", type=_seed)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained model, also at another T or mode")
+    p.add_argument("--model", required=True, help="model directory written by train")
+    _data_options(p)
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--T", type=_positive_int)
+    p.add_argument("--mode", choices=("aggregate", "stepped"))
+    p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
+    p.add_argument("--limit", type=_positive_int)
+    p.add_argument("--out", help="also write the result as JSON here")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
+        print(f"spikecount: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("spikecount: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The spike-count IF activation (Wu et al. 2019, Eqs. 7, 10 and 14) as torch autograd functions.
+
+Forward (Eq. 7), per neuron with aggregated input current ``z`` (Eq. 6, ``z = theta * W a + b``)::
+
+    a = min(floor(z / theta) * [z > 0], r_max)
+
+Backward (Eqs. 10, 14)::
+
+    da/dz = (1 / theta) * [z > 0]                  # the r_max cap is not in the derivative
+
+``bounded`` backward, the recipe used for the output layer by default (see docs/recipe.md): the
+same derivative, except that a gradient that would push a count out of the range it can take is
+blocked, and a gradient that pushes it back into range passes::
+
+    da/dz = 1/theta, except 0 where (z <= 0 and dL/da > 0) or (a == r_max and dL/da < 0)
+
+so a silent output neuron can always be driven up by its own class (the paper's rule leaves a
+neuron with z <= 0 on every sample with zero gradient forever), and a saturated output neuron
+is never pushed further up, only its saturated rivals down (ties at r_max resolve).
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["spike_count", "count_from_current", "with_count_gradient"]
+
+
+def count_from_current(z: torch.Tensor, theta: float, r_max: float) -> torch.Tensor:
+    """Eq. 7 without autograd: ``min(floor(z/theta) * [z > 0], r_max)``, same shape and dtype as z."""
+    return torch.clamp(torch.floor(z / theta), min=0.0, max=float(r_max))
+
+
+class _CountGradient(torch.autograd.Function):
+    """Returns ``counts`` in the forward pass; the backward pass is the count gradient at ``z``."""
+
+    @staticmethod
+    def forward(ctx, z, counts, theta: float, r_max: float, bounded: bool):
+        ctx.save_for_backward(z, counts)
+        ctx.theta, ctx.r_max, ctx.bounded = theta, r_max, bounded
+        return counts.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, counts = ctx.saved_tensors
+        if ctx.bounded:
+            blocked = ((z <= 0) & (grad > 0)) | ((counts >= ctx.r_max) & (grad < 0))
+            gate = ~blocked
+        else:
+            gate = z > 0
+        return grad * gate.to(grad.dtype) / ctx.theta, None, None, None, None
+
+
+def with_count_gradient(
+    z: torch.Tensor, counts: torch.Tensor, theta: float, r_max: float, bounded: bool = False
+) -> torch.Tensor:
+    """Spike counts whose value is ``counts`` (e.g. from explicit IF dynamics) and whose gradient
+    with respect to the aggregated current ``z`` is the spike-count gradient (Eqs. 10-14)."""
+    return _CountGradient.apply(z, counts.detach(), float(theta), float(r_max), bool(bounded))
+
+
+def spike_count(z: torch.Tensor, theta: float, r_max: float, bounded: bool = False) -> torch.Tensor:
+    """The spike-count activation (Eq. 7 forward, Eqs. 10/14 backward) of aggregated currents z."""
+    with torch.no_grad():
+        counts = count_from_current(z, theta, r_max)
+    return with_count_gradient(z, counts, theta, r_max, bounded)

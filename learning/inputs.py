@@ -1,0 +1,45 @@
+"""Input encoding for the tensor model, through simcore's seeded encoder (one definition everywhere).
+
+``bernoulli``: rate-coded spike trains (see :mod:`simcore.encoding`), per-step probability
+intensity x max_rate. ``analog``: the intensity injected every step as a graded input.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from simcore import encoding
+
+__all__ = ["ENCODINGS", "input_counts", "input_trains"]
+
+ENCODINGS = ("bernoulli", "analog")
+
+
+def _check(name: str) -> None:
+    if name not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}, got {name!r}")
+
+
+def input_counts(
+    x: np.ndarray, T: int, seed: int, encoding_name: str = "bernoulli", max_rate: float = 1.0,
+    sample_ids: np.ndarray | None = None, dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Aggregate input a_0 (N, D): spike counts of the trains, or T x intensity for analog input."""
+    _check(encoding_name)
+    if encoding_name == "analog":
+        x = encoding.validate_intensity(x)
+        if int(T) != T or T < 1:
+            raise ValueError(f"T (number of time steps) must be an integer >= 1, got {T}")
+        return torch.from_numpy(x * T).to(dtype)
+    return torch.from_numpy(encoding.bernoulli_counts(x, T, seed, max_rate, sample_ids)).to(dtype)
+
+
+def input_trains(
+    x: np.ndarray, T: int, seed: int, encoding_name: str = "bernoulli", max_rate: float = 1.0,
+    sample_ids: np.ndarray | None = None, dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Input per step s_0 (N, T, D): 0/1 spikes, or the intensity repeated for analog input."""
+    _check(encoding_name)
+    if encoding_name == "analog":
+        return torch.from_numpy(np.ascontiguousarray(encoding.analog_trains(x, T))).to(dtype)
+    return torch.from_numpy(encoding.bernoulli_trains(x, T, seed, max_rate, sample_ids)).to(dtype)

@@ -1,0 +1,214 @@
+"""The tensor model: a feed-forward network of non-leaky IF neurons evaluated on spike counts.
+
+A network is a list of *stages*. Each stage applies parameter-free linear ops (average pooling,
+flatten) to the previous stage's spikes, then a weighted op (dense or 2-D convolution, stride 1,
+no padding), then a population of IF neurons with threshold ``theta``. Average pooling is linear,
+so it acts on counts and on per-step spikes alike and has no neurons of its own. This is exactly
+the projection chain of a ``simcore`` edge.
+
+Two execution modes give the spike counts of every stage for the same input:
+
+``aggregate`` (closed form, Eqs. 6-7)
+    ``z = theta * W a_prev + b``, ``a = min(floor(z/theta) * [z > 0], T)``, layer by layer on the
+    input counts ``a_0`` (B, D).
+
+``stepped`` (explicit IF dynamics, Eqs. 1-4)
+    ``V(0) = b``; ``V(t) = V(t-1) + theta * W s_prev(t) - theta * s(t-1)``; ``s(t) = [V(t) >= theta]``,
+    for t = 1..T, spikes reaching the next stage in the same step, on input trains (B, T, D). The
+    backward pass is the spike-count gradient (Eqs. 10-14) at the aggregated currents
+    ``z = theta * W a_prev + b`` computed from the stepped counts of the previous stage.
+
+Where the two modes differ (the dynamics are exact; the closed form is an approximation):
+
+* Timing of negative input. Eq. 7 assumes the potential never dips below a level it already
+  crossed. If excitatory input arrives early and inhibitory input late, the neuron fires early
+  and cannot "unfire": stepped counts exceed ``floor(z/theta)`` (z may even be <= 0 while the
+  neuron spiked). The reverse (inhibition first) gives equal counts.
+* One spike per step. A neuron that receives more than ``theta`` of net input in one step still
+  fires once; the surplus carries over and fires in later steps only while steps remain. So a
+  burst of input at the end of the window is under-counted by the dynamics.
+* Both effects grow with depth, because a hidden stage's spike *timing* feeds the next stage.
+
+Units: potentials and thresholds are in the same (arbitrary) unit; ``W`` is dimensionless
+(a spike adds ``theta * w`` to the target's potential); biases are potentials.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from learning.activation import count_from_current, spike_count, with_count_gradient
+from learning.spec import Arch, AvgPool, Conv, Dense
+
+__all__ = ["SpikingNet", "Stage", "Forward", "MODES"]
+
+MODES = ("aggregate", "stepped")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Parameter-free ops applied before the weighted op: ``pool`` kernel (or 0) then ``flatten``."""
+
+    pool: int
+    flatten: bool
+    kind: str  # "dense" | "conv"
+
+
+@dataclass
+class Forward:
+    """Result of a forward pass: per stage counts (with gradient), aggregated currents, final potentials."""
+
+    counts: list[torch.Tensor]  # per stage (B, *shape), the last is the output layer (B, C)
+    currents: list[torch.Tensor]  # per stage aggregated current z (B, *shape)
+    membrane: list[torch.Tensor]  # per stage final potential V(T) (B, *shape)
+
+    @property
+    def output(self) -> torch.Tensor:
+        return self.counts[-1]
+
+
+def _stages(arch: Arch) -> list[tuple[Stage, object]]:
+    stages, pool, shape = [], 0, arch.input_shape
+    for layer, out_shape in zip(arch.layers, arch.shapes()):
+        if isinstance(layer, AvgPool):
+            if pool:
+                raise ValueError(f"spec {arch.spec!r}: two pooling layers in a row are not supported")
+            pool = layer.kernel
+        else:
+            flatten = isinstance(layer, Dense) and len(shape) == 3
+            stages.append((Stage(pool, flatten, "dense" if isinstance(layer, Dense) else "conv"), layer))
+            pool = 0
+        shape = out_shape
+    if pool:
+        raise ValueError(f"spec {arch.spec!r}: pooling must be followed by a weighted layer")
+    return stages
+
+
+class SpikingNet(nn.Module):
+    """IF network of an architecture spec; weights in units of theta (a spike adds theta * w).
+
+    init: "default" (torch's own layer init, the paper's MNIST setting) or "normal" (N(0, init_std),
+    the paper's UCI setting, biases included).
+    """
+
+    def __init__(self, arch: Arch, theta: float = 1.0, init: str = "default", init_std: float = 0.05):
+        super().__init__()
+        if not theta > 0:
+            raise ValueError(f"theta (threshold) must be > 0, got {theta}")
+        if init not in ("default", "normal"):
+            raise ValueError(f"init must be 'default' or 'normal', got {init!r}")
+        self.arch, self.theta = arch, float(theta)
+        self.stages: list[Stage] = []
+        self.layers = nn.ModuleList()
+        shape = arch.input_shape
+        for stage, layer in _stages(arch):
+            c_in = shape[0]
+            if stage.pool:
+                shape = (shape[0], shape[1] // stage.pool, shape[2] // stage.pool)
+            if stage.kind == "dense":
+                n_in = 1
+                for s in shape:
+                    n_in *= s
+                module: nn.Module = nn.Linear(n_in, layer.out_features)
+                shape = (layer.out_features,)
+            else:
+                module = nn.Conv2d(c_in, layer.channels, layer.kernel)
+                shape = (layer.channels, shape[1] - layer.kernel + 1, shape[2] - layer.kernel + 1)
+            if init == "normal":
+                nn.init.normal_(module.weight, 0.0, init_std)
+                nn.init.normal_(module.bias, 0.0, init_std)
+            self.stages.append(stage)
+            self.layers.append(module)
+
+    # -- the linear part of a stage --------------------------------------------------------------
+    def _pre(self, stage: Stage, x: torch.Tensor) -> torch.Tensor:
+        if stage.pool:
+            x = F.avg_pool2d(x, stage.pool)
+        if stage.flatten:
+            x = x.flatten(1)
+        return x
+
+    def _weighted(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """theta * W x for a batch x of the stage's (pooled, flattened) input; no bias."""
+        module = self.layers[k]
+        if self.stages[k].kind == "dense":
+            return self.theta * F.linear(x, module.weight)
+        return self.theta * F.conv2d(x, module.weight)
+
+    def current(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """Input to stage k's neurons from a batch x (B, *in_shape) of previous-stage spikes or counts."""
+        return self._weighted(k, self._pre(self.stages[k], x))
+
+    def _bias(self, k: int, like: torch.Tensor) -> torch.Tensor:
+        b = self.layers[k].bias
+        return b.view(1, -1, 1, 1) if like.dim() == 4 else b.view(1, -1)
+
+    def _input(self, x: torch.Tensor, steps: bool) -> torch.Tensor:
+        shape = self.arch.input_shape
+        lead = x.shape[:2] if steps else x.shape[:1]
+        return x.reshape(*lead, *shape)
+
+    # -- the two modes ---------------------------------------------------------------------------
+    def aggregate(self, a0: torch.Tensor, T: int, bounded_output: bool = True) -> Forward:
+        """Counts by the closed form (Eqs. 6-7) from input counts a0 (B, D); r_max = T."""
+        a = self._input(a0, steps=False)
+        out = Forward([], [], [])
+        for k in range(len(self.layers)):
+            z = self.current(k, a)
+            z = z + self._bias(k, z)
+            last = k == len(self.layers) - 1
+            a = spike_count(z, self.theta, T, bounded=bounded_output and last)
+            out.counts.append(a)
+            out.currents.append(z)
+            out.membrane.append((z - self.theta * a).detach())
+        return out
+
+    def stepped(self, s0: torch.Tensor, bounded_output: bool = True) -> Forward:
+        """Counts by explicit IF dynamics from input trains s0 (B, T, D) (0/1 spikes or analog values)."""
+        B, T = s0.shape[:2]
+        s = self._input(s0, steps=True)
+        a = s.sum(1)
+        out = Forward([], [], [])
+        for k in range(len(self.layers)):
+            with torch.no_grad():
+                step_in = self.current(k, s.flatten(0, 1))
+                step_in = step_in.view(B, T, *step_in.shape[1:])
+                s, v = _integrate_and_fire(step_in, self._bias(k, step_in[:, 0]), self.theta)
+            z = self.current(k, a)
+            z = z + self._bias(k, z)
+            last = k == len(self.layers) - 1
+            a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
+            out.counts.append(a)
+            out.currents.append(z)
+            out.membrane.append(v)
+        return out
+
+    def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True) -> Forward:
+        """x: input counts (B, D) for ``aggregate``; input trains (B, T, D) for ``stepped``."""
+        if mode == "aggregate":
+            return self.aggregate(x, T, bounded_output)
+        if mode == "stepped":
+            if x.dim() != 3 or x.shape[1] != T:
+                raise ValueError(f"stepped mode needs input trains of shape (B, {T}, D), got {tuple(x.shape)}")
+            return self.stepped(x, bounded_output)
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def _integrate_and_fire(step_in: torch.Tensor, bias: torch.Tensor, theta: float):
+    """Non-leaky IF with reset by subtraction over the time axis 1 of step_in (B, T, ...).
+
+    V(0) = bias; per step: V += input; s = V >= theta; V -= theta * s. Returns spikes (B, T, ...)
+    in step_in's dtype and the final potential (B, ...).
+    """
+    v = bias.expand_as(step_in[:, 0]).clone()
+    spikes = torch.empty_like(step_in)
+    for t in range(step_in.shape[1]):
+        v += step_in[:, t]
+        s = v >= theta
+        spikes[:, t] = s
+        v -= theta * s.to(v.dtype)
+    return spikes, v
+
