@@ -187,7 +187,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += loss.item() * len(idx)
             pred = predict(out_fwd.output.detach().numpy(), out_fwd.membrane[-1].detach().numpy())
             correct += int((pred == train_set.y[idx]).sum())
             bar.set_postfix(loss=f"{loss_sum / (lo + len(idx)):.4f}", acc=f"{correct / (lo + len(idx)):.4f}")

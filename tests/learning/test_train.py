@@ -1,0 +1,87 @@
+"""Training on the embedded digits set: accuracy, determinism, resume, metrics."""
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from learning.io import load_model
+from learning.train import TrainConfig, config_from, train
+
+FAST = dict(limit_train=600, limit_test=300, batch_size=32)
+
+
+def _cfg(**kw):
+    base = dict(T=10, epochs=3, seed=1, **FAST)
+    base.update(kw)
+    return config_from("digits", "64-40-10", **base)
+
+
+def test_digits_mlp_reaches_accuracy_in_seconds(tmp_path):
+    metrics = train(_cfg(epochs=6, limit_train=None, limit_test=None), tmp_path, progress=False)
+    assert metrics["test_accuracy"] >= 0.90
+    assert metrics["complete"] and metrics["epochs_done"] == 6
+    assert metrics["wall_seconds"] < 120  # about 2 s on an idle 2-core machine
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0 <= on_disk["test_accuracy"] <= 1
+    assert on_disk["config"]["arch"] == "64-40-10" and on_disk["seed"] == 1
+    assert on_disk["versions"]["torch"] and len(on_disk["history"]) == 6
+    for key in ("loss", "train_accuracy", "test_accuracy", "seconds"):
+        assert key in on_disk["history"][0]
+
+
+def test_every_class_is_predicted_after_training(tmp_path):
+    from learning.datasets import load_dataset
+    from learning.evaluate import evaluate
+
+    train(_cfg(epochs=4, limit_train=None, limit_test=None), tmp_path, progress=False)
+    net, meta = load_model(tmp_path)
+    test = load_dataset("digits", "test")
+    res = evaluate(net, test.x, test.y, meta["T"], "aggregate", meta["seed"])
+    assert set(np.unique(res.predictions)) == set(range(10))
+
+
+def test_same_seed_same_metrics(tmp_path):
+    m1 = train(_cfg(), tmp_path / "a", progress=False)
+    m2 = train(_cfg(), tmp_path / "b", progress=False)
+    strip = lambda m: [{k: v for k, v in h.items() if "seconds" not in k} for h in m["history"]]
+    assert strip(m1) == strip(m2)
+    w1, w2 = load_file(tmp_path / "a/weights.safetensors"), load_file(tmp_path / "b/weights.safetensors")
+    assert all(np.array_equal(w1[k], w2[k]) for k in w1)
+    m3 = train(_cfg(seed=2), tmp_path / "c", progress=False)
+    assert strip(m3) != strip(m1)
+
+
+@pytest.mark.parametrize("mode", ["aggregate", "stepped"])
+def test_resume_gives_same_final_weights(tmp_path, mode):
+    cfg = _cfg(mode=mode)
+    train(cfg, tmp_path / "full", progress=False)
+    partial = train(cfg, tmp_path / "cut", progress=False, stop_after=1)
+    assert not partial["complete"] and partial["test_accuracy"] is None
+    assert not (tmp_path / "cut/weights.safetensors").exists()
+    resumed = train(cfg, tmp_path / "cut", progress=False, resume=True)
+    assert resumed["complete"]
+    w1, w2 = load_file(tmp_path / "full/weights.safetensors"), load_file(tmp_path / "cut/weights.safetensors")
+    assert all(np.array_equal(w1[k], w2[k]) for k in w1)
+
+
+def test_resume_refuses_other_config(tmp_path):
+    train(_cfg(), tmp_path, progress=False, stop_after=1)
+    with pytest.raises(ValueError, match="checkpoint was made with"):
+        train(_cfg(T=11), tmp_path, progress=False, resume=True)
+
+
+def test_bad_config_errors():
+    with pytest.raises(ValueError, match="T"):
+        TrainConfig(dataset="digits", arch="64-10", T=0, epochs=1).validate()
+    with pytest.raises(ValueError, match="mode"):
+        TrainConfig(dataset="digits", arch="64-10", T=5, epochs=1, mode="x").validate()
+    with pytest.raises(ValueError, match="layer"):
+        TrainConfig(dataset="digits", arch="64-1x-10", T=5, epochs=1).validate()
+
+
+def test_arch_must_fit_dataset(tmp_path):
+    with pytest.raises(ValueError, match="inputs"):
+        train(config_from("digits", "784-10", epochs=1), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="classes"):
+        train(config_from("digits", "64-3", epochs=1), tmp_path, progress=False)
