@@ -1,0 +1,142 @@
+"""Benchmark the simcore event-driven simulator on MNIST.
+
+    .venv/bin/python benchmarks/bench_simcore.py [--n 10000] [--T 50] [--graph DIR] [--cnn-n 1000]
+
+Networks: 784-800-10 (random weights scaled for realistic activity, or a saved simcore graph via
+--graph DIR) and the CNN 28x28-12c5-2a-64c5-2a-10 with random weights. Input: the MNIST test
+images (intensity = pixel / 255), Bernoulli trains regenerated inside the kernel. Reports wall time
+(first call incl. JIT compile / cache load, then warm), synaptic events (SOPs) per second, spike
+statistics, peak RSS, and the dense-numpy floor (one matrix product over the input spike counts,
+which has no temporal dynamics at all).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, encoding, simulate  # noqa: E402
+
+MNIST = "/work/shared/data/mnist"
+
+
+def load_mnist_test(data_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    def read(name):
+        path = os.path.join(data_dir, name)
+        opener = gzip.open if os.path.exists(path) else open
+        path = path if os.path.exists(path) else path[:-3]
+        with opener(path, "rb") as f:
+            return f.read()
+
+    raw = read("t10k-images-idx3-ubyte.gz")
+    magic, n, h, w = np.frombuffer(raw[:16], dtype=">u4")
+    assert magic == 2051, "bad image magic"
+    images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, h * w)
+    raw = read("t10k-labels-idx1-ubyte.gz")
+    assert np.frombuffer(raw[:8], dtype=">u4")[0] == 2049, "bad label magic"
+    labels = np.frombuffer(raw, dtype=np.uint8, offset=8)
+    return images.astype(np.float64) / 255.0, labels.astype(np.int64)
+
+
+def mlp(seed=0) -> Network:
+    rng = np.random.default_rng(seed)
+    net = Network()
+    net.add_input("input", (784,))
+    net.add_neurons("fc1", (800,), threshold=1.0, bias=np.zeros(800))
+    net.add_neurons("out", (10,), threshold=1.0, bias=np.zeros(10))
+    net.connect("input", "fc1", [Dense(rng.normal(0.0, 0.06, (800, 784)) - 0.004)])
+    net.connect("fc1", "out", [Dense(rng.normal(0.0, 0.15, (10, 800)))])
+    return net
+
+
+def cnn(seed=0) -> Network:
+    rng = np.random.default_rng(seed)
+    net = Network()
+    net.add_input("input", (1, 28, 28))
+    net.add_neurons("c1", (12, 24, 24))
+    net.add_neurons("c2", (64, 8, 8))
+    net.add_neurons("out", (10,))
+    net.connect("input", "c1", [Conv2d(rng.normal(0.0, 0.35, (12, 1, 5, 5)))])
+    net.connect("c1", "c2", [AvgPool2d(2), Conv2d(rng.normal(0.0, 0.25, (64, 12, 5, 5)))])
+    net.connect("c2", "out", [AvgPool2d(2), Flatten(), Dense(rng.normal(0.0, 0.3, (10, 1024)))])
+    return net
+
+
+def run(label, net, x, T, mode, rows, warm=True):
+    t0 = time.perf_counter()
+    res = simulate(net, x, T=T, seed=0, mode=mode)
+    cold = time.perf_counter() - t0
+    wall = cold
+    if warm:
+        t0 = time.perf_counter()
+        res = simulate(net, x, T=T, seed=0, mode=mode)
+        wall = time.perf_counter() - t0
+    sops = int(res.total_sops.sum())
+    hidden = [p for p in res.counts if p not in ("input", res.output)]
+    act = ", ".join(
+        f"{p}: {100 * (res.counts[p] > 0).mean():.0f}% active, {res.counts[p].mean() / res.steps:.3f} sp/step"
+        for p in hidden
+    )
+    rows.append((label, mode, x.shape[0], cold, wall, sops, sops / wall, act,
+                 f"out {res.counts[res.output].sum(1).mean():.1f} sp/sample"))
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=10000, help="MNIST test images for the MLP")
+    ap.add_argument("--cnn-n", type=int, default=1000, help="images for the CNN")
+    ap.add_argument("--T", type=int, default=50)
+    ap.add_argument("--graph", default=None, help="saved simcore Network directory (replaces the random MLP)")
+    ap.add_argument("--data-dir", default=MNIST)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--skip-async", action="store_true")
+    ap.add_argument("--skip-cnn", action="store_true")
+    args = ap.parse_args(argv)
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+    images, labels = load_mnist_test(args.data_dir)
+    x = images[: args.n]
+    net = Network.load(args.graph) if args.graph else mlp()
+    rows = []
+    res = run("784-800-10" if not args.graph else os.path.basename(args.graph.rstrip("/")), net, x, args.T, "sync", rows)
+    acc = (res.predictions == labels[: args.n]).mean()
+    if not args.skip_async:
+        run(rows[-1][0], net, x, args.T, "async", rows)
+    # dense-numpy floor: one matrix product over input spike counts (no dynamics)
+    t0 = time.perf_counter()
+    cnt = encoding.bernoulli_counts(x, args.T, 0)
+    t_enc = time.perf_counter() - t0
+    comp = net.compile()
+    first = next(cp for cp in comp.projections if cp.src == comp.input_index)
+    W_T = first.weights if first.dense else first.matrix().T  # (n_in, n_out)
+    t0 = time.perf_counter()
+    _ = cnt.astype(np.float64) @ W_T
+    t_mm = time.perf_counter() - t0
+    if not args.skip_cnn:
+        xc = images[: args.cnn_n].reshape(-1, 1, 28, 28)
+        run("28x28-12c5-2a-64c5-2a-10", cnn(), xc, args.T, "sync", rows)
+        if not args.skip_async:
+            run("28x28-12c5-2a-64c5-2a-10", cnn(), xc, args.T, "async", rows)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import numba
+
+    print(f"T={args.T}, threads={numba.get_num_threads()}, MLP accuracy (random weights unless --graph) {acc:.3f}")
+    print(f"{'network':26s} {'mode':5s} {'N':>6s} {'cold s':>7s} {'warm s':>7s} {'SOPs':>10s} {'SOP/s':>9s}  activity")
+    for label, mode, n, cold, wall, sops, rate, act, outact in rows:
+        print(f"{label:26s} {mode:5s} {n:6d} {cold:7.2f} {wall:7.2f} {sops:10.3g} {rate:9.3g}  {act}; {outact}")
+    print(f"dense-numpy floor (784-800-10, N={args.n}): bernoulli_counts {t_enc:.2f} s + counts @ W.T {t_mm:.2f} s")
+    print(f"peak RSS {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
