@@ -71,6 +71,21 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     _print_json(res, a.out)
 
 
+def cmd_export(a: argparse.Namespace) -> None:
+    from learning.export import export_model
+
+    export_model(a.model, a.out, delay=a.delay)
+    print(f"simcore graph written to {a.out}")
+
+
+def cmd_simulate(a: argparse.Namespace) -> None:
+    from learning.simulate import simulate_dataset
+
+    res = simulate_dataset(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
+                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, progress=not a.quiet)
+    _print_json(res, a.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -110,6 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int)
     p.add_argument("--out", help="also write the result as JSON here")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="turn a trained model into a simcore graph directory")
+    p.add_argument("--model", required=True, help="model directory written by train")
+    p.add_argument("--out", required=True, help="graph directory to write (graph.json + weights.npz)")
+    p.add_argument("--delay", type=int, default=0, help="delay in steps of every projection (default 0)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("simulate", help="run a data split through the event-driven simulator")
+    p.add_argument("--model", required=True, help="trained model, converted model or simcore graph directory")
+    _data_options(p)
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
+    p.add_argument("--mode", choices=("sync", "async"), default="sync")
+    p.add_argument("--limit", type=_positive_int, help="only the first N samples")
+    p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
+    p.add_argument("--out", help="write the result JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_simulate)
     return parser
 
 

@@ -23,12 +23,13 @@ class Evaluation:
     counts: np.ndarray
     membrane: np.ndarray
     spikes_per_neuron: list[float]  # mean spikes per neuron per sample, per stage
+    stage_counts: list[np.ndarray] | None = None  # per stage (N, *shape) int32, if asked for
 
 
 def evaluate(
     net: SpikingNet, x: np.ndarray, y: np.ndarray, T: int, mode: str, seed: int, *,
     encoding: str = "bernoulli", max_rate: float = 1.0, batch_size: int = 500,
-    dtype: torch.dtype = torch.float64, sample_ids: np.ndarray | None = None,
+    dtype: torch.dtype = torch.float64, sample_ids: np.ndarray | None = None, keep_stage_counts: bool = False,
 ) -> Evaluation:
     """Run x (N, D) through ``net`` in ``mode`` at T steps; inputs are encoded with ``seed`` and
     ``sample_ids`` (default 0..N-1), so simcore regenerates the same trains. float64 by default,
@@ -36,7 +37,7 @@ def evaluate(
     ids = np.arange(len(x)) if sample_ids is None else np.asarray(sample_ids)
     if next(net.parameters()).dtype != dtype:
         net = copy.deepcopy(net).to(dtype)
-    counts, membrane, activity, n = [], [], None, 0
+    counts, membrane, activity, n, stages = [], [], None, 0, []
     with torch.no_grad():
         for lo in range(0, len(x), batch_size):
             xb, idb = x[lo : lo + batch_size], ids[lo : lo + batch_size]
@@ -50,6 +51,8 @@ def evaluate(
             batch = [float(a.sum()) for a in out.counts]
             activity = batch if activity is None else [s + b for s, b in zip(activity, batch)]
             n += len(xb)
+            if keep_stage_counts:
+                stages.append([a.numpy().astype(np.int32) for a in out.counts])
     counts_a, membrane_a = np.concatenate(counts), np.concatenate(membrane)
     pred = predict(counts_a, membrane_a)
     sizes = [int(np.prod(a.shape[1:])) for a in out.counts]
@@ -59,6 +62,7 @@ def evaluate(
         counts=counts_a,
         membrane=membrane_a,
         spikes_per_neuron=[s / (n * size) for s, size in zip(activity, sizes)],
+        stage_counts=[np.concatenate(c) for c in zip(*stages)] if keep_stage_counts else None,
     )
 
 
