@@ -55,7 +55,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     cfg = config_from(
         a.dataset, a.arch, T=a.T, epochs=a.epochs, seed=a.seed, mode=a.mode, lr=a.lr, theta=a.theta,
-        batch_size=a.batch_size, encoding=a.encoding, max_rate=a.max_rate, lr_decay=a.lr_decay,
+        batch_size=a.batch_size, encoding=a.encoding, max_rate=a.max_rate, lr_decay=a.lr_decay, dropout=a.dropout,
         bounded_output=None if a.output_grad is None else a.output_grad == "bounded",
         data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
     )
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after each epoch")
+    p.add_argument("--dropout", type=float, help="hidden-neuron dropout probability in training (default 0)")
     p.add_argument("--theta", type=float, help="firing threshold (default 1.0)")
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--encoding", choices=("bernoulli", "analog"))

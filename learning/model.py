@@ -91,11 +91,18 @@ class SpikingNet(nn.Module):
     """IF network of an architecture spec; weights in units of theta (a spike adds theta * w).
 
     init: "default" (torch's own layer init, the paper's MNIST setting) or "normal" (N(0, init_std),
-    the paper's UCI setting, biases included).
+    the paper's UCI setting, biases included). dropout: in training only, each hidden neuron's
+    spikes are dropped for the whole sample with this probability (the survivors scaled by
+    1/(1-p)); the output layer is never dropped.
     """
 
-    def __init__(self, arch: Arch, theta: float = 1.0, init: str = "default", init_std: float = 0.05):
+    def __init__(self, arch: Arch, theta: float = 1.0, init: str = "default", init_std: float = 0.05,
+                 dropout: float = 0.0):
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        self.generator: torch.Generator | None = None  # dropout's random source (None: torch's global)
         if not theta > 0:
             raise ValueError(f"theta (threshold) must be > 0, got {theta}")
         if init not in ("default", "normal"):
@@ -151,6 +158,13 @@ class SpikingNet(nn.Module):
         lead = x.shape[:2] if steps else x.shape[:1]
         return x.reshape(*lead, *shape)
 
+    def _drop_mask(self, a: torch.Tensor) -> torch.Tensor | float:
+        """Per (sample, neuron) dropout mask, constant over the window; 1.0 outside training."""
+        if not (self.training and self.dropout):
+            return 1.0
+        keep = torch.rand(a.shape, dtype=a.dtype, generator=self.generator) >= self.dropout
+        return keep.to(a.dtype) / (1.0 - self.dropout)
+
     # -- the two modes ---------------------------------------------------------------------------
     def aggregate(self, a0: torch.Tensor, T: int, bounded_output: bool = True) -> Forward:
         """Counts by the closed form (Eqs. 6-7) from input counts a0 (B, D); r_max = T."""
@@ -162,6 +176,8 @@ class SpikingNet(nn.Module):
             last = k == len(self.layers) - 1
             a = spike_count(z, self.theta, T, bounded=bounded_output and last)
             out.counts.append(a)
+            if not last:
+                a = a * self._drop_mask(a)
             out.currents.append(z)
             out.membrane.append((z - self.theta * a).detach())
         return out
@@ -182,6 +198,9 @@ class SpikingNet(nn.Module):
             last = k == len(self.layers) - 1
             a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
             out.counts.append(a)
+            if not last and self.training and self.dropout:
+                mask = self._drop_mask(a)
+                a, s = a * mask, s * mask.unsqueeze(1)
             out.currents.append(z)
             out.membrane.append(v)
         return out

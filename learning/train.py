@@ -47,6 +47,7 @@ class TrainConfig:
     max_rate: float = 1.0
     bounded_output: bool = True
     lr_decay: float = 1.0  # multiply lr by this after every epoch (1.0: constant, the paper)
+    dropout: float = 0.0  # hidden-neuron dropout in training (0: none, the paper)
     data_dir: str | None = None
     split_seed: int = 0
     limit_train: int | None = None
@@ -100,10 +101,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
                                     cfg.limit_test)
     torch.manual_seed(cfg.seed)
-    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std)
+    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout)
 
     def step(idx: np.ndarray, epoch: int):
         inp = _inputs(cfg, train_set, idx, epoch_seed(cfg.seed, epoch))
+        if cfg.dropout:  # a generator per batch keeps resumed runs identical to uninterrupted ones
+            net.generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch) * 65_537 + int(idx[0]))
         out = net(inp, cfg.mode, cfg.T, cfg.bounded_output)
         loss = F.cross_entropy(out.output, torch.from_numpy(train_set.y[idx]))
         return loss, predict(out.output.detach().numpy(), out.membrane[-1].detach().numpy())

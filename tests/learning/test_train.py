@@ -85,3 +85,12 @@ def test_arch_must_fit_dataset(tmp_path):
         train(config_from("digits", "784-10", epochs=1), tmp_path, progress=False)
     with pytest.raises(ValueError, match="classes"):
         train(config_from("digits", "64-3", epochs=1), tmp_path, progress=False)
+
+
+def test_resume_with_dropout_gives_same_final_weights(tmp_path):
+    cfg = _cfg(dropout=0.3)
+    train(cfg, tmp_path / "full", progress=False)
+    train(cfg, tmp_path / "cut", progress=False, stop_after=2)
+    train(cfg, tmp_path / "cut", progress=False, resume=True)
+    w1, w2 = load_file(tmp_path / "full/weights.safetensors"), load_file(tmp_path / "cut/weights.safetensors")
+    assert all(np.array_equal(w1[k], w2[k]) for k in w1)
