@@ -153,6 +153,11 @@ class SpikingNet(nn.Module):
         b = self.layers[k].bias
         return b.view(1, -1, 1, 1) if like.dim() == 4 else b.view(1, -1)
 
+    def aggregated_current(self, k: int, a: torch.Tensor) -> torch.Tensor:
+        """Eq. 6 for stage k: z = theta * W a + b from previous-stage counts a (B, *in_shape)."""
+        z = self.current(k, a)
+        return z + self._bias(k, z)
+
     def _input(self, x: torch.Tensor, steps: bool) -> torch.Tensor:
         shape = self.arch.input_shape
         lead = x.shape[:2] if steps else x.shape[:1]
@@ -171,8 +176,7 @@ class SpikingNet(nn.Module):
         a = self._input(a0, steps=False)
         out = Forward([], [], [])
         for k in range(len(self.layers)):
-            z = self.current(k, a)
-            z = z + self._bias(k, z)
+            z = self.aggregated_current(k, a)
             last = k == len(self.layers) - 1
             a = spike_count(z, self.theta, T, bounded=bounded_output and last)
             out.counts.append(a)
@@ -193,8 +197,7 @@ class SpikingNet(nn.Module):
                 step_in = self.current(k, s.flatten(0, 1))
                 step_in = step_in.view(B, T, *step_in.shape[1:])
                 s, v = _integrate_and_fire(step_in, self._bias(k, step_in[:, 0]), self.theta)
-            z = self.current(k, a)
-            z = z + self._bias(k, z)
+            z = self.aggregated_current(k, a)
             last = k == len(self.layers) - 1
             a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
             out.counts.append(a)

@@ -1,0 +1,91 @@
+"""Where rounding spike counts loses information, layer by layer.
+
+For a trained spike-count network, simulated event by event in simcore (``sync``):
+
+(a) **residual**: the surplus potential left at the end of the window, ``V(T)/theta`` per neuron.
+    A spike count is ``floor`` of the integrated input only because this surplus is discarded
+    (Eq. 7); we report its mean over all neurons, over the neurons that spiked, and the fraction
+    of neurons with ``V(T) >= theta`` (input that arrived too late to be spent).
+(b) **closed form against events**: ``aggregate`` counts against simulated counts, per layer, in
+    two ways. *local*: Eq. 7 applied to the simulated counts of the layer below (the error made
+    by this layer alone); *propagated*: the closed form run through the whole network from the
+    input counts (errors of lower layers carried upwards, the paper's "accumulates over
+    layers"). Both as mean absolute difference (spikes per neuron) and fraction of neurons whose
+    counts differ.
+
+(c) for converted networks lives in :mod:`baselines` (``|normalised activation x T - count|``)
+and is collected by :func:`conversion_errors`.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from learning.datasets import load_dataset
+from learning.export import population_names
+from learning.model import SpikingNet
+from learning.simulate import load_simulatable
+from simcore import SimResult, simulate
+
+__all__ = ["layer_errors", "network_layer_errors", "summarise_residual", "compare_counts"]
+
+
+def summarise_residual(membrane: np.ndarray, counts: np.ndarray, theta: float) -> dict:
+    """Residual statistics of one population: membrane, counts (N, n)."""
+    r = membrane / theta
+    spiked = counts > 0
+    return {
+        "residual_mean": float(np.mean(np.clip(r, 0.0, None))),
+        "residual_mean_spiking": float(np.mean(r[spiked])) if spiked.any() else None,
+        "above_threshold_fraction": float(np.mean(r >= 1.0)),
+    }
+
+
+def compare_counts(closed: np.ndarray, simulated: np.ndarray) -> dict:
+    """Mean absolute difference and fraction of differing neurons between two (N, n) count arrays."""
+    diff = np.abs(closed.astype(np.float64) - simulated.astype(np.float64))
+    return {"mean_abs_diff": float(diff.mean()), "differ_fraction": float(np.mean(diff > 0))}
+
+
+def network_layer_errors(net: SpikingNet, res: SimResult, T: int) -> list[dict]:
+    """Per-layer errors of ``net`` from a simcore result ``res`` of its exported graph (sync mode)."""
+    n = res.counts["input"].shape[0]
+    a_in = torch.from_numpy(res.counts["input"].astype(np.float64))
+    with torch.no_grad():
+        propagated = net.aggregate(a_in, T)
+    layers, below = [], a_in.reshape(n, *net.arch.input_shape)
+    for k, name in enumerate(population_names(net)):
+        sim = res.counts[name]
+        with torch.no_grad():
+            z = net.aggregated_current(k, below)
+        local = torch.clamp(torch.floor(z / net.theta), 0, T).reshape(n, -1).numpy()
+        layers.append({
+            "population": name, "neurons": int(sim.shape[1]), "spikes_per_neuron": float(sim.mean()),
+            **summarise_residual(res.membrane[name], sim, net.theta),
+            "local": compare_counts(local, sim),
+            "propagated": compare_counts(propagated.counts[k].reshape(n, -1).numpy(), sim),
+        })
+        below = torch.from_numpy(sim.astype(np.float64)).reshape(n, *propagated.counts[k].shape[1:])
+    return layers
+
+
+def layer_errors(
+    model: str | os.PathLike, dataset: str | None = None, *, T: int | None = None, limit: int | None = 1000,
+    seed: int | None = None, data_dir=None, split: str = "test",
+) -> dict:
+    """Per-layer quantisation error of a trained spike-count model directory on a data split."""
+    graph, meta, net = load_simulatable(model)
+    if net is None:
+        raise ValueError(f"{model}: per-layer closed-form errors need a trained spike-count model (model.json)")
+    dataset = dataset or meta["dataset"]
+    T = int(T or meta["T"])
+    seed = int(meta.get("seed", 0) if seed is None else seed)
+    data = load_dataset(dataset, split, data_dir, split_seed=int(meta.get("split_seed", 0)), limit=limit)
+    n = len(data.y)
+    res = simulate(graph, data.x.astype(np.float64), T, seed, encoding=meta.get("encoding", "bernoulli"),
+                   max_rate=float(meta.get("max_rate", 1.0)), sample_ids=np.arange(n), mode="sync")
+    return {"model": str(model), "arch": meta["arch"], "dataset": dataset, "T": T, "samples": n,
+            "seed": seed, "accuracy": float(np.mean(res.predictions == data.y)),
+            "layers": network_layer_errors(net, res, T)}
