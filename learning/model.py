@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from learning.activation import count_from_current, spike_count, with_count_gradient
+from learning.constraints import qmax, quantise_ste
 from learning.spec import Arch, AvgPool, Conv, Dense
 
 __all__ = ["SpikingNet", "Stage", "Forward", "MODES"]
@@ -93,12 +94,18 @@ class SpikingNet(nn.Module):
     init: "default" (torch's own layer init, the paper's MNIST setting) or "normal" (N(0, init_std),
     the paper's UCI setting, biases included). dropout: in training only, each hidden neuron's
     spikes are dropped for the whole sample with this probability (the survivors scaled by
-    1/(1-p)); the output layer is never dropped.
+    1/(1-p)); the output layer is never dropped. weight_bits: k-bit quantisation-aware training
+    (see learning.constraints; biases stay float).
     """
 
     def __init__(self, arch: Arch, theta: float = 1.0, init: str = "default", init_std: float = 0.05,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, weight_bits: int | None = None):
         super().__init__()
+        # k-bit weights (learning.constraints): the forward pass uses quantised weights, the gradient
+        # goes straight through to the float parameters; None: float weights
+        self.weight_bits = None if weight_bits is None else int(weight_bits)
+        if self.weight_bits is not None:
+            qmax(self.weight_bits)  # validates 2..8
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.dropout = float(dropout)
@@ -138,12 +145,17 @@ class SpikingNet(nn.Module):
             x = x.flatten(1)
         return x
 
+    def stage_weight(self, k: int) -> torch.Tensor:
+        """Stage k's weights as the forward pass uses them (quantised if weight_bits is set)."""
+        w = self.layers[k].weight
+        return w if self.weight_bits is None else quantise_ste(w, self.weight_bits)
+
     def _weighted(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """theta * W x for a batch x of the stage's (pooled, flattened) input; no bias."""
-        module = self.layers[k]
+        w = self.stage_weight(k)
         if self.stages[k].kind == "dense":
-            return self.theta * F.linear(x, module.weight)
-        return self.theta * F.conv2d(x, module.weight)
+            return self.theta * F.linear(x, w)
+        return self.theta * F.conv2d(x, w)
 
     def current(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """Input to stage k's neurons from a batch x (B, *in_shape) of previous-stage spikes or counts."""
