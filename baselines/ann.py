@@ -1,0 +1,164 @@
+"""The ANN twin of a spec string: a ReLU network with the same stages as :class:`learning.model.SpikingNet`.
+
+A network is a list of *stages*, exactly as in the spiking model: parameter-free linear ops
+(average pooling ``Sa``, flatten before a dense layer that follows a map), then a weighted op
+(dense, or 2-D convolution with stride 1 and no padding), then ReLU -- except after the last
+(output) stage, which gives linear logits. Parameter names are the spiking model's:
+``layers.{k}.weight`` ((out, in) dense, (C_out, C_in, k, k) convolution) and ``layers.{k}.bias``
+(absent when the net is built with ``bias=False``), so one weights file format serves both.
+
+Model directory (``kind: "ann"``): ``model.json`` (format "spikecount-model", kind, arch, dataset,
+bias, seed, split_seed, test_accuracy, ...) + ``weights.safetensors`` (float32 arrays).
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from learning.io import FORMAT, MODEL_FILE, WEIGHTS_FILE, load_arrays, read_meta, save_arrays
+from learning.model import Stage
+from learning.spec import Arch, AvgPool, Dense, SpecError, parse_spec
+from simcore.fileio import write_json
+
+__all__ = ["ANN", "ConversionError", "ann_stages", "parse_convertible", "save_ann", "load_ann", "check_arrays"]
+
+
+class ConversionError(ValueError):
+    """An ANN that cannot be converted (or loaded): one-line message naming the problem."""
+
+
+_MAXPOOL = re.compile(r"^(-?\d+)m$")
+_POOL = re.compile(r"^(-?\d+)a$")
+
+
+def parse_convertible(spec: str) -> Arch:
+    """Parse a spec string, raising :class:`ConversionError` for layers a rate-coded IF network cannot
+    hold (max pooling, a non-positive pooling size, anything outside the spec grammar)."""
+    if not isinstance(spec, str):
+        raise ConversionError(f"architecture must be a spec string, got {spec!r}")
+    for tok in spec.strip().split("-")[1:]:
+        if m := _MAXPOOL.match(tok):
+            raise ConversionError(f"spec {spec!r}: layer {tok!r} (max pooling) is not supported; "
+                                  "only average pooling ('Sa') is linear and convertible")
+        if (m := _POOL.match(tok)) and int(m.group(1)) < 1:
+            raise ConversionError(f"spec {spec!r}: pooling size must be a positive integer, got {m.group(1)}")
+    if re.search(r"--\d+a(-|$)", spec):
+        raise ConversionError(f"spec {spec!r}: pooling size must be a positive integer (negative size)")
+    try:
+        arch = parse_spec(spec)
+    except SpecError as e:
+        raise ConversionError(f"unsupported architecture: {e}") from None
+    ann_stages(arch)
+    return arch
+
+
+def ann_stages(arch: Arch) -> list[tuple[Stage, object, tuple[int, ...]]]:
+    """(stage, weighted layer, output shape) per stage; the SpikingNet stage structure."""
+    stages, pool, shape = [], 0, arch.input_shape
+    for layer, out_shape in zip(arch.layers, arch.shapes()):
+        if isinstance(layer, AvgPool):
+            if pool:
+                raise ConversionError(f"spec {arch.spec!r}: two pooling layers in a row are not supported")
+            if layer.kernel < 1:
+                raise ConversionError(f"spec {arch.spec!r}: pooling size must be >= 1, got {layer.kernel}")
+            pool = layer.kernel
+        else:
+            flatten = isinstance(layer, Dense) and len(shape) == 3
+            stages.append((Stage(pool, flatten, "dense" if isinstance(layer, Dense) else "conv"), layer, out_shape))
+            pool = 0
+        shape = out_shape
+    if pool:
+        raise ConversionError(f"spec {arch.spec!r}: pooling must be followed by a weighted layer")
+    return stages
+
+
+class ANN(nn.Module):
+    """ReLU twin of a spec: ``forward(x)`` takes (B, D) analog intensities, returns (B, C) logits."""
+
+    def __init__(self, arch: Arch | str, bias: bool = True):
+        super().__init__()
+        if isinstance(arch, str):
+            arch = parse_convertible(arch)
+        self.arch, self.bias = arch, bool(bias)
+        self.stages: list[Stage] = []
+        self.layers = nn.ModuleList()
+        shape = arch.input_shape
+        for stage, layer, out_shape in ann_stages(arch):
+            if stage.pool:
+                shape = (shape[0], shape[1] // stage.pool, shape[2] // stage.pool)
+            if stage.kind == "dense":
+                module: nn.Module = nn.Linear(int(np.prod(shape)), layer.out_features, bias=self.bias)
+            else:
+                module = nn.Conv2d(shape[0], layer.channels, layer.kernel, bias=self.bias)
+            shape = out_shape
+            self.stages.append(stage)
+            self.layers.append(module)
+
+    def _pre(self, stage: Stage, x: torch.Tensor) -> torch.Tensor:
+        if stage.pool:
+            x = F.avg_pool2d(x, stage.pool)
+        if stage.flatten:
+            x = x.flatten(1)
+        return x
+
+    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per stage output: ReLU activations (B, *shape) of hidden stages, logits (B, C) last."""
+        a = x.reshape(x.shape[0], *self.arch.input_shape)
+        out = []
+        for k, (stage, module) in enumerate(zip(self.stages, self.layers)):
+            a = module(self._pre(stage, a))
+            if k < len(self.layers) - 1:
+                a = F.relu(a)
+            out.append(a)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activations(x)[-1]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+
+
+def check_arrays(arch: Arch, bias: bool, arrays: dict[str, np.ndarray], where: str) -> None:
+    """ConversionError unless ``arrays`` has exactly the keys and shapes of ``ANN(arch, bias)``."""
+    expected = {k: tuple(v.shape) for k, v in ANN(arch, bias).state_dict().items()}
+    if set(arrays) != set(expected):
+        missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
+        raise ConversionError(
+            f"{where}: weights do not match architecture {arch.spec!r} with bias={bias} "
+            f"(missing {missing}, unexpected {extra})")
+    for name, shape in expected.items():
+        if tuple(arrays[name].shape) != shape:
+            raise ConversionError(
+                f"{where}: {name} has shape {tuple(arrays[name].shape)}, architecture {arch.spec!r} needs {shape}")
+
+
+def save_ann(out_dir: str | os.PathLike, net: ANN, meta: dict) -> Path:
+    """Write ``model.json`` (kind "ann") and ``weights.safetensors`` into out_dir."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_arrays(out / WEIGHTS_FILE, net.arrays())
+    write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "ann", "arch": net.arch.spec, "bias": net.bias, **meta})
+    return out
+
+
+def load_ann(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float64) -> tuple[ANN, dict]:
+    """Load an ANN model directory; ConversionError (a ValueError) if it is not a valid ANN."""
+    meta = read_meta(model_dir)
+    if meta["kind"] != "ann":
+        raise ConversionError(f"{model_dir}: holds a model of kind {meta['kind']!r}, not an ANN (kind 'ann')")
+    arch = parse_convertible(meta["arch"])
+    bias = meta.get("bias", True)
+    if not isinstance(bias, bool):
+        raise ConversionError(f"{model_dir}: model.json field 'bias' must be true or false, got {bias!r}")
+    arrays = load_arrays(Path(model_dir) / WEIGHTS_FILE)
+    check_arrays(arch, bias, arrays, str(model_dir))
+    net = ANN(arch, bias)
+    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+    return net.to(dtype).eval(), meta

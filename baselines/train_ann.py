@@ -1,0 +1,126 @@
+"""Training the ANN twin: cross-entropy on the logits, Adam, analog intensities as input.
+
+Uses the shared epoch loop :func:`learning.loop.fit` (checkpoint after every epoch, ``resume``,
+provisional ``metrics.json``, progress bar) with the conventions of :mod:`learning.train`:
+initial weights from ``torch.manual_seed(seed)`` (torch's default layer init), epoch ``e``
+shuffled with ``seed * 100003 + e``; nothing else is random (the input is the analog intensity,
+no encoder). Defaults per data set (lr, epochs, batch size) are :func:`learning.train.defaults_for`'s.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import safetensors
+import torch
+import torch.nn.functional as F
+
+from baselines.ann import ANN, parse_convertible, save_ann
+from learning.loop import CHECKPOINT_FILE, fit, load_pair
+from learning.train import defaults_for
+
+__all__ = ["ANNConfig", "ann_config_from", "train_ann", "ann_accuracy"]
+
+
+@dataclass
+class ANNConfig:
+    """Every setting of an ANN training run (recorded in metrics.json and model.json)."""
+
+    dataset: str
+    arch: str
+    epochs: int
+    seed: int = 0
+    lr: float = 1e-3
+    batch_size: int = 128
+    bias: bool = True
+    lr_decay: float = 1.0
+    data_dir: str | None = None
+    split_seed: int = 0
+    limit_train: int | None = None
+    limit_test: int | None = None
+
+    def validate(self) -> None:
+        parse_convertible(self.arch)
+        if int(self.epochs) != self.epochs or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs}")
+        if not (self.lr > 0 and self.batch_size >= 1 and self.seed >= 0):
+            raise ValueError("lr and batch_size must be positive and seed >= 0")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+
+
+def ann_config_from(dataset: str, arch: str, **overrides) -> ANNConfig:
+    """An ANNConfig with the data set's default lr / epochs / batch size; ``None`` overrides are ignored."""
+    d = defaults_for(dataset)
+    base = {k: d[k] for k in ("lr", "epochs", "batch_size")}
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return ANNConfig(dataset=dataset, arch=arch, **base)
+
+
+def ann_accuracy(net: ANN, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> float:
+    """Top-1 accuracy of the logits (argmax, lowest index on ties)."""
+    if len(y) == 0:
+        return float("nan")
+    dtype = next(net.parameters()).dtype
+    correct = 0
+    with torch.no_grad():
+        for lo in range(0, len(x), batch_size):
+            logits = net(torch.from_numpy(np.asarray(x[lo:lo + batch_size])).to(dtype))
+            correct += int((logits.argmax(1).numpy() == y[lo:lo + batch_size]).sum())
+    return correct / len(y)
+
+
+def _check_resume_bias(out: Path, cfg: ANNConfig) -> None:
+    ckpt = out / CHECKPOINT_FILE
+    if not ckpt.is_file():
+        return  # fit() reports the missing checkpoint
+    try:
+        with safetensors.safe_open(str(ckpt), framework="numpy") as f:
+            saved = json.loads(f.metadata()["config"])
+    except Exception as e:
+        raise ValueError(f"{ckpt}: corrupt checkpoint ({e})") from None
+    if "bias" not in saved:
+        raise ValueError(f"{ckpt}: not an ANN checkpoint (no 'bias' setting)")
+    if saved["bias"] != cfg.bias:
+        raise ValueError(f"{ckpt}: checkpoint was made with bias={saved['bias']!r}, this run has {cfg.bias!r}")
+
+
+def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
+              stop_after: int | None = None) -> dict:
+    """Train, checkpointing every epoch; when complete write model.json (kind "ann") + weights.
+
+    Returns the metrics dict (also written to out_dir/metrics.json).
+    """
+    cfg.validate()
+    train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
+                                    cfg.limit_test)
+    if resume:
+        _check_resume_bias(Path(out_dir), cfg)
+    torch.manual_seed(cfg.seed)
+    net = ANN(parse_convertible(cfg.arch), bias=cfg.bias)
+    x_train = torch.from_numpy(train_set.x)
+    y_train = torch.from_numpy(train_set.y)
+
+    def step(idx: np.ndarray, epoch: int):
+        t = torch.from_numpy(idx)
+        logits = net(x_train[t])
+        loss = F.cross_entropy(logits, y_train[t])
+        return loss, logits.detach().argmax(1).numpy()
+
+    def test_accuracy() -> float:
+        return ann_accuracy(net, test_set.x, test_set.y)
+
+    run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
+              stop_after=stop_after)
+    final = None
+    if run.complete:
+        net.eval()
+        final = ann_accuracy(net, test_set.x, test_set.y)
+        save_ann(out_dir, net, {"dataset": cfg.dataset, "seed": cfg.seed, "split_seed": cfg.split_seed,
+                                "test_accuracy": final, "epochs": cfg.epochs, "lr": cfg.lr,
+                                "batch_size": cfg.batch_size, "limit_train": cfg.limit_train,
+                                "limit_test": cfg.limit_test})
+    return run.write_metrics(final)
