@@ -2,7 +2,8 @@
 
 Population names: ``input``, then ``{kind}{k}`` for stage k = 1.. (``dense1``, ``conv1``, ...).
 Projection weights are potential increments: the tensor model's ``theta * W`` (a spike adds
-``theta * w`` to its target). Pooling and flattening travel in the projection's op chain.
+``theta * w`` to its target); for k-bit models the quantised ``theta * int * scale``. Pooling and
+flattening travel in the projection's op chain.
 Bias: the initial membrane potential (Eq. 3), reset by subtraction, threshold theta.
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ def to_graph(net: SpikingNet, delay: int = 0) -> Network:
     graph.add_input("input", shape=tuple(net.arch.input_shape))
     prev = "input"
     shapes = [s for s, layer in zip(net.arch.shapes(), net.arch.layers) if type(layer).__name__ != "AvgPool"]
-    for name, stage, module, shape in zip(population_names(net), net.stages, net.layers, shapes):
-        w = net.theta * module.weight.detach().cpu().double().numpy()
+    for k, (name, stage, module, shape) in enumerate(zip(population_names(net), net.stages, net.layers, shapes)):
+        w = net.theta * net.stage_weight(k).detach().cpu().double().numpy()  # k-bit: theta * int * scale
         b = module.bias.detach().cpu().double().numpy()
         if stage.kind == "conv":
             b = np.repeat(b, shape[1] * shape[2])

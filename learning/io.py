@@ -2,7 +2,11 @@
 ``weights.safetensors`` (arrays that numpy reads without torch: ``safetensors.numpy.load_file``).
 
 Weight names: ``layers.{k}.weight`` ((out, in) for dense, (C_out, C_in, k, k) for convolution) and
-``layers.{k}.bias`` for the k-th weighted stage. No pickle anywhere; every write is atomic.
+``layers.{k}.bias`` for the k-th weighted stage. A model trained with k-bit weights (model.json
+``weight_bits``) stores ``layers.{k}.weight_int`` (int8, levels in -(2^(k-1)-1)..2^(k-1)-1) and
+``layers.{k}.weight_scale`` (float64, shape (1,), a power of two) instead of ``layers.{k}.weight``;
+loading gives back the quantised weights ``int * scale`` exactly (the float shadow weights of
+training are only in the checkpoint). No pickle anywhere; every write is atomic.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import numpy as np
 import safetensors.numpy
 import torch
 
+from learning.constraints import qmax, quantise_int
 from learning.model import SpikingNet
 from learning.spec import parse_spec
 from simcore.fileio import atomic_write, read_json, write_json
@@ -47,7 +52,29 @@ def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def state_arrays(net: SpikingNet) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    arrays = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    bits = getattr(net, "weight_bits", None)
+    if bits is not None:  # k-bit weights: integers plus a power-of-two scale per layer
+        for k, module in enumerate(net.layers):
+            levels, scale = quantise_int(module.weight, bits)
+            del arrays[f"layers.{k}.weight"]
+            arrays[f"layers.{k}.weight_int"] = levels.numpy().astype(np.int8)
+            arrays[f"layers.{k}.weight_scale"] = np.array([scale], dtype=np.float64)
+    return arrays
+
+
+def _dequantise(arrays: dict[str, np.ndarray], bits: int, where) -> dict[str, np.ndarray]:
+    """Replace weight_int/weight_scale pairs by float64 weights int * scale (checked against bits)."""
+    out = {k: v for k, v in arrays.items() if not k.endswith((".weight_int", ".weight_scale"))}
+    for name in [k for k in arrays if k.endswith(".weight_int")]:
+        stem = name[: -len("_int")]
+        levels, scale = arrays[name], arrays.get(stem + "_scale")
+        if scale is None or scale.shape != (1,):
+            raise ValueError(f"{where}: {name} without a {stem}_scale of shape (1,)")
+        if levels.size and int(np.abs(levels.astype(np.int64)).max()) > qmax(bits):
+            raise ValueError(f"{where}: {name} has levels outside +-{qmax(bits)} ({bits}-bit weights)")
+        out[stem] = levels.astype(np.float64) * float(scale[0])
+    return out
 
 
 def save_model(out_dir: str | os.PathLike, net: SpikingNet, meta: dict[str, Any]) -> Path:
@@ -55,6 +82,8 @@ def save_model(out_dir: str | os.PathLike, net: SpikingNet, meta: dict[str, Any]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_arrays(out / WEIGHTS_FILE, state_arrays(net))
+    if getattr(net, "weight_bits", None) is not None:
+        meta = {**meta, "weight_bits": net.weight_bits}
     write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "snn", "arch": net.arch.spec, "theta": net.theta, **meta})
     return out
 
@@ -76,8 +105,11 @@ def load_model(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float32)
     meta = read_meta(model_dir)
     if meta["kind"] != "snn":
         raise ValueError(f"{model_dir}: holds a model of kind {meta['kind']!r}, not a spike-count network")
-    net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]))
+    bits = meta.get("weight_bits")
+    net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits)
     arrays = load_arrays(Path(model_dir) / WEIGHTS_FILE)
+    if bits is not None:
+        arrays = _dequantise(arrays, int(bits), model_dir)
     expected = net.state_dict()
     if set(arrays) != set(expected):
         raise ValueError(
