@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from learning.constraints import fanouts, input_events, population_labels, sops_from_counts
 from learning.inputs import input_counts, input_trains
 from learning.model import SpikingNet
 from simcore.decode import predict
@@ -24,6 +25,8 @@ class Evaluation:
     membrane: np.ndarray
     spikes_per_neuron: list[float]  # mean spikes per neuron per sample, per stage
     stage_counts: list[np.ndarray] | None = None  # per stage (N, *shape) int32, if asked for
+    sops_per_sample: float | None = None  # synaptic events (spikes x fan-out, input included) per sample
+    sops_per_sample_by_population: dict | None = None  # source population ("input", "dense1", ...) -> SOPs
 
 
 def evaluate(
@@ -38,6 +41,7 @@ def evaluate(
     if next(net.parameters()).dtype != dtype:
         net = copy.deepcopy(net).to(dtype)
     counts, membrane, activity, n, stages = [], [], None, 0, []
+    fan, sops = fanouts(net), 0.0
     with torch.no_grad():
         for lo in range(0, len(x), batch_size):
             xb, idb = x[lo : lo + batch_size], ids[lo : lo + batch_size]
@@ -49,6 +53,7 @@ def evaluate(
             counts.append(out.output.numpy())
             membrane.append(out.membrane[-1].numpy())
             batch = [float(a.sum()) for a in out.counts]
+            sops = sops + sops_from_counts(fan, input_events(inp, T, encoding), out.counts)
             activity = batch if activity is None else [s + b for s, b in zip(activity, batch)]
             n += len(xb)
             if keep_stage_counts:
@@ -63,6 +68,8 @@ def evaluate(
         membrane=membrane_a,
         spikes_per_neuron=[s / (n * size) for s, size in zip(activity, sizes)],
         stage_counts=[np.concatenate(c) for c in zip(*stages)] if keep_stage_counts else None,
+        sops_per_sample=float(np.sum(sops)) / n,
+        sops_per_sample_by_population={p: float(v) / n for p, v in zip(population_labels(net)[:-1], sops)},
     )
 
 
@@ -90,5 +97,7 @@ def evaluate_model(
     return {
         "accuracy": res.accuracy, "dataset": dataset, "split": split, "samples": len(data.y), "T": T,
         "mode": mode, "seed": seed, "model": str(model_dir), "trained_T": meta.get("T"),
-        "trained_mode": meta.get("mode"), "spikes_per_neuron": res.spikes_per_neuron, **environment(),
+        "trained_mode": meta.get("mode"), "weight_bits": meta.get("weight_bits"),
+        "spikes_per_neuron": res.spikes_per_neuron, "sops_per_sample": res.sops_per_sample,
+        "sops_per_sample_by_population": res.sops_per_sample_by_population, **environment(),
     }
