@@ -129,7 +129,8 @@ def fit(
     """Run Adam epochs over the training set.
 
     step(idx, epoch) -> (loss, predicted classes) for the training samples ``idx``;
-    test_accuracy() -> accuracy on the test split after an epoch. ``config`` is a dataclass with
+    test_accuracy() -> accuracy on the test split after an epoch, or (accuracy, dict of further
+    per-epoch entries for the history). ``config`` is a dataclass with
     at least epochs, seed, lr, lr_decay and batch_size.
     """
     out = Path(out_dir)
@@ -166,10 +167,13 @@ def fit(
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         train_seconds = time.perf_counter() - t0
         net.eval()
-        acc = test_accuracy()
+        acc, extra = test_accuracy(), {}
+        if isinstance(acc, tuple):  # (accuracy, extra per-epoch entries for the history)
+            acc, extra = acc
         run.history.append({
             "epoch": epoch + 1, "loss": loss_sum / n, "train_accuracy": correct / n, "test_accuracy": acc,
             "lr": opt.param_groups[0]["lr"], "train_seconds": train_seconds, "seconds": time.perf_counter() - t0,
+            **extra,
         })
         if progress:
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}  loss {loss_sum / n:.4f}  train {correct / n:.4f}  "
