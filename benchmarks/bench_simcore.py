@@ -86,13 +86,14 @@ def run(label, net, x, T, mode, rows, warm=True):
     )
     rows.append((label, mode, x.shape[0], cold, wall, sops, sops / wall, act,
                  f"out {res.counts[res.output].sum(1).mean():.1f} sp/sample"))
+    print("  done:", label, mode, f"cold {cold:.2f} s, warm {wall:.2f} s", flush=True)
     return res
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10000, help="MNIST test images for the MLP")
-    ap.add_argument("--cnn-n", type=int, default=1000, help="images for the CNN")
+    ap.add_argument("--cnn-n", type=int, default=200, help="images for the CNN")
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--graph", default=None, help="saved simcore Network directory (replaces the random MLP)")
     ap.add_argument("--data-dir", default=MNIST)

@@ -315,28 +315,46 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                             ib = p_ioff[k]
                             wb = p_woff[k]
                             nsop = 0
+                            Vp = V[off:off + n]
+                            thp = threshold[off:off + n]
+                            lfp = lastf[off:off + n]
                             for e in range(e0, e1):
                                 i = spk[e]
                                 x = gv[i] if graded else 1.0
                                 if dense:
-                                    a0 = i * n
-                                    a1 = a0 + n
+                                    # every target occurs once in a row, so "add, then check in
+                                    # ascending order" equals "check after each add": vectorised add
+                                    nsop += n
+                                    Wr = w_all[wb + i * n:wb + i * n + n]
+                                    if graded:
+                                        for j in range(n):
+                                            Vp[j] += x * Wr[j]
+                                    else:
+                                        for j in range(n):
+                                            Vp[j] += Wr[j]
+                                    for j in range(n):
+                                        if Vp[j] >= thp[j] and lfp[j] != t:
+                                            _fire(Vp, j, thp[j], rzero)
+                                            cnt[off + j] += 1
+                                            lfp[j] = t
+                                            spk[pos] = j
+                                            pos += 1
                                 else:
                                     a0 = ptr_all[pp + i]
                                     a1 = ptr_all[pp + i + 1]
-                                nsop += a1 - a0
-                                for q in range(a0, a1):
-                                    j = off + (q - a0 if dense else idx_all[ib + q])
-                                    if graded:
-                                        V[j] += x * w_all[wb + q]
-                                    else:
-                                        V[j] += w_all[wb + q]
-                                    if V[j] >= threshold[j] and lastf[j] != t:
-                                        _fire(V, j, threshold[j], rzero)
-                                        cnt[j] += 1
-                                        lastf[j] = t
-                                        spk[pos] = j - off
-                                        pos += 1
+                                    nsop += a1 - a0
+                                    for q in range(a0, a1):
+                                        j = idx_all[ib + q]
+                                        if graded:
+                                            Vp[j] += x * w_all[wb + q]
+                                        else:
+                                            Vp[j] += w_all[wb + q]
+                                        if Vp[j] >= thp[j] and lfp[j] != t:
+                                            _fire(Vp, j, thp[j], rzero)
+                                            cnt[off + j] += 1
+                                            lfp[j] = t
+                                            spk[pos] = j
+                                            pos += 1
                             sops[s, src] += nsop
                         sptr[pb + t + 1] = pos
                         if p == outp:
