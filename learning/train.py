@@ -14,13 +14,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from learning.constraints import check_rate_options, qmax, rate_penalty
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
 from learning.inputs import ENCODINGS, input_counts, input_trains
 from learning.io import save_model
 from learning.loop import fit, load_pair
 from learning.model import MODES, SpikingNet
-from learning.spec import parse_spec
+from learning.spec import AvgPool, parse_spec
 from simcore.decode import predict
 
 __all__ = ["TrainConfig", "defaults_for", "config_from", "train", "epoch_seed"]
@@ -48,6 +49,9 @@ class TrainConfig:
     bounded_output: bool = True
     lr_decay: float = 1.0  # multiply lr by this after every epoch (1.0: constant, the paper)
     dropout: float = 0.0  # hidden-neuron dropout in training (0: none, the paper)
+    rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.constraints)
+    rate_target: float | None = None  # penalise only counts above this (spikes per neuron per sample)
+    weight_bits: int | None = None  # k-bit (2..8) quantisation-aware training; None: float weights
     data_dir: str | None = None
     split_seed: int = 0
     limit_train: int | None = None
@@ -67,6 +71,10 @@ class TrainConfig:
             raise ValueError("lr, theta and batch_size must be positive and seed >= 0")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        n_stages = sum(not isinstance(layer, AvgPool) for layer in parse_spec(self.arch).layers)
+        check_rate_options(self.rate_lambda, self.rate_target, n_stages)
+        if self.weight_bits is not None:
+            qmax(self.weight_bits)
 
 
 def defaults_for(dataset: str) -> dict:
@@ -101,7 +109,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
                                     cfg.limit_test)
     torch.manual_seed(cfg.seed)
-    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout)
+    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
 
     def step(idx: np.ndarray, epoch: int):
         inp = _inputs(cfg, train_set, idx, epoch_seed(cfg.seed, epoch))
@@ -109,11 +117,14 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
             net.generator = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch) * 65_537 + int(idx[0]))
         out = net(inp, cfg.mode, cfg.T, cfg.bounded_output)
         loss = F.cross_entropy(out.output, torch.from_numpy(train_set.y[idx]))
+        if cfg.rate_lambda is not None:
+            loss = loss + rate_penalty(out.counts, cfg.rate_lambda, cfg.rate_target)
         return loss, predict(out.output.detach().numpy(), out.membrane[-1].detach().numpy())
 
-    def test_accuracy() -> float:
-        return evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
-                        max_rate=cfg.max_rate, dtype=torch.float32).accuracy
+    def test_accuracy() -> tuple[float, dict]:
+        res = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
+                       max_rate=cfg.max_rate, dtype=torch.float32)
+        return res.accuracy, _activity(res)
 
     run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
               stop_after=stop_after)
@@ -125,7 +136,15 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
                                   "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
                                   "split_seed": cfg.split_seed, "test_accuracy": final.accuracy})
     return run.write_metrics(final.accuracy if final else None,
-                             spikes_per_neuron=final.spikes_per_neuron if final else None)
+                             **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
+
+
+_ACTIVITY_KEYS = ("spikes_per_neuron", "sops_per_sample", "sops_per_sample_by_population")
+
+
+def _activity(res) -> dict:
+    """Test-split activity of an Evaluation: spikes per neuron per sample per stage, SOPs per sample."""
+    return {key: getattr(res, key) for key in _ACTIVITY_KEYS}
 
 
 def config_from(dataset: str, arch: str, **overrides) -> TrainConfig:
