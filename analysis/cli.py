@@ -58,6 +58,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         batch_size=a.batch_size, encoding=a.encoding, max_rate=a.max_rate, lr_decay=a.lr_decay, dropout=a.dropout,
         bounded_output=None if a.output_grad is None else a.output_grad == "bounded",
         data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
+        rate_lambda=None if a.rate_lambda is None else (a.rate_lambda[0] if len(a.rate_lambda) == 1 else a.rate_lambda),
+        rate_target=a.rate_target, weight_bits=a.weight_bits,
     )
     metrics = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
     print(f"test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
@@ -107,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rate", type=float, help="spikes per step at intensity 1 (default 1.0)")
     p.add_argument("--output-grad", choices=("bounded", "paper"),
                    help="output-layer count gradient: bounded straight-through (default) or Eq. 10 as printed")
+    p.add_argument("--rate-lambda", type=float, nargs="+", metavar="L",
+                   help="spike-rate penalty: loss += L x mean spike count per neuron per sample (one L: all "
+                        "hidden+output neurons together; one L per weighted layer: per layer)")
+    p.add_argument("--rate-target", type=float, metavar="R",
+                   help="with --rate-lambda: penalise only the excess, L x mean(relu(count - R)), "
+                        "R in spikes per neuron per sample")
+    p.add_argument("--weight-bits", type=int, choices=range(2, 9), metavar="K",
+                   help="K-bit weights (2..8): quantisation-aware training, power-of-two scale per layer")
     p.add_argument("--limit-train", type=_positive_int, help="use only the first N training samples")
     p.add_argument("--limit-test", type=_positive_int, help="use only the first N test samples")
     p.add_argument("--out", required=True, help="output directory (model, checkpoint, metrics.json)")
