@@ -88,6 +88,44 @@ def cmd_simulate(a: argparse.Namespace) -> None:
     _print_json(res, a.out)
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
+    return values
+
+
+def cmd_sweep(a: argparse.Namespace) -> None:
+    from analysis.report import markdown_table
+    from analysis.sweep import sweep
+
+    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
+                seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, data_dir=a.data_dir,
+                limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
+    print(markdown_table(res["rows"], ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))
+
+
+def cmd_quantisation(a: argparse.Namespace) -> None:
+    from analysis.quantisation import write_layer_errors
+    from analysis.report import markdown_table
+
+    res = write_layer_errors(a.model, a.out, dataset=a.dataset, T=a.T, limit=a.limit, seed=a.seed,
+                             data_dir=a.data_dir)
+    rows = [{"population": l["population"], "residual": l["residual_mean"],
+             "local_differ_fraction": l["local"]["differ_fraction"],
+             "propagated_differ_fraction": l["propagated"]["differ_fraction"]} for l in res["layers"]]
+    print(markdown_table(rows, list(rows[0])))
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    from analysis.report import write_report
+
+    print(f"report written to {write_report(a.runs, a.out)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -154,6 +192,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the result JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("sweep", help="latency-accuracy sweep: direct training vs conversion, in simcore")
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--arch", required=True)
+    p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
+    p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
+    p.add_argument("--norms", default="model,data,robust", help="comma-separated normalisations")
+    p.add_argument("--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[0])
+    p.add_argument("--epochs", type=_positive_int, help="spike-count training epochs")
+    p.add_argument("--ann-epochs", type=_positive_int)
+    p.add_argument("--lr-decay", type=float)
+    p.add_argument("--data-dir")
+    p.add_argument("--limit-train", type=_positive_int)
+    p.add_argument("--limit-test", type=_positive_int)
+    p.add_argument("--out", required=True, help="directory for models, sweep.json/csv and plots")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("quantisation", help="per-layer quantisation error of a trained network")
+    p.add_argument("--model", required=True)
+    _data_options(p)
+    p.add_argument("--T", type=_positive_int)
+    p.add_argument("--limit", type=_positive_int, default=1000, help="test samples (default 1000)")
+    p.add_argument("--seed", type=_seed)
+    p.add_argument("--out", required=True, help="directory for quantisation.json and quantisation.png")
+    p.set_defaults(func=cmd_quantisation)
+
+    p = sub.add_parser("report", help="HTML + Markdown report of a runs directory")
+    p.add_argument("--runs", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

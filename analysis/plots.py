@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -39,6 +40,9 @@ def accuracy_vs_T(rows: list[dict], path: str | os.PathLike, title: str = "") ->
         if any(len(pts[t]) > 1 for t in Ts):
             ax.fill_between(Ts, [min(pts[t]) for t in Ts], [max(pts[t]) for t in Ts], alpha=0.2)
     ax.set_xscale("log")
+    ticks = sorted({t for pts in by.values() for t in pts})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("inference time steps T (log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Accuracy against latency")

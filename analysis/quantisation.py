@@ -19,6 +19,7 @@ and is collected by :func:`conversion_errors`.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,8 +29,9 @@ from learning.export import population_names
 from learning.model import SpikingNet
 from learning.simulate import load_simulatable
 from simcore import SimResult, simulate
+from simcore.provenance import environment
 
-__all__ = ["layer_errors", "network_layer_errors", "summarise_residual", "compare_counts"]
+__all__ = ["layer_errors", "write_layer_errors", "network_layer_errors", "summarise_residual", "compare_counts"]
 
 
 def summarise_residual(membrane: np.ndarray, counts: np.ndarray, theta: float) -> dict:
@@ -89,3 +91,15 @@ def layer_errors(
     return {"model": str(model), "arch": meta["arch"], "dataset": dataset, "T": T, "samples": n,
             "seed": seed, "accuracy": float(np.mean(res.predictions == data.y)),
             "layers": network_layer_errors(net, res, T)}
+
+
+def write_layer_errors(model: str | os.PathLike, out_dir: str | os.PathLike, **kwargs) -> dict:
+    """:func:`layer_errors`, written to ``out_dir/quantisation.json`` and ``quantisation.png``."""
+    from analysis.plots import layer_errors_plot
+    from simcore.fileio import write_json
+
+    res = {**layer_errors(model, **kwargs), **environment()}
+    out = Path(out_dir)
+    write_json(out / "quantisation.json", res)
+    layer_errors_plot(res, out / "quantisation.png")
+    return res

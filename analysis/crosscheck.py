@@ -1,0 +1,479 @@
+"""Brian2 cross-check: the same non-leaky IF network in Brian2 and in simcore, neuron by neuron.
+
+Brian2's default schedule (``start, groups, thresholds, synapses, resets, end``) delivers a spike
+emitted at step ``n`` (delay 0) in the ``synapses`` slot of step ``n``, i.e. AFTER the target's
+threshold test: every projection has one step of lag. A Brian2 network whose synapses have
+delay ``d`` is therefore compared with a copy of the simcore graph whose projections have delay
+``d + 1`` (:func:`delayed_copy`), run for ``steps = T + depth`` steps (depth = the longest
+input -> output path delay of that copy). The two engines then see exactly the same events at the
+same step indices, so spike *times* (not only counts) must agree.
+
+Brian2 model (float64, ``defaultclock.dt = 1 ms``), one step ``n``:
+
+* ``start``: at each window start, ``v = b`` (``run_regularly`` on a clock of ``W`` steps):
+  V(0) = bias for bias_mode "initial"; for "current" V(0) = 0 + bias of step 0 = bias, which is
+  the same float.
+* ``thresholds``: input ``SpikeGeneratorGroup`` emits (Bernoulli trains regenerated with
+  :func:`simcore.encoding.bernoulli_trains`, same seed and sample ids, only at window steps
+  ``< T``); each ``NeuronGroup`` fires where ``v >= theta`` (per-neuron theta).
+* ``after_thresholds``: reset ``v -= theta`` or ``v = 0`` -- the resetter is MOVED here from
+  Brian2's default ``resets`` slot, because at the default place it runs after the synaptic
+  deliveries of the same step: with reset "zero" those inputs would be wiped (simcore integrates
+  them at step n+1 after the reset), and with "subtract" the float order would differ.
+* ``before_synapses``: bias_mode "current": ``v += b`` -- this is the bias of step ``n + 1``,
+  added before the inputs of step ``n + 1`` (which Brian2 delivers in this step's ``synapses``
+  slot), matching simcore's "``V += bias`` at the start of every step, before that step's input"
+  in value AND float order. (Putting ``v += b`` at ``start`` of step n+1 would give the same
+  potential up to rounding only: the order of the additions would be swapped.)
+* ``synapses``: ``v_post += w`` (analog input: ``v_post += x_pre * w``), pathways ordered as
+  simcore orders the incoming projections, synapses per source in ascending target index, so even
+  non-dyadic weights are summed in simcore's order.
+
+Many samples run in ONE ``run()``: sample k occupies window ``[k W, (k+1) W)`` with
+``W = steps + max(original delay)`` (the padding lets delayed spikes drain; neurons cannot fire
+in it). Spike counts and times per window come from ``SpikeMonitor``s; the output potentials at
+the window's last step (after its reset) from a ``StateMonitor`` placed after the resetter; they
+break count ties in :func:`simcore.decode.predict` as in simcore.
+
+Analog input: an input ``NeuronGroup`` with ``x = xs(t, i)`` (a ``TimedArray`` of one row per
+window) that "fires" while ``x != 0`` and the window step is ``< T``; synapses add ``x_pre * w``.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from simcore import encoding as enc
+from simcore.decode import predict
+from simcore.engine import simulate
+from simcore.graph import Network
+
+__all__ = ["crosscheck", "crosscheck_network", "run_brian2", "delayed_copy", "ROUNDING_TOL"]
+
+ROUNDING_TOL = 1e-9  # |V - theta| below this at some step: a mismatch there is blamed on float rounding
+MAX_EXPLAINED = 2000  # potential traces are recomputed for at most this many mismatches
+
+
+# --------------------------------------------------------------------------------------------
+# graph helpers
+# --------------------------------------------------------------------------------------------
+def delayed_copy(net: Network, extra: int = 1) -> Network:
+    """The same populations and op chains with every projection's delay increased by ``extra``."""
+    out = Network()
+    for name in net._order:
+        a = net.graph.nodes[name]
+        if a["kind"] == "input":
+            out.add_input(name, a["shape"])
+        else:
+            out.add_neurons(name, a["shape"], threshold=a["threshold"], bias=a["bias"],
+                            bias_mode=a["bias_mode"], reset=a["reset"])
+    for p in net.projections:
+        out.connect(p.src, p.tgt, list(p.ops), delay=p.delay + int(extra))
+    return out
+
+
+def _pop_slices(comp):
+    return {name: slice(int(comp.offsets[k]), int(comp.offsets[k + 1])) for k, name in enumerate(comp.names)}
+
+
+def _input_events(trains, analog, W, T):
+    """(indices, steps) of the input events of all windows, from (K, T, D) trains."""
+    if trains is not None:
+        s, t, i = np.nonzero(trains)
+    else:
+        s, i = np.nonzero(analog)
+        s = np.repeat(s, T)
+        i = np.repeat(i, T)
+        t = np.tile(np.arange(T), len(s) // T if T else 0)
+    return i.astype(np.int64), (s.astype(np.int64) * W + t)
+
+
+# --------------------------------------------------------------------------------------------
+# Brian2
+# --------------------------------------------------------------------------------------------
+def _cython_available() -> tuple[bool, str]:
+    try:
+        from brian2.codegen.runtime.cython_rt import CythonCodeObject
+
+        ok = bool(CythonCodeObject.is_available())
+        return ok, "" if ok else "CythonCodeObject.is_available() is False"
+    except Exception as e:  # noqa: BLE001 -- any failure means: use numpy
+        return False, f"{type(e).__name__}: {e}"
+
+
+def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, target: str = "cython") -> dict:
+    """Run K samples of ``net`` in Brian2, one window of ``steps`` (+ padding) steps each.
+
+    trains: (K, T, D) bool input spike trains, or analog: (K, D) graded input values.
+    Brian2 synapses get the graph's own delays (the default schedule adds one step per projection).
+    Returns counts {population: (K, n) int64}, spike events {population: (sample, step, neuron)},
+    the output potentials (K, n_out) at the last step, timings and the code-generation target used.
+    """
+    if target not in ("cython", "numpy"):
+        raise ValueError(f"target must be 'cython' or 'numpy', got {target!r}")
+    fallback = None
+    if target == "cython":
+        ok, why = _cython_available()
+        if not ok:
+            target, fallback = "numpy", f"cython unavailable ({why})"
+    try:
+        res = _run_brian2(net, T, steps, trains, analog, target)
+    except Exception as e:  # noqa: BLE001
+        if target != "cython" or isinstance(e, (ValueError, MemoryError)):
+            raise
+        fallback = f"cython build failed ({type(e).__name__}: {str(e)[:200]})"
+        res = _run_brian2(net, T, steps, trains, analog, "numpy")
+    res["target_requested"] = "cython" if fallback else res["target"]
+    res["target_fallback"] = fallback
+    return res
+
+
+def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str) -> dict:
+    t_import = time.perf_counter()
+    import brian2 as b2
+
+    import_seconds = time.perf_counter() - t_import
+    comp = net.compile()
+    names = comp.names
+    inp = comp.input_index
+    D = int(comp.sizes[inp])
+    K = trains.shape[0] if trains is not None else analog.shape[0]
+    pad = int(comp.p_delay.max()) if len(comp.p_delay) else 0
+    W = int(steps) + pad
+    sl = _pop_slices(comp)
+
+    old_target, old_dt = b2.prefs.codegen.target, b2.defaultclock.dt
+    b2.prefs.codegen.target = target
+    b2.defaultclock.dt = 1 * b2.ms
+    try:
+        t0 = time.perf_counter()
+        objs = []
+        groups = {}
+        # ---- input ----
+        if trains is not None:
+            idx, st = _input_events(trains, None, W, T)
+            gen = b2.SpikeGeneratorGroup(D, idx, st * b2.ms, name="xc_input")
+            on_pre_in = "v_post += w"
+        else:
+            xs = b2.TimedArray(np.ascontiguousarray(analog, dtype=np.float64), dt=W * b2.ms, name="xc_xs")
+            gen = b2.NeuronGroup(
+                D, "x = xs(t, i) : 1\nwin : integer (shared, constant)\nt_in : integer (shared, constant)",
+                threshold="x != 0 and (t_in_timesteps % win) < t_in", name="xc_input",
+                namespace={"xs": xs})
+            gen.win = W
+            gen.t_in = T
+            on_pre_in = "v_post += x_pre * w"
+        groups[names[inp]] = gen
+        objs.append(gen)
+        # ---- neurons ----
+        for k, name in enumerate(names):
+            if k == inp:
+                continue
+            s = sl[name]
+            reset = "v = 0" if comp.reset[k] == 1 else "v -= theta"
+            eqs = "v : 1\nb : 1 (constant)\ntheta : 1 (constant)"
+            thr = "v >= theta"
+            if pad:
+                eqs += "\nwin : integer (shared, constant)\nnsteps : integer (shared, constant)"
+                thr = "v >= theta and (t_in_timesteps % win) < nsteps"
+            g = b2.NeuronGroup(int(comp.sizes[k]), eqs, threshold=thr, reset=reset, name=f"xc_p{k}")
+            g.b = comp.bias[s]
+            g.theta = comp.threshold[s]
+            g.v = comp.bias[s]
+            if pad:
+                g.win = W
+                g.nsteps = int(steps)
+            g.resetter["spike"].when = "after_thresholds"
+            g.resetter["spike"].order = 0
+            g.run_regularly("v = b", dt=W * b2.ms, when="start", name=f"xc_p{k}_window")
+            if comp.bias_mode[k] == 1:
+                g.run_regularly("v += b", when="before_synapses", name=f"xc_p{k}_bias")
+            groups[name] = g
+            objs.append(g)
+        # ---- synapses, in simcore's delivery order ----
+        for q, cp in enumerate(comp.projections):
+            src_name, tgt_name = names[cp.src], names[cp.tgt]
+            on_pre = on_pre_in if cp.src == inp else "v_post += w"
+            S = b2.Synapses(groups[src_name], groups[tgt_name], "w : 1", on_pre=on_pre, name=f"xc_s{q}")
+            if cp.dense:
+                i = np.repeat(np.arange(cp.n_src), cp.n_tgt)
+                j = np.tile(np.arange(cp.n_tgt), cp.n_src)
+                w = cp.weights.ravel()
+            else:
+                i = np.repeat(np.arange(cp.n_src), np.diff(cp.indptr))
+                j = cp.indices.astype(np.int64)
+                w = cp.weights
+            S.connect(i=i, j=j)
+            S.w = w
+            if cp.delay:
+                S.delay = cp.delay * b2.ms
+            S.pre.order = q
+            objs.append(S)
+        mons = {name: b2.SpikeMonitor(g, name=f"xc_mon{k}") for k, (name, g) in enumerate(groups.items())}
+        objs.extend(mons.values())
+        out_name = names[comp.output_index]
+        vmon = b2.StateMonitor(groups[out_name], "v", record=True, when="after_thresholds", order=10,
+                               name="xc_vout")
+        objs.append(vmon)
+        bnet = b2.Network(*objs, name="xc_network")
+        build = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        bnet.run(K * W * b2.ms, namespace={})
+        wall = time.perf_counter() - t1
+        loop = float(b2.device._last_run_time)
+        # ---- read back ----
+        counts, events = {}, {}
+        for name, m in mons.items():
+            n = int(comp.sizes[names.index(name)])
+            step = np.rint(np.asarray(m.t_[:]) / 1e-3).astype(np.int64)
+            ii = np.asarray(m.i[:], dtype=np.int64)
+            smp, ts = step // W, step % W
+            counts[name] = np.bincount(smp * n + ii, minlength=K * n).reshape(K, n).astype(np.int64)
+            events[name] = (smp, ts, ii)
+        v = np.asarray(vmon.v_[:])  # (n_out, K * W)
+        v_end = v[:, np.arange(K) * W + steps - 1].T.copy()
+    finally:
+        b2.prefs.codegen.target = old_target
+        b2.defaultclock.dt = old_dt
+    return {"counts": counts, "events": events, "v_end": v_end, "target": target, "window": W,
+            "build_seconds": build, "compile_seconds": wall - loop, "run_seconds": loop,
+            "import_seconds": import_seconds, "samples": K,
+            "brian2_version": b2.__version__}
+
+
+# --------------------------------------------------------------------------------------------
+# comparison
+# --------------------------------------------------------------------------------------------
+def _simcore_events(raster, name, K):
+    smp, ts, ii = [], [], []
+    for s, (t, i) in enumerate(raster[name]):
+        smp.append(np.full(len(t), s, dtype=np.int64))
+        ts.append(t.astype(np.int64))
+        ii.append(i.astype(np.int64))
+    if not smp:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    return np.concatenate(smp), np.concatenate(ts), np.concatenate(ii)
+
+
+def _column(cp, j):
+    """Weights from every source neuron to target j of a compiled projection (n_src,)."""
+    if cp.dense:
+        return cp.weights[:, j]
+    rows = np.repeat(np.arange(cp.n_src), np.diff(cp.indptr))
+    m = cp.indices == j
+    col = np.zeros(cp.n_src)
+    col[rows[m]] = cp.weights[m]
+    return col
+
+
+def _trace(ref_comp, raster, sample, k, j, steps, analog_x):
+    """simcore's pre-threshold potential of neuron j (flat, population index k) at every step."""
+    off = int(ref_comp.offsets[k])
+    theta = float(ref_comp.threshold[off + j])
+    bias = float(ref_comp.bias[off + j])
+    current = ref_comp.bias_mode[k] == 1
+    zero = ref_comp.reset[k] == 1
+    incoming = []
+    for cp in ref_comp.projections:
+        if cp.tgt != k:
+            continue
+        t, i = raster[ref_comp.names[cp.src]][sample]
+        graded = analog_x is not None and cp.src == ref_comp.input_index
+        incoming.append((cp.delay, t, i, _column(cp, j), graded))
+    V = 0.0 if current else bias
+    pre = np.zeros(steps)
+    fired = np.zeros(steps, dtype=bool)
+    for step in range(steps):
+        if current:
+            V += bias
+        for d, t, i, col, graded in incoming:
+            for src in i[t == step - d]:
+                V += (analog_x[sample, src] * col[src]) if graded else col[src]
+        pre[step] = V
+        if V >= theta:
+            fired[step] = True
+            V = 0.0 if zero else V - theta
+    return pre, fired, theta
+
+
+def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed: int = 0, *, trains=None,
+                       encoding: str = "bernoulli", max_rate: float = 1.0, sample_ids=None,
+                       target: str = "cython", reference: Network | None = None, labels=None,
+                       explain: bool = True) -> dict:
+    """Cross-check ``net`` on K samples: Brian2 (default schedule, the graph's delays) against simcore.
+
+    The simcore side runs ``reference`` (default :func:`delayed_copy` ``(net)``: delay + 1 on every
+    projection, the equivalent of Brian2's schedule), in sync mode, for the same number of steps.
+    intensity (K, D) with ``seed``/``sample_ids``/``max_rate`` (Bernoulli, regenerated exactly as
+    simcore does) or ``encoding="analog"``; or explicit ``trains`` (K, T, D) bool.
+    """
+    net.compile()
+    ref = reference if reference is not None else delayed_copy(net)
+    ref_comp = ref.compile()
+    if ref_comp.names != net.compile().names:
+        raise ValueError("reference network must have the same populations as net")
+    # ---- inputs ----
+    analog_x = None
+    if trains is not None:
+        trains = np.ascontiguousarray(trains, dtype=np.bool_)
+        T = trains.shape[1]
+        sim_in = {"trains": trains}
+    else:
+        if intensity is None or T is None:
+            raise ValueError("give intensity (K, D) and T, or trains (K, T, D)")
+        x = np.asarray(intensity, dtype=np.float64).reshape(len(intensity), -1)
+        if encoding == "bernoulli":
+            trains = enc.bernoulli_trains(x, T, seed, max_rate=max_rate, sample_ids=sample_ids)
+            sim_in = {"intensity": x, "encoding": "bernoulli", "max_rate": max_rate, "sample_ids": sample_ids}
+        elif encoding == "analog":
+            analog_x = enc.validate_intensity(x)
+            sim_in = {"intensity": x, "encoding": "analog"}
+        else:
+            raise ValueError(f"encoding must be 'bernoulli' or 'analog', got {encoding!r}")
+    T = int(T)
+    steps = T + ref_comp.max_path_delay
+    # ---- simcore ----
+    sres = simulate(ref, T=T, seed=seed, mode="sync", steps=steps, record_raster=True, **sim_in)
+    # ---- Brian2 ----
+    bres = run_brian2(net, T, steps, trains=trains if analog_x is None else None, analog=analog_x, target=target)
+    K = bres["samples"]
+    names = ref_comp.names
+    inp_name = names[ref_comp.input_index]
+    out_name = names[ref_comp.output_index]
+    # ---- counts ----
+    per_pop, mismatches = {}, []
+    diff_samples = {}  # population -> set of samples whose spike trains differ
+    first_div = {}  # (population, sample, neuron) -> first step whose spike differs
+    raster_identical = {}
+    for k, name in enumerate(names):
+        n = int(ref_comp.sizes[k])
+        bc = bres["counts"][name]
+        sc = sres.counts[name].astype(np.int64)
+        same = bc == sc
+        per_pop[name] = float(same.mean()) if same.size else 1.0
+        # spike times
+        bs, bt, bi = bres["events"][name]
+        ss, st, si = _simcore_events(sres.raster, name, K)
+        kb = (bs * steps + bt) * n + bi
+        ks = (ss * steps + st) * n + si
+        x = np.setxor1d(kb, ks)
+        xs_ = x // (steps * n)
+        xt = (x // n) % steps
+        xi = x % n
+        diff_samples[name] = set(xs_.tolist())
+        bad_pairs = np.unique(xs_ * n + xi)
+        raster_identical[name] = 1.0 - bad_pairs.size / max(K * n, 1)
+        for s_, t_, i_ in zip(xs_.tolist(), xt.tolist(), xi.tolist()):
+            key = (name, s_, i_)
+            if key not in first_div or t_ < first_div[key]:
+                first_div[key] = t_
+        for s_, j_ in zip(*np.nonzero(~same)):
+            mismatches.append({"sample": int(s_), "population": name, "neuron": int(j_),
+                               "brian2_count": int(bc[s_, j_]), "simcore_count": int(sc[s_, j_]),
+                               "first_divergent_step": first_div.get((name, int(s_), int(j_)))})
+    neuron_pops = [p for p in names if p != inp_name]
+    tot = sum(int(ref_comp.sizes[names.index(p)]) for p in neuron_pops) * K
+    n_same = sum(per_pop[p] * int(ref_comp.sizes[names.index(p)]) * K for p in neuron_pops)
+    # ---- explanations ----
+    if explain:
+        sources = {names[k]: sorted({names[cp.src] for cp in ref_comp.projections if cp.tgt == k})
+                   for k in range(len(names))}
+        for m_no, m in enumerate(mismatches):
+            p, s_ = m["population"], m["sample"]
+            if p == inp_name:
+                m["explanation"] = "input trains differ (generator did not reproduce the simcore input)"
+                continue
+            ups = [q for q in sources[p] if s_ in diff_samples[q]]
+            if ups:
+                m["explanation"] = f"upstream: spike trains of {', '.join(ups)} already differ in this sample"
+                continue
+            if m_no >= MAX_EXPLAINED:
+                m["explanation"] = "not examined (too many mismatches)"
+                continue
+            k = names.index(p)
+            pre, fired, theta = _trace(ref_comp, sres.raster, s_, k, m["neuron"], steps, analog_x)
+            gap = np.abs(pre - theta)
+            t_min = int(np.argmin(gap))
+            m["min_distance_to_threshold"] = float(gap[t_min])
+            if gap[t_min] <= ROUNDING_TOL * max(1.0, abs(theta)):
+                m["explanation"] = (f"rounding: simcore potential {pre[t_min]!r} within {gap[t_min]:.1e} of "
+                                    f"threshold {theta!r} at step {t_min}")
+            else:
+                m["explanation"] = "unexplained: inputs identical and no potential near threshold"
+    # ---- predictions ----
+    b_pred = predict(bres["counts"][out_name], bres["v_end"])
+    s_pred = sres.predictions
+    out = {
+        "samples": K, "T": T, "steps": steps, "window": bres["window"], "seed": int(seed),
+        "encoding": "trains" if analog_x is None and "trains" in sim_in else sim_in.get("encoding"),
+        "identical_count_fraction": float(n_same / tot) if tot else 1.0,
+        "identical_count_fraction_by_population": per_pop,
+        "identical_spike_times_fraction_by_population": raster_identical,
+        "identical_prediction_fraction": float(np.mean(b_pred == s_pred)) if K else 1.0,
+        "output_membrane_max_abs_diff": float(np.max(np.abs(bres["v_end"] - sres.membrane[out_name]))) if K else 0.0,
+        "mismatch_count": len(mismatches),
+        "brian2_seconds": bres["run_seconds"],
+        "brian2_seconds_per_sample": bres["run_seconds"] / K if K else 0.0,
+        "brian2_build_seconds": bres["build_seconds"],
+        "brian2_compile_seconds": bres["compile_seconds"],
+        "brian2_import_seconds": bres["import_seconds"],
+        "brian2_target": bres["target"],
+        "brian2_target_fallback": bres["target_fallback"],
+        "brian2_version": bres["brian2_version"],
+        "simcore_seconds": sres.elapsed,
+        "reference_delays": [int(d) for d in ref_comp.p_delay],
+        "brian2_synapse_delays": [int(d) for d in net.compile().p_delay],
+        "predictions_brian2": b_pred.tolist(),
+        "predictions_simcore": s_pred.tolist(),
+        "mismatches": mismatches,
+    }
+    if labels is not None:
+        y = np.asarray(labels)
+        out["accuracy_brian2"] = float(np.mean(b_pred == y))
+        out["accuracy_simcore"] = float(np.mean(s_pred == y))
+    return out
+
+
+def crosscheck(model_dir_or_graph, dataset: str | None = None, limit: int | None = 100, data_dir=None,
+               seed: int | None = None, split: str = "test", target: str = "cython", *, T: int | None = None,
+               split_seed: int | None = None) -> dict:
+    """Cross-check a trained model / graph directory (or a Network) on the first ``limit`` samples of a split.
+
+    Inputs: the model's encoding, max_rate, seed (unless given) and split seed; sample ids 0..K-1.
+    """
+    from learning.datasets import load_dataset
+
+    meta: dict = {}
+    if isinstance(model_dir_or_graph, Network):
+        graph, source = model_dir_or_graph, "<Network>"
+    else:
+        from learning.simulate import load_simulatable
+
+        graph, meta, _ = load_simulatable(model_dir_or_graph)
+        source = str(model_dir_or_graph)
+    dataset = dataset or meta.get("dataset")
+    if dataset is None:
+        raise ValueError(f"{source}: no dataset recorded; pass --dataset")
+    T = int(T or meta.get("T") or 0)
+    if T < 1:
+        raise ValueError(f"{source}: no T recorded; pass T")
+    seed = int(meta.get("seed", 0) if seed is None else seed)
+    split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
+    D = graph.size(graph.input_population)
+    if data.x.shape[1] != D:
+        raise ValueError(f"{source}: input population has {D} neurons, {dataset} has {data.x.shape[1]} features")
+    x = data.x.astype(np.float64)
+    res = crosscheck_network(graph, x, T, seed, encoding=meta.get("encoding", "bernoulli"),
+                             max_rate=float(meta.get("max_rate", 1.0)), sample_ids=np.arange(len(x)),
+                             target=target, labels=data.y)
+    res = {"model": source, "dataset": dataset, "split": split, **res}
+    try:
+        from simcore.provenance import environment
+
+        res.update(environment())
+    except Exception:  # noqa: BLE001 -- provenance is optional decoration
+        pass
+    return res
