@@ -77,15 +77,9 @@ def _pop_slices(comp):
     return {name: slice(int(comp.offsets[k]), int(comp.offsets[k + 1])) for k, name in enumerate(comp.names)}
 
 
-def _input_events(trains, analog, W, T):
-    """(indices, steps) of the input events of all windows, from (K, T, D) trains."""
-    if trains is not None:
-        s, t, i = np.nonzero(trains)
-    else:
-        s, i = np.nonzero(analog)
-        s = np.repeat(s, T)
-        i = np.repeat(i, T)
-        t = np.tile(np.arange(T), len(s) // T if T else 0)
+def _input_events(trains, W):
+    """(neuron indices, global steps) of the input events of all windows, from (K, T, D) trains."""
+    s, t, i = np.nonzero(trains)
     return i.astype(np.int64), (s.astype(np.int64) * W + t)
 
 
@@ -152,17 +146,18 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str) -
         groups = {}
         # ---- input ----
         if trains is not None:
-            idx, st = _input_events(trains, None, W, T)
+            idx, st = _input_events(trains, W)
             gen = b2.SpikeGeneratorGroup(D, idx, st * b2.ms, name="xc_input")
             on_pre_in = "v_post += w"
         else:
             xs = b2.TimedArray(np.ascontiguousarray(analog, dtype=np.float64), dt=W * b2.ms, name="xc_xs")
             gen = b2.NeuronGroup(
-                D, "x = xs(t, i) : 1\nwin : integer (shared, constant)\nt_in : integer (shared, constant)",
-                threshold="x != 0 and (t_in_timesteps % win) < t_in", name="xc_input",
+                D, "x : 1\nwin : integer (shared, constant)\nt_in : integer (shared, constant)",
+                threshold="x != 0 and (t_in_timesteps % win) < t_in", reset="", name="xc_input",
                 namespace={"xs": xs})
             gen.win = W
             gen.t_in = T
+            gen.run_regularly("x = xs(t, i)", dt=W * b2.ms, when="start", name="xc_input_window")
             on_pre_in = "v_post += x_pre * w"
         groups[names[inp]] = gen
         objs.append(gen)
