@@ -126,6 +126,26 @@ def cmd_report(a: argparse.Namespace) -> None:
     print(f"report written to {write_report(a.runs, a.out)}")
 
 
+def cmd_train_ann(a: argparse.Namespace) -> None:
+    from baselines.train_ann import ann_config_from, train_ann
+
+    cfg = ann_config_from(a.dataset, a.arch, epochs=a.epochs, seed=a.seed, lr=a.lr, batch_size=a.batch_size,
+                          bias=not a.no_bias, data_dir=a.data_dir, split_seed=a.split_seed,
+                          limit_train=a.limit_train, limit_test=a.limit_test)
+    metrics = train_ann(cfg, a.out, resume=a.resume, progress=not a.quiet)
+    print(f"ANN test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
+
+
+def cmd_convert(a: argparse.Namespace) -> None:
+    from baselines.convert import convert
+
+    info = convert(a.ann, a.norm, percentile=a.percentile, reset=a.reset, input=a.input, out_dir=a.out,
+                   data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed)
+    factors = ", ".join(f"{v:.4g}" for v in info["scale_factors"])
+    print(f"converted ({info['norm']}, reset {info['reset']}, {info['encoding']} input; scale factors {factors}) "
+          f"-> {a.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -223,6 +243,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("train-ann", help="train the ReLU ANN twin of a spec (for conversion)")
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--arch", required=True, help="spec string, e.g. 64-100-10 or 8x8-12c3-2a-10")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--no-bias", action="store_true", help="no biases (Diehl's bias-free nets)")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--data-dir")
+    p.add_argument("--split-seed", type=_seed)
+    p.add_argument("--limit-train", type=_positive_int, help="use only the first N training samples")
+    p.add_argument("--limit-test", type=_positive_int, help="use only the first N test samples")
+    p.add_argument("--out", required=True, help="output directory (model, checkpoint, metrics.json)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train_ann)
+
+    p = sub.add_parser("convert", help="convert a trained ANN into a spiking network (weight normalisation)")
+    p.add_argument("--ann", required=True, help="ANN directory written by train-ann")
+    p.add_argument("--norm", choices=("model", "data", "robust"), required=True,
+                   help="Diehl 2015 model- or data-based, or Rueckauer 2017 robust (percentile)")
+    p.add_argument("--percentile", type=float, help="robust only: percentile of non-zero activations (default 99.9)")
+    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument("--input", choices=("poisson", "analog"), default="poisson",
+                   help="Bernoulli spike input (intensity = spike probability per step) or analog current")
+    p.add_argument("--norm-samples", type=_positive_int,
+                   help="training samples for data/robust normalisation (default: all / 10000)")
+    p.add_argument("--seed", type=_seed, help="input-encoding seed recorded for simulation (default: the ANN's)")
+    p.add_argument("--data-dir")
+    p.add_argument("--out", required=True, help="directory for the converted model (graph + model.json)")
+    p.set_defaults(func=cmd_convert)
     return parser
 
 
