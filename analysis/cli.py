@@ -146,6 +146,14 @@ def cmd_convert(a: argparse.Namespace) -> None:
           f"-> {a.out}")
 
 
+def cmd_crosscheck(a: argparse.Namespace) -> None:
+    from analysis.crosscheck import crosscheck
+
+    res = crosscheck(a.model, a.dataset, limit=a.limit, data_dir=a.data_dir, seed=a.seed, split=a.split,
+                     target=a.target, T=a.T, split_seed=a.split_seed)
+    _print_json(res, a.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -275,6 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True, help="directory for the converted model (graph + model.json)")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2 (default schedule)")
+    p.add_argument("--model", required=True, help="trained model or simcore graph directory")
+    _data_options(p)
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
+    p.add_argument("--limit", type=_positive_int, default=100, help="only the first K samples (default 100)")
+    p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
+    p.add_argument("--target", choices=("cython", "numpy"), default="cython",
+                   help="Brian2 code generation target (cython falls back to numpy if it cannot compile)")
+    p.add_argument("--out", required=True, help="write the result JSON here (every mismatch listed)")
+    p.set_defaults(func=cmd_crosscheck)
     return parser
 
 
