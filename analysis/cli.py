@@ -154,6 +154,20 @@ def cmd_crosscheck(a: argparse.Namespace) -> None:
     _print_json(res, a.out)
 
 
+def cmd_reproduce(a: argparse.Namespace) -> None:
+    from analysis.reproduce import reproduce
+
+    kwargs = {"seeds": tuple(range(a.seeds)), "epochs": a.epochs} if a.what != "cost" else {}
+    if a.what == "table1":
+        kwargs["limit"] = a.limit
+    if a.what == "table2":
+        kwargs.update(data_dir=a.data_dir, limit_train=a.limit, limit_test=a.limit)
+        if a.configs:
+            from analysis.reproduce import TABLE2
+            kwargs["configs"] = tuple(TABLE2[int(i)] for i in a.configs.split(","))
+    print(reproduce(a.what, a.out, **kwargs))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
