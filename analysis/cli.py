@@ -130,7 +130,7 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
     from baselines.train_ann import ann_config_from, train_ann
 
     cfg = ann_config_from(a.dataset, a.arch, epochs=a.epochs, seed=a.seed, lr=a.lr, batch_size=a.batch_size,
-                          bias=not a.no_bias, data_dir=a.data_dir, split_seed=a.split_seed,
+                          bias=not a.no_bias, data_dir=a.data_dir, split_seed=a.split_seed, lr_decay=a.lr_decay,
                           limit_train=a.limit_train, limit_test=a.limit_test)
     metrics = train_ann(cfg, a.out, resume=a.resume, progress=not a.quiet)
     print(f"ANN test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--no-bias", action="store_true", help="no biases (Diehl's bias-free nets)")
+    p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after each epoch")
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--data-dir")
