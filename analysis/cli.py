@@ -168,6 +168,12 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
     print(reproduce(a.what, a.out, **kwargs))
 
 
+def cmd_demo(a: argparse.Namespace) -> None:
+    from analysis.demo import demo
+
+    demo(a.out, epochs=a.epochs, crosscheck_samples=a.crosscheck_samples, brian2_target=a.brian2_target)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
