@@ -176,6 +176,21 @@ def test_crosscheck_graph_dir_on_digits(tmp_path):
         crosscheck(tmp_path / "g", dataset="digits", limit=2, target=TARGET)
 
 
+def test_cli_crosscheck_writes_json(tmp_path, capsys):
+    import json
+
+    from analysis.cli import main
+
+    mlp(5, sizes=(64, 8, 10)).save(tmp_path / "g")
+    out = tmp_path / "xc.json"
+    rc = main(["crosscheck", "--model", str(tmp_path / "g"), "--dataset", "digits", "--limit", "3", "--T", "5",
+               "--target", TARGET, "--out", str(out)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["identical_count_fraction"] == 1.0 and doc["samples"] == 3 and doc["mismatches"] == []
+    assert '"identical_prediction_fraction": 1.0' in capsys.readouterr().out
+
+
 @pytest.mark.skipif(os.environ.get("SPIKECOUNT_TEST_CYTHON") != "1", reason="cold cython compile takes minutes")
 def test_cython_target(x20, mlp_result):
     res = crosscheck_network(mlp(), x20, 12, seed=3, target="cython")
