@@ -114,11 +114,38 @@ def _fire(V, j, th, reset_zero):
         V[j] -= th
 
 
+@numba.njit(cache=True, inline="always")
+def _scan_fire(V, cnt, threshold, off, n, perm, perm_all, rzero, spk, pos, blocked, rast, t, j0, j1):
+    """Sync threshold check of neurons j0..j1 (C-order positions relative to off); returns pos."""
+    if perm:
+        for q in range(n):
+            j = perm_all[off + q]
+            if V[j] >= threshold[j]:
+                _fire(V, j, threshold[j], rzero)
+                cnt[j] += 1
+                spk[pos] = q
+                pos += 1
+    else:
+        for j in range(j0, j1):
+            if V[j] >= threshold[j]:
+                _fire(V, j, threshold[j], rzero)
+                cnt[j] += 1
+                if blocked:
+                    rast[t * n + j - off] = 1
+                else:
+                    spk[pos] = j - off
+                    pos += 1
+    return pos
+
+
 @numba.njit(cache=True, parallel=True)
-def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src, p_delay, p_dense,
+def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src, p_delay, p_kind,
             p_woff, p_ioff, p_poff, w_all, idx_all, ptr_all, in_ptr, block_w,
             in_kind, p_in, keys, trains, T, steps, async_mode,
-            counts, membrane, sops, trace, record_raster, r_idx, r_ptr, nchunks):
+            counts, membrane, sops, trace, record_raster, r_idx, r_ptr, nchunks,
+            p_roff, p_rlen, run_ptr_all, run_tgt_all, run_w_all, pop_perm, perm_all, iperm_all):
+    # threshold, bias, V, cnt, lastf are in the kernel layout (perm_all: C-order -> internal);
+    # buckets (spk) hold C-order indices.
     n_pop = sizes.shape[0]
     total = offsets[n_pop]
     N = counts.shape[0]
@@ -134,11 +161,13 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
         V = np.zeros(total, dtype=np.float64)
         cnt = np.zeros(total, dtype=np.int32)
         lastf = np.full(total, -1, dtype=np.int32)
+        te = np.zeros(total, dtype=np.float64)  # async: threshold, or +inf once fired this step
         spk = np.zeros(steps * total, dtype=np.int32)
         sptr = np.zeros(n_pop * (steps + 1), dtype=np.int64)
         gv = np.zeros(D, dtype=np.float64)
         nz = np.zeros(D, dtype=np.int32)
         rast = np.zeros(steps * max_n, dtype=np.uint8)
+        fbuf = np.zeros(max_n, dtype=np.int32)
         for s in range(s0, s1):
             for p in range(n_pop):
                 off = offsets[p]
@@ -186,6 +215,7 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                 # ---------------- neuron population ----------------
                 current = bias_mode[p] == 1
                 rzero = reset[p] == 1
+                perm = pop_perm[p] != 0
                 for j in range(off, off + n):
                     V[j] = 0.0 if current else bias[j]
                     cnt[j] = 0
@@ -213,7 +243,8 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                                 e0 = sptr[src * (steps + 1) + ts]
                                 e1 = sptr[src * (steps + 1) + ts + 1]
                                 graded = src == inp and in_kind == _ANALOG
-                                if p_dense[k]:
+                                kind = p_kind[k]
+                                if kind == 1:
                                     # row i, target neuron j (0-based in the population): p_woff + i*n + j.
                                     # Views indexed from 0 let LLVM drop the wraparound checks and vectorise.
                                     m = j1 - j0
@@ -227,9 +258,22 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                                             for j in range(m):
                                                 Vb[j] += x * Wr[j]
                                     else:
-                                        # four spikes per pass over V; ((((V + a) + b) + c) + d) is the
-                                        # same sequence of roundings as four separate passes
+                                        # up to eight spikes per pass over V; ((((V + a) + b) + c) + ...) is
+                                        # the same sequence of roundings as separate passes, spike by spike
                                         e = e0
+                                        while e + 8 <= e1:
+                                            W1 = w_all[wb + spk[e] * n:wb + spk[e] * n + m]
+                                            W2 = w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + m]
+                                            W3 = w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + m]
+                                            W4 = w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + m]
+                                            W5 = w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + m]
+                                            W6 = w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + m]
+                                            W7 = w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + m]
+                                            W8 = w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + m]
+                                            for j in range(m):
+                                                Vb[j] = (((((((Vb[j] + W1[j]) + W2[j]) + W3[j]) + W4[j]) + W5[j])
+                                                          + W6[j]) + W7[j]) + W8[j]
+                                            e += 8
                                         while e + 4 <= e1:
                                             W1 = w_all[wb + spk[e] * n:wb + spk[e] * n + m]
                                             W2 = w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + m]
@@ -245,33 +289,52 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                                             e += 1
                                     if b == 0:
                                         sops[s, src] += (e1 - e0) * n
+                                elif kind == 2:
+                                    # convolution runs: contiguous target slices in the channel-last layout
+                                    rp = p_poff[k]
+                                    ro = p_roff[k]
+                                    L = p_rlen[k]
+                                    wb = p_woff[k]
+                                    nrun = 0
+                                    for e in range(e0, e1):
+                                        i = spk[e]
+                                        r0 = run_ptr_all[rp + i]
+                                        r1 = run_ptr_all[rp + i + 1]
+                                        nrun += r1 - r0
+                                        x = gv[i] if graded else 1.0
+                                        for r in range(ro + r0, ro + r1):
+                                            Vr = V[off + run_tgt_all[r]:off + run_tgt_all[r] + L]
+                                            Wr = w_all[wb + run_w_all[r]:wb + run_w_all[r] + L]
+                                            if graded:
+                                                for o in range(L):
+                                                    Vr[o] += x * Wr[o]
+                                            else:
+                                                for o in range(L):
+                                                    Vr[o] += Wr[o]
+                                    sops[s, src] += nrun * L
                                 else:
                                     pp = p_poff[k]
                                     ib = p_ioff[k]
                                     wb = p_woff[k]
+                                    Vp = V[off:off + n]
                                     nsop = 0
                                     for e in range(e0, e1):
                                         i = spk[e]
                                         a0 = ptr_all[pp + i]
                                         a1 = ptr_all[pp + i + 1]
                                         nsop += a1 - a0
+                                        Ir = idx_all[ib + a0:ib + a1]
+                                        Wr = w_all[wb + a0:wb + a1]
                                         if graded:
                                             x = gv[i]
-                                            for q in range(a0, a1):
-                                                V[off + idx_all[ib + q]] += x * w_all[wb + q]
+                                            for q in range(a1 - a0):
+                                                Vp[Ir[q]] += x * Wr[q]
                                         else:
-                                            for q in range(a0, a1):
-                                                V[off + idx_all[ib + q]] += w_all[wb + q]
+                                            for q in range(a1 - a0):
+                                                Vp[Ir[q]] += Wr[q]
                                     sops[s, src] += nsop
-                            for j in range(j0, j1):
-                                if V[j] >= threshold[j]:
-                                    _fire(V, j, threshold[j], rzero)
-                                    cnt[j] += 1
-                                    if blocked:
-                                        rast[t * n + j - off] = 1
-                                    else:
-                                        spk[pos] = j - off
-                                        pos += 1
+                            pos = _scan_fire(V, cnt, threshold, off, n, perm, perm_all, rzero, spk, pos,
+                                             blocked, rast, t, j0, j1)
                             if not blocked:
                                 sptr[pb + t + 1] = pos
                                 if p == outp:
@@ -291,17 +354,25 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                                     pos += 1
                             sptr[pb + t + 1] = pos
                 else:
+                    Vp = V[off:off + n]
+                    thp = threshold[off:off + n]
+                    lfp = lastf[off:off + n]
+                    tep = te[off:off + n]
                     for t in range(steps):
                         if current:
-                            for j in range(off, off + n):
-                                V[j] += bias[j]
-                        for j in range(off, off + n):  # carry-over
-                            if V[j] >= threshold[j]:
-                                _fire(V, j, threshold[j], rzero)
-                                cnt[j] += 1
-                                lastf[j] = t
-                                spk[pos] = j - off
+                            for j in range(n):
+                                Vp[j] += bias[off + j]
+                        for q in range(n):  # carry-over, ascending C-order index
+                            j = perm_all[off + q] - off if perm else q
+                            if Vp[j] >= thp[j]:
+                                _fire(Vp, j, thp[j], rzero)
+                                cnt[off + j] += 1
+                                lfp[j] = t
+                                tep[j] = np.inf
+                                spk[pos] = q
                                 pos += 1
+                            else:
+                                tep[j] = thp[j]
                         for k in range(k0, k1):
                             src = p_src[k]
                             ts = t - p_delay[k]
@@ -310,35 +381,83 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                             e0 = sptr[src * (steps + 1) + ts]
                             e1 = sptr[src * (steps + 1) + ts + 1]
                             graded = src == inp and in_kind == _ANALOG
-                            dense = p_dense[k] != 0
+                            kind = p_kind[k]
                             pp = p_poff[k]
                             ib = p_ioff[k]
                             wb = p_woff[k]
+                            ro = p_roff[k]
+                            L = p_rlen[k]
                             nsop = 0
-                            Vp = V[off:off + n]
-                            thp = threshold[off:off + n]
-                            lfp = lastf[off:off + n]
                             for e in range(e0, e1):
                                 i = spk[e]
                                 x = gv[i] if graded else 1.0
-                                if dense:
-                                    # every target occurs once in a row, so "add, then check in
-                                    # ascending order" equals "check after each add": vectorised add
+                                if kind == 1:
+                                    # every target occurs once in a row, so "add, then check in ascending
+                                    # order" equals "check after each add". tep is +inf for neurons that
+                                    # already fired this step, so the vectorised pass flags candidates only.
                                     nsop += n
                                     Wr = w_all[wb + i * n:wb + i * n + n]
+                                    fl = False
                                     if graded:
                                         for j in range(n):
-                                            Vp[j] += x * Wr[j]
+                                            v = Vp[j] + x * Wr[j]
+                                            Vp[j] = v
+                                            fl |= v >= tep[j]
                                     else:
                                         for j in range(n):
-                                            Vp[j] += Wr[j]
-                                    for j in range(n):
-                                        if Vp[j] >= thp[j] and lfp[j] != t:
-                                            _fire(Vp, j, thp[j], rzero)
-                                            cnt[off + j] += 1
-                                            lfp[j] = t
-                                            spk[pos] = j
-                                            pos += 1
+                                            v = Vp[j] + Wr[j]
+                                            Vp[j] = v
+                                            fl |= v >= tep[j]
+                                    if fl:
+                                        for j in range(n):
+                                            if Vp[j] >= thp[j] and lfp[j] != t:
+                                                _fire(Vp, j, thp[j], rzero)
+                                                cnt[off + j] += 1
+                                                lfp[j] = t
+                                                tep[j] = np.inf
+                                                spk[pos] = j
+                                                pos += 1
+                                elif kind == 2:
+                                    r0 = run_ptr_all[pp + i]
+                                    r1 = run_ptr_all[pp + i + 1]
+                                    nsop += (r1 - r0) * L
+                                    nf = 0
+                                    for r in range(ro + r0, ro + r1):
+                                        tb = run_tgt_all[r]
+                                        Vr = Vp[tb:tb + L]
+                                        Tr = tep[tb:tb + L]
+                                        Wr = w_all[wb + run_w_all[r]:wb + run_w_all[r] + L]
+                                        fl = False
+                                        if graded:
+                                            for o in range(L):
+                                                v = Vr[o] + x * Wr[o]
+                                                Vr[o] = v
+                                                fl |= v >= Tr[o]
+                                        else:
+                                            for o in range(L):
+                                                v = Vr[o] + Wr[o]
+                                                Vr[o] = v
+                                                fl |= v >= Tr[o]
+                                        if fl:
+                                            for j in range(tb, tb + L):
+                                                if Vp[j] >= thp[j] and lfp[j] != t:
+                                                    _fire(Vp, j, thp[j], rzero)
+                                                    cnt[off + j] += 1
+                                                    lfp[j] = t
+                                                    tep[j] = np.inf
+                                                    fbuf[nf] = iperm_all[off + j] - off
+                                                    nf += 1
+                                    # this spike's firings in ascending C-order target index
+                                    for a in range(1, nf):
+                                        v1 = fbuf[a]
+                                        b2 = a - 1
+                                        while b2 >= 0 and fbuf[b2] > v1:
+                                            fbuf[b2 + 1] = fbuf[b2]
+                                            b2 -= 1
+                                        fbuf[b2 + 1] = v1
+                                    for a in range(nf):
+                                        spk[pos] = fbuf[a]
+                                        pos += 1
                                 else:
                                     a0 = ptr_all[pp + i]
                                     a1 = ptr_all[pp + i + 1]
@@ -353,6 +472,7 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                                             _fire(Vp, j, thp[j], rzero)
                                             cnt[off + j] += 1
                                             lfp[j] = t
+                                            tep[j] = np.inf
                                             spk[pos] = j
                                             pos += 1
                             sops[s, src] += nsop
@@ -365,10 +485,10 @@ def _kernel(sizes, offsets, inp, outp, threshold, bias, bias_mode, reset, p_src,
                                 ):
                                     best = q
                             trace[s, t] = best
-            # ---------------- write this sample's results ----------------
+            # ---------------- write this sample's results (C order) ----------------
             for j in range(total):
-                counts[s, j] = cnt[j]
-                membrane[s, j] = V[j]
+                counts[s, j] = cnt[perm_all[j]]
+                membrane[s, j] = V[perm_all[j]]
             if record_raster:
                 for j in range(steps * total):
                     r_idx[s, j] = spk[j]
@@ -473,11 +593,15 @@ def simulate(net: Network, intensity=None, T: int = 50, seed: int = 0, *, trains
     try:
         nchunks = max(1, min(N, 8 * numba.get_num_threads()))
         if N:
-            _kernel(comp.sizes, comp.offsets, comp.input_index, comp.output_index, comp.threshold, comp.bias,
-                    comp.bias_mode, comp.reset, comp.p_src, comp.p_delay, comp.p_dense, comp.p_woff, comp.p_ioff,
+            iperm = np.empty_like(comp.perm_all)
+            iperm[comp.perm_all] = np.arange(comp.perm_all.size)
+            _kernel(comp.sizes, comp.offsets, comp.input_index, comp.output_index, comp.k_threshold, comp.k_bias,
+                    comp.bias_mode, comp.reset, comp.p_src, comp.p_delay, comp.p_kind, comp.p_woff, comp.p_ioff,
                     comp.p_poff, comp.w_all, comp.idx_all, comp.ptr_all, comp.in_ptr, block_w,
                     in_kind, np.ascontiguousarray(p_in), keys, tr, T, steps, mode == "async",
-                    counts, membrane, sops, trace, record_raster, r_idx, r_ptr, nchunks)
+                    counts, membrane, sops, trace, record_raster, r_idx, r_ptr, nchunks,
+                    comp.p_roff, comp.p_rlen, comp.run_ptr_all, comp.run_tgt_all, comp.run_w_all,
+                    comp.pop_perm, comp.perm_all, iperm)
     finally:
         numba.set_num_threads(old_threads)
     res_counts, res_mem, res_sops = {}, {}, {}

@@ -252,6 +252,65 @@ def _compose(a, b, n_mid: int, n_tgt: int):
     return src, tgt, w
 
 
+def _conv_runs(ops, src_shape, src, tgt, w):
+    """Run table of a convolution-structured chain (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``).
+
+    Returns ``(run_ptr, run_tgt, run_w, table, run_len)`` (see :class:`CompiledProjection`), or None
+    when the chain has another form or the runs do not reproduce the composed COO table
+    ``(src, tgt, w)`` (sorted by (src, tgt)) exactly, synapse for synapse and bit for bit.
+    """
+    if len(src_shape) != 3 or not ops or not isinstance(ops[-1], Conv2d) or len(ops) > 2:
+        return None
+    C, H, W = (int(v) for v in src_shape)
+    scale = None
+    ph, pw = H, W
+    if len(ops) == 2:
+        pool = ops[0]
+        if not isinstance(pool, AvgPool2d) or pool.stride != pool.kernel:
+            return None
+        k = pool.kernel
+        ph, pw = (H - k) // k + 1, (W - k) // k + 1
+        scale = np.full(1, 1.0 / (k * k))[0]  # the value AvgPool2d.coo uses
+    conv = ops[-1]
+    co, ci, kh, kw = conv.weight.shape
+    st, pad = conv.stride, conv.padding
+    ho, wo = (ph + 2 * pad - kh) // st + 1, (pw + 2 * pad - kw) // st + 1
+    # weight table (c, i, j, o): o contiguous, the value the COO composition computes
+    wt = np.ascontiguousarray(conv.weight.transpose(1, 2, 3, 0))
+    table = (scale * wt if scale is not None else wt).ravel().copy()
+    c, y, x, i, j = np.meshgrid(np.arange(C), np.arange(H), np.arange(W), np.arange(kh), np.arange(kw), indexing="ij")
+    if scale is not None:
+        k = ops[0].kernel
+        py, px = y // k, x // k
+        ok = (py < ph) & (px < pw)
+    else:
+        py, px = y, x
+        ok = np.ones(py.shape, dtype=bool)
+    ny, nx_ = py + pad - i, px + pad - j
+    ty, tx = ny // st, nx_ // st
+    ok &= (ny >= 0) & (nx_ >= 0) & (ny % st == 0) & (nx_ % st == 0) & (ty < ho) & (tx < wo)
+    run_src = ((c * H + y) * W + x)[ok].astype(np.int64)  # C-order meshgrid: ascending source, then (i, j)
+    run_tgt = ((ty * wo + tx) * co)[ok].astype(np.int64)
+    run_w = (((c * kh + i) * kw + j) * co)[ok].astype(np.int64)
+    n_src = C * H * W
+    run_ptr = np.zeros(n_src + 1, dtype=np.int64)
+    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
+    # exact cross-check against the composed table
+    if run_src.size * co != src.size:
+        return None
+    o = np.arange(co)
+    e_src = np.repeat(run_src, co)
+    e_tgt = (o[None, :] * (ho * wo) + (run_tgt[:, None] // co)).ravel()  # C-order target index
+    e_w = table[(run_w[:, None] + o).ravel()]
+    order = np.argsort(e_src * (co * ho * wo) + e_tgt, kind="stable")
+    if not (np.array_equal(e_src[order], src) and np.array_equal(e_tgt[order], tgt)
+            and np.array_equal(e_w[order].view(np.int64), np.asarray(w, dtype=np.float64).view(np.int64))):
+        return None
+    if run_tgt.size and (run_tgt.max() + co > 2**31 - 1 or run_w.max() + co > 2**31 - 1):
+        return None
+    return run_ptr, run_tgt.astype(np.int32), run_w.astype(np.int32), table, int(co)
+
+
 @dataclass
 class Projection:
     src: str
@@ -271,6 +330,12 @@ class CompiledProjection:
     weights: np.ndarray  # dense: (n_src, n_tgt); csr: (nnz,)
     indptr: np.ndarray | None  # csr only (n_src + 1,)
     indices: np.ndarray | None  # csr only (nnz,)
+    # convolution-structured projections additionally carry a run table (the kernel uses it instead
+    # of the CSR): source i's targets are runs[0][i]..runs[0][i+1] runs of ``run_len`` consecutive
+    # neurons in the target's channel-last (HWC) kernel layout, starting at runs[1][r], with weights
+    # table[runs[2][r] : runs[2][r] + run_len]. The same synapses and weights as the CSR table.
+    runs: tuple | None = None  # (run_ptr int64 (n_src+1,), run_tgt int32, run_w int32, table float64)
+    run_len: int = 0
 
     def fanout(self) -> np.ndarray:
         if self.dense:
@@ -315,6 +380,21 @@ class Compiled:
     in_ptr: np.ndarray  # incoming projections of population q: in_list[in_ptr[q]:in_ptr[q+1]]
     in_list: np.ndarray
     max_path_delay: int
+    # kernel-side layout (additive; counts, membranes, thresholds above stay in C order):
+    # p_kind per projection (0 CSR, 1 dense, 2 conv runs); runs tables; per population an internal
+    # layout (pop_perm[q] = 1: channel-last, perm_all[offsets[q] + k] is the internal position of
+    # flat C-order neuron k); k_threshold / k_bias in the internal layout; w_all may be float32
+    # when every weight is exactly a float32 (conversion to float64 is exact).
+    p_kind: np.ndarray = None
+    p_roff: np.ndarray = None
+    p_rlen: np.ndarray = None
+    run_ptr_all: np.ndarray = None
+    run_tgt_all: np.ndarray = None
+    run_w_all: np.ndarray = None
+    pop_perm: np.ndarray = None
+    perm_all: np.ndarray = None
+    k_threshold: np.ndarray = None
+    k_bias: np.ndarray = None
 
 
 class Network:
@@ -524,13 +604,44 @@ class Network:
                 np.cumsum(np.bincount(src, minlength=n_src), out=indptr[1:])
                 cps.append(CompiledProjection(index[p.src], index[p.tgt], p.delay, False, n_src, n_tgt,
                                               np.ascontiguousarray(w), indptr, tgt.astype(np.int32)))
+                runs = _conv_runs(p.ops, self.shape(p.src), src, tgt, w)
+                if runs is not None:
+                    cps[-1].runs, cps[-1].run_len = runs[:4], runs[4]
+        # kernel layout: a population all of whose incoming projections are conv runs (and which is
+        # not the output) is stored channel-last, so each run is a contiguous slice
+        out_idx = index[self.output]
+        pop_perm = np.zeros(len(names), dtype=np.int64)
+        for q in range(len(names)):
+            inc = [cp for cp in cps if cp.tgt == q]
+            if q != out_idx and inc and all(cp.runs is not None for cp in inc):
+                pop_perm[q] = 1
+        perm_all = np.arange(total, dtype=np.int64)
+        for q in range(len(names)):
+            if pop_perm[q]:
+                co, ho, wo = self.shape(names[q])
+                o, y, x = np.meshgrid(np.arange(co), np.arange(ho), np.arange(wo), indexing="ij")
+                perm_all[offsets[q]:offsets[q + 1]] = offsets[q] + ((y * wo + x) * co + o).ravel()
+        k_threshold = np.empty(total)
+        k_bias = np.empty(total)
+        k_threshold[perm_all] = threshold
+        k_bias[perm_all] = bias
+        p_kind = np.array([1 if cp.dense else (2 if pop_perm[cp.tgt] else 0) for cp in cps], dtype=np.int64)
         nproj = len(cps)
         p_woff = np.zeros(nproj, dtype=np.int64)
         p_ioff = np.zeros(nproj, dtype=np.int64)
         p_poff = np.zeros(nproj, dtype=np.int64)
-        wpos = ipos = ppos = 0
+        p_roff = np.zeros(nproj, dtype=np.int64)
+        p_rlen = np.zeros(nproj, dtype=np.int64)
+        wpos = ipos = ppos = rpos = rptr = 0
         for k, cp in enumerate(cps):
             p_woff[k], p_ioff[k], p_poff[k] = wpos, ipos, ppos
+            if p_kind[k] == 2:
+                p_roff[k], p_rlen[k] = rpos, cp.run_len
+                p_poff[k] = rptr
+                wpos += cp.runs[3].size
+                rpos += cp.runs[1].size
+                rptr += cp.runs[0].size
+                continue
             wpos += cp.weights.size
             if not cp.dense:
                 ipos += cp.indices.size
@@ -538,11 +649,25 @@ class Network:
         w_all = np.zeros(max(wpos, 1))
         idx_all = np.zeros(max(ipos, 1), dtype=np.int32)
         ptr_all = np.zeros(max(ppos, 1), dtype=np.int64)
+        run_ptr_all = np.zeros(max(rptr, 1), dtype=np.int64)
+        run_tgt_all = np.zeros(max(rpos, 1), dtype=np.int32)
+        run_w_all = np.zeros(max(rpos, 1), dtype=np.int32)
         for k, cp in enumerate(cps):
+            if p_kind[k] == 2:
+                rp, rt, rw, table = cp.runs
+                w_all[p_woff[k]:p_woff[k] + table.size] = table
+                run_ptr_all[p_poff[k]:p_poff[k] + rp.size] = rp
+                run_tgt_all[p_roff[k]:p_roff[k] + rt.size] = rt
+                run_w_all[p_roff[k]:p_roff[k] + rw.size] = rw
+                continue
             w_all[p_woff[k]:p_woff[k] + cp.weights.size] = cp.weights.ravel()
             if not cp.dense:
                 idx_all[p_ioff[k]:p_ioff[k] + cp.indices.size] = cp.indices
                 ptr_all[p_poff[k]:p_poff[k] + cp.indptr.size] = cp.indptr
+        # float32 storage when it is lossless (halves the weight traffic; float64 arithmetic unchanged)
+        w32 = w_all.astype(np.float32)
+        if np.array_equal(w32.astype(np.float64).view(np.int64), w_all.view(np.int64)):
+            w_all = w32
         # projections are sorted by (target, source) topological position
         p_tgt = np.array([cp.tgt for cp in cps], dtype=np.int64)
         in_ptr = np.zeros(len(names) + 1, dtype=np.int64)
@@ -563,6 +688,8 @@ class Network:
             p_woff=p_woff, p_ioff=p_ioff, p_poff=p_poff, w_all=w_all, idx_all=idx_all, ptr_all=ptr_all,
             in_ptr=in_ptr, in_list=np.arange(nproj, dtype=np.int64),
             max_path_delay=int(max(longest[out], 0)),
+            p_kind=p_kind, p_roff=p_roff, p_rlen=p_rlen, run_ptr_all=run_ptr_all, run_tgt_all=run_tgt_all,
+            run_w_all=run_w_all, pop_perm=pop_perm, perm_all=perm_all, k_threshold=k_threshold, k_bias=k_bias,
         )
         self._compiled_version = self._version
         return self._compiled
