@@ -103,7 +103,8 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.sweep import sweep
 
     res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
-                seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, data_dir=a.data_dir,
+                seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
+                data_dir=a.data_dir,
                 limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
     print(markdown_table(res["rows"], ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))
 
@@ -250,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[0])
     p.add_argument("--epochs", type=_positive_int, help="spike-count training epochs")
     p.add_argument("--ann-epochs", type=_positive_int)
-    p.add_argument("--lr-decay", type=float)
+    p.add_argument("--lr-decay", type=float, help="learning-rate decay per epoch (spike-count and ANN training)")
+    p.add_argument("--dropout", type=float, help="hidden-neuron dropout for spike-count training")
     p.add_argument("--data-dir")
     p.add_argument("--limit-train", type=_positive_int)
     p.add_argument("--limit-test", type=_positive_int)

@@ -52,7 +52,7 @@ def _evaluate(model_dir: Path, x: np.ndarray, y: np.ndarray, T_infer: list[int],
 
 def sweep(
     dataset: str, arch: str, out_dir: str | os.PathLike, *, T_train=(5, 10, 20), T_infer=None,
-    norms=NORMS, seeds=(0,), epochs: int | None = None, ann_epochs: int | None = None, lr_decay: float | None = None,
+    norms=NORMS, seeds=(0,), epochs: int | None = None, ann_epochs: int | None = None, lr_decay: float | None = None, dropout: float | None = None,
     data_dir=None, limit_train: int | None = None, limit_test: int | None = None, progress: bool = True,
 ) -> dict:
     """Train, convert and evaluate everything (see the module docstring). Returns the sweep dict."""
@@ -73,14 +73,15 @@ def sweep(
         if kind == "snn":
             d = out / f"snn_T{T}_seed{seed}"
             if not _complete(d):
-                train(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, lr_decay=lr_decay, data_dir=data_dir,
+                train(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, lr_decay=lr_decay, dropout=dropout,
+                                  data_dir=data_dir,
                                   limit_train=limit_train, limit_test=limit_test), d, resume=(d / "checkpoint.safetensors").is_file(),
                       progress=False)
             models = [(f"spike-count T_train={T}", T, d)]
         else:
             d = out / f"ann_seed{seed}"
             if not _complete(d):
-                train_ann(ann_config_from(dataset, arch, epochs=ann_epochs, seed=seed, data_dir=data_dir,
+                train_ann(ann_config_from(dataset, arch, epochs=ann_epochs, seed=seed, lr_decay=lr_decay, data_dir=data_dir,
                                           limit_train=limit_train, limit_test=limit_test), d,
                           resume=(d / "checkpoint.safetensors").is_file(), progress=False)
             models = []
@@ -97,7 +98,7 @@ def sweep(
                 rows.append({"method": method, "T_train": t_train, "T_infer": t_inf, "seed": seed,
                              "accuracy": acc, "sops_per_sample": sops, "samples": len(y)})
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
-              "seeds": list(seeds), "epochs": epochs, "ann_epochs": ann_epochs, "rows": rows, **environment()}
+              "seeds": list(seeds), "epochs": epochs, "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "rows": rows, **environment()}
     write_json(out / "sweep.json", result)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS)
