@@ -16,6 +16,7 @@ import torch
 
 from learning.io import load_model
 from learning.model import SpikingNet
+from learning.spec import AvgPool
 from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
 
 __all__ = ["to_graph", "export_model", "population_names"]
@@ -31,7 +32,7 @@ def to_graph(net: SpikingNet, delay: int = 0) -> Network:
     graph = Network()
     graph.add_input("input", shape=tuple(net.arch.input_shape))
     prev = "input"
-    shapes = [s for s, layer in zip(net.arch.shapes(), net.arch.layers) if type(layer).__name__ != "AvgPool"]
+    shapes = [s for s, layer in zip(net.arch.shapes(), net.arch.layers) if not isinstance(layer, AvgPool)]
     for k, (name, stage, module, shape) in enumerate(zip(population_names(net), net.stages, net.layers, shapes)):
         w = net.theta * net.stage_weight(k).detach().cpu().double().numpy()  # k-bit: theta * int * scale
         b = module.bias.detach().cpu().double().numpy()
