@@ -1,9 +1,13 @@
 """Benchmark the simcore event-driven simulator on MNIST.
 
-    .venv/bin/python benchmarks/bench_simcore.py [--n 10000] [--T 50] [--graph DIR] [--cnn-n 1000]
+    .venv/bin/python benchmarks/bench_simcore.py [--n 10000] [--T 50] [--model runs/mnist_mlp_T50 | --graph DIR]
+                                                [--cnn-n 1000] [--cnn-model DIR]
 
-Networks: 784-800-10 (random weights scaled for realistic activity, or a saved simcore graph via
---graph DIR) and the CNN 28x28-12c5-2a-64c5-2a-10 with random weights. Input: the MNIST test
+Networks: 784-800-10 (random weights scaled for realistic activity, a trained model via --model DIR
+(model.json + weights, loaded with learning.simulate.load_simulatable; inputs from
+learning.datasets, MNIST test split), or a saved simcore graph via --graph DIR) and the CNN
+28x28-12c5-2a-64c5-2a-10 (random weights, or a trained one via --cnn-model DIR; with neither, the
+first runs/*/model.json with that arch is used if there is one). Input: the MNIST test
 images (intensity = pixel / 255), Bernoulli trains regenerated inside the kernel. Reports wall time
 (first call incl. JIT compile / cache load, then warm), synaptic events (SOPs) per second, spike
 statistics, peak RSS, and the dense-numpy floor (one matrix product over the input spike counts,
@@ -69,15 +73,33 @@ def cnn(seed=0) -> Network:
     return net
 
 
-def run(label, net, x, T, mode, rows, warm=True):
+def _find_trained(arch: str) -> str | None:
+    """First runs/*/model.json (next to this repository's benchmarks/) whose arch is ``arch``."""
+    import glob
+    import json
+
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "runs")
+    for path in sorted(glob.glob(os.path.join(root, "*", "model.json"))):
+        try:
+            with open(path) as f:
+                if json.load(f).get("arch") == arch:
+                    return os.path.dirname(path)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def run(label, net, x, T, mode, rows, warm=True, seed=0):
+    """Cold (first call: network compile + JIT compile or cache load) and warm (best of 2) wall time."""
     t0 = time.perf_counter()
-    res = simulate(net, x, T=T, seed=0, mode=mode)
+    res = simulate(net, x, T=T, seed=seed, mode=mode)
     cold = time.perf_counter() - t0
     wall = cold
     if warm:
-        t0 = time.perf_counter()
-        res = simulate(net, x, T=T, seed=0, mode=mode)
-        wall = time.perf_counter() - t0
+        for _ in range(2):
+            t0 = time.perf_counter()
+            res = simulate(net, x, T=T, seed=seed, mode=mode)
+            wall = min(wall, time.perf_counter() - t0)
     sops = int(res.total_sops.sum())
     hidden = [p for p in res.counts if p not in ("input", res.output)]
     act = ", ".join(
@@ -96,6 +118,8 @@ def main(argv=None):
     ap.add_argument("--cnn-n", type=int, default=200, help="images for the CNN")
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--graph", default=None, help="saved simcore Network directory (replaces the random MLP)")
+    ap.add_argument("--model", default=None, help="trained model directory (replaces the random MLP)")
+    ap.add_argument("--cnn-model", default=None, help="trained CNN model directory (replaces the random CNN)")
     ap.add_argument("--data-dir", default=MNIST)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--skip-async", action="store_true")
@@ -106,13 +130,26 @@ def main(argv=None):
 
         numba.set_num_threads(args.threads)
     images, labels = load_mnist_test(args.data_dir)
+    seed = 0
+    if args.model:
+        from learning.datasets import load_dataset
+        from learning.simulate import load_simulatable
+
+        net, meta, _ = load_simulatable(args.model)
+        d = load_dataset(meta.get("dataset", "mnist"), "test", args.data_dir, split_seed=int(meta.get("split_seed", 0)))
+        images, labels = d.x.reshape(len(d.y), -1).astype(np.float64), np.asarray(d.y, dtype=np.int64)
+        seed = int(meta.get("seed", 0))
+        label = f"{meta.get('arch', '?')} ({os.path.basename(args.model.rstrip('/'))})"
+    elif args.graph:
+        net, label = Network.load(args.graph), os.path.basename(args.graph.rstrip("/"))
+    else:
+        net, label = mlp(), "784-800-10 (random)"
     x = images[: args.n]
-    net = Network.load(args.graph) if args.graph else mlp()
     rows = []
-    res = run("784-800-10" if not args.graph else os.path.basename(args.graph.rstrip("/")), net, x, args.T, "sync", rows)
+    res = run(label, net, x, args.T, "sync", rows, seed=seed)
     acc = (res.predictions == labels[: args.n]).mean()
     if not args.skip_async:
-        run(rows[-1][0], net, x, args.T, "async", rows)
+        run(rows[-1][0], net, x, args.T, "async", rows, seed=seed)
     # dense-numpy floor: one matrix product over input spike counts (no dynamics)
     t0 = time.perf_counter()
     cnt = encoding.bernoulli_counts(x, args.T, 0)
@@ -124,17 +161,26 @@ def main(argv=None):
     _ = cnt.astype(np.float64) @ W_T
     t_mm = time.perf_counter() - t0
     if not args.skip_cnn:
+        cnn_model = args.cnn_model or _find_trained("28x28-12c5-2a-64c5-2a-10")
+        if cnn_model:
+            from learning.simulate import load_simulatable
+
+            cnet, cmeta, _ = load_simulatable(cnn_model)
+            clabel, cseed = f"CNN ({os.path.basename(cnn_model.rstrip('/'))})", int(cmeta.get("seed", 0))
+        else:
+            cnet, clabel, cseed = cnn(), "28x28-12c5-2a-64c5-2a-10 (random)", 0
         xc = images[: args.cnn_n].reshape(-1, 1, 28, 28)
-        run("28x28-12c5-2a-64c5-2a-10", cnn(), xc, args.T, "sync", rows)
+        run(clabel, cnet, xc, args.T, "sync", rows, seed=cseed)
         if not args.skip_async:
-            run("28x28-12c5-2a-64c5-2a-10", cnn(), xc, args.T, "async", rows)
+            run(clabel, cnet, xc, args.T, "async", rows, seed=cseed)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import numba
 
-    print(f"T={args.T}, threads={numba.get_num_threads()}, MLP accuracy (random weights unless --graph) {acc:.3f}")
-    print(f"{'network':26s} {'mode':5s} {'N':>6s} {'cold s':>7s} {'warm s':>7s} {'SOPs':>10s} {'SOP/s':>9s}  activity")
+    print(f"T={args.T}, threads={numba.get_num_threads()}, load average {os.getloadavg()[0]:.2f}, "
+          f"MLP accuracy {acc:.4f}")
+    print(f"{'network':36s} {'mode':5s} {'N':>6s} {'cold s':>7s} {'warm s':>7s} {'SOPs':>10s} {'events/s':>9s}  activity")
     for label, mode, n, cold, wall, sops, rate, act, outact in rows:
-        print(f"{label:26s} {mode:5s} {n:6d} {cold:7.2f} {wall:7.2f} {sops:10.3g} {rate:9.3g}  {act}; {outact}")
+        print(f"{label:36s} {mode:5s} {n:6d} {cold:7.2f} {wall:7.2f} {sops:10.3g} {rate:9.3g}  {act}; {outact}")
     print(f"dense-numpy floor (784-800-10, N={args.n}): bernoulli_counts {t_enc:.2f} s + counts @ W.T {t_mm:.2f} s")
     print(f"peak RSS {peak:.0f} MiB")
 

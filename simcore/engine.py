@@ -56,9 +56,19 @@ Implementation note: because the graph is acyclic and a population never influen
 sources, the kernel evaluates each sample population-major (all steps of a population, in
 topological order, buckets kept per step) -- it performs exactly the same float operations per
 neuron in the same order as the step-major schedule above, so the results are identical. In
-sync mode, dense projections are additionally processed in blocks of target neurons (every
-neuron's operation sequence is unchanged), keeping the weight block in the L2 cache. Samples run
-in parallel threads (``numba.prange``).
+sync mode, dense projections can additionally be processed in blocks of target neurons (every
+neuron's operation sequence is unchanged; off by default, see ``L2_BUDGET_BYTES``), and a dense
+row add handles up to eight spikes per pass over V as ``((V + w_a) + w_b) + ...`` (the same
+roundings, in the same order, as one pass per spike). Convolution projections (``[Conv2d]`` or
+``[AvgPool2d(k, stride=k), Conv2d]``, when they reproduce the compiled table exactly) are
+delivered as runs of contiguous targets: a population fed only by such projections is stored
+channel-last inside the kernel, so a spike adds ``C_out``-long weight vectors at each kernel
+offset; counts, potentials and buckets are in C order as documented. In async mode a dense row
+or run is added first and then its targets are checked in ascending index (each target occurs
+once, so this equals checking after each increment); a run's firings are sorted into ascending
+C-order index. Weights are stored as float32 when every compiled weight is exactly a float32
+(converting to float64 is exact; all arithmetic is float64). Samples run in parallel threads
+(``numba.prange``).
 """
 from __future__ import annotations
 

@@ -119,3 +119,75 @@ def reference(net, inputs, steps=None, T=None):
             if n != inp:
                 membrane[n][s] = V[n]
     return counts, membrane
+
+
+def reference_async(net, inputs, steps=None):
+    """Event-by-event run of the async contract, one target at a time (plain Python loops).
+
+    Step t, population by population in topological order: bias current, carry-over check of every
+    neuron (ascending), then every delivered spike (incoming projections in topological order of the
+    source, each bucket in emission order) to each target in ascending index, checking the target right
+    after its increment (fires once per step). Returns (counts, membrane, raster) where raster[name][s]
+    is (times, indices) in emission order."""
+    inputs = np.asarray(inputs, dtype=np.float64)
+    N, T, D = inputs.shape
+    names = net.populations
+    inp = net.input_population
+    nodes = net.graph.nodes
+    mats = {}
+    for p in net.projections:
+        mats[(p.src, p.tgt)] = (chain_matrix(p.ops, net.shape(p.src))[0], p.delay)
+    incoming = {n: [(s, *mats[(s, n)]) for s in names if (s, n) in mats] for n in names}
+    if steps is None:
+        steps = T
+    counts = {n: np.zeros((N, net.size(n)), dtype=np.int64) for n in names}
+    membrane = {n: np.zeros((N, net.size(n))) for n in names if n != inp}
+    raster = {n: [] for n in names}
+    for s in range(N):
+        V, buckets = {}, {n: [[] for _ in range(steps)] for n in names}
+        for n in names:
+            if n != inp:
+                a = nodes[n]
+                b = np.broadcast_to(a["bias"].ravel(), (net.size(n),)).astype(np.float64)
+                V[n] = b.copy() if a["bias_mode"] == "initial" else np.zeros(net.size(n))
+        for t in range(steps):
+            for n in names:
+                if n == inp:
+                    if t < T:
+                        buckets[n][t] = [int(i) for i in np.nonzero(inputs[s, t])[0]]
+                        counts[n][s] += inputs[s, t] != 0
+                    continue
+                a = nodes[n]
+                size = net.size(n)
+                th = np.broadcast_to(a["threshold"].ravel(), (size,))
+                v = V[n]
+                fired = np.zeros(size, dtype=bool)
+                bucket = buckets[n][t]
+
+                def fire(j):
+                    v[j] = 0.0 if a["reset"] == "zero" else v[j] - th[j]
+                    fired[j] = True
+                    counts[n][s, j] += 1
+                    bucket.append(j)
+
+                if a["bias_mode"] == "current":
+                    v += np.broadcast_to(a["bias"].ravel(), (size,))
+                for j in range(size):
+                    if v[j] >= th[j]:
+                        fire(j)
+                for src, m, d in incoming[n]:
+                    if t - d < 0:
+                        continue
+                    for i in buckets[src][t - d]:
+                        x = inputs[s, t - d, i] if src == inp else 1.0
+                        for j in np.nonzero(m[:, i])[0]:
+                            v[j] += x * m[j, i]
+                            if v[j] >= th[j] and not fired[j]:
+                                fire(j)
+        for n in names:
+            if n != inp:
+                membrane[n][s] = V[n]
+            times = np.concatenate([np.full(len(buckets[n][t]), t) for t in range(steps)]).astype(np.int32)
+            idx = np.concatenate([np.asarray(buckets[n][t], dtype=np.int64) for t in range(steps)]).astype(np.int32)
+            raster[n].append((times, idx))
+    return counts, membrane, raster

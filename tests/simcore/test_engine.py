@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from simcore import AvgPool2d, Conv2d, Dense, Network, encoding, predict, simulate
@@ -41,8 +41,8 @@ def test_sync_equals_reference_cnn_exact(seed, bias_mode, reset):
     net = small_cnn(rng, bias_mode=bias_mode, reset=reset)
     trains = random_trains(rng, 2, 8, 100, p=0.4)
     res = simulate(net, trains=trains)
-    assert res.counts["c1"].sum() > 0
     _assert_same(res, *reference(net, trains))
+    assume(res.counts["c1"].sum() > 0)  # some seeds (e.g. 1) leave c1 silent, in the reference too
 
 
 def test_sync_random_float_weights_mostly_equal():
