@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from analysis.report import markdown_table
 from baselines.ann import load_ann
@@ -73,6 +74,7 @@ def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=t
            limit: int | None = None) -> str:
     """Train every UCI configuration with every seed; write table1.md/json. Returns the Markdown."""
     out, t0 = Path(out_dir), time.perf_counter()
+    torch.set_num_threads(1)  # networks of 20-50 neurons: intra-op threads only add overhead
     rows, table = [], []
     for ds in datasets:
         arch, paper, ref23 = TABLE1[ds]
