@@ -455,32 +455,14 @@ def crosscheck(model_dir_or_graph, dataset: str | None = None, limit: int | None
 
     Inputs: the model's encoding, max_rate, seed (unless given) and split seed; sample ids 0..K-1.
     """
-    from learning.datasets import load_dataset
+    from learning.simulate import prepare_run
 
-    meta: dict = {}
-    if isinstance(model_dir_or_graph, Network):
-        graph, source = model_dir_or_graph, "<Network>"
-    else:
-        from learning.simulate import load_simulatable
-
-        graph, meta, _ = load_simulatable(model_dir_or_graph)
-        source = str(model_dir_or_graph)
-    dataset = dataset or meta.get("dataset")
-    if dataset is None:
-        raise ValueError(f"{source}: no dataset recorded; pass --dataset")
-    T = int(T or meta.get("T") or 0)
-    if T < 1:
-        raise ValueError(f"{source}: no T recorded; pass T")
-    seed = int(meta.get("seed", 0) if seed is None else seed)
-    split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
-    data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
-    D = graph.size(graph.input_population)
-    if data.x.shape[1] != D:
-        raise ValueError(f"{source}: input population has {D} neurons, {dataset} has {data.x.shape[1]} features")
-    x = data.x.astype(np.float64)
-    res = crosscheck_network(graph, x, T, seed, encoding=meta.get("encoding", "bernoulli"),
-                             max_rate=float(meta.get("max_rate", 1.0)), sample_ids=np.arange(len(x)),
-                             target=target, labels=data.y)
+    run = prepare_run(model_dir_or_graph, dataset, split=split, T=T, seed=seed, split_seed=split_seed,
+                      data_dir=data_dir, limit=limit)
+    res = crosscheck_network(run.graph, run.intensity, run.T, run.seed, encoding=run.encoding,
+                             max_rate=run.max_rate, sample_ids=np.arange(len(run.data.y)), target=target,
+                             labels=run.data.y)
+    source, dataset = run.source, run.data.name
     res = {"model": source, "dataset": dataset, "split": split, **res}
     try:
         from simcore.provenance import environment

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from learning.datasets import load_dataset
 from learning.export import population_names
 from learning.model import SpikingNet
-from learning.simulate import load_simulatable
+from learning.simulate import prepare_run
 from simcore import SimResult, simulate
 from simcore.provenance import environment
 
@@ -78,19 +77,15 @@ def layer_errors(
     seed: int | None = None, data_dir=None, split: str = "test",
 ) -> dict:
     """Per-layer quantisation error of a trained spike-count model directory on a data split."""
-    graph, meta, net = load_simulatable(model)
-    if net is None:
+    run = prepare_run(model, dataset, split=split, T=T, seed=seed, data_dir=data_dir, limit=limit)
+    if run.twin is None:
         raise ValueError(f"{model}: per-layer closed-form errors need a trained spike-count model (model.json)")
-    dataset = dataset or meta["dataset"]
-    T = int(T or meta["T"])
-    seed = int(meta.get("seed", 0) if seed is None else seed)
-    data = load_dataset(dataset, split, data_dir, split_seed=int(meta.get("split_seed", 0)), limit=limit)
-    n = len(data.y)
-    res = simulate(graph, data.x.astype(np.float64), T, seed, encoding=meta.get("encoding", "bernoulli"),
-                   max_rate=float(meta.get("max_rate", 1.0)), sample_ids=np.arange(n), mode="sync")
-    return {"model": str(model), "arch": meta["arch"], "dataset": dataset, "T": T, "samples": n,
-            "seed": seed, "accuracy": float(np.mean(res.predictions == data.y)),
-            "layers": network_layer_errors(net, res, T)}
+    n = len(run.data.y)
+    res = simulate(run.graph, run.intensity, run.T, run.seed, encoding=run.encoding, max_rate=run.max_rate,
+                   sample_ids=np.arange(n), mode="sync")
+    return {"model": str(model), "arch": run.meta["arch"], "dataset": run.data.name, "T": run.T, "samples": n,
+            "seed": run.seed, "accuracy": float(np.mean(res.predictions == run.data.y)),
+            "layers": network_layer_errors(run.twin, res, run.T)}
 
 
 def write_layer_errors(model: str | os.PathLike, out_dir: str | os.PathLike, **kwargs) -> dict:

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from learning.io import FORMAT, MODEL_FILE, WEIGHTS_FILE, load_arrays, read_meta, save_arrays
-from learning.model import Stage
-from learning.spec import Arch, AvgPool, Dense, SpecError, parse_spec
+from learning.model import build_stages, stage_input
+from learning.spec import Arch, SpecError, parse_spec
 from simcore.fileio import write_json
 
-__all__ = ["ANN", "ConversionError", "ann_stages", "parse_convertible", "save_ann", "load_ann", "check_arrays"]
+__all__ = ["ANN", "ConversionError", "parse_convertible", "save_ann", "load_ann", "check_arrays"]
 
 
 class ConversionError(ValueError):
@@ -54,28 +54,11 @@ def parse_convertible(spec: str) -> Arch:
         arch = parse_spec(spec)
     except SpecError as e:
         raise ConversionError(f"unsupported architecture: {e}") from None
-    ann_stages(arch)
+    try:
+        build_stages(arch)
+    except ValueError as e:
+        raise ConversionError(str(e)) from None
     return arch
-
-
-def ann_stages(arch: Arch) -> list[tuple[Stage, object, tuple[int, ...]]]:
-    """(stage, weighted layer, output shape) per stage; the SpikingNet stage structure."""
-    stages, pool, shape = [], 0, arch.input_shape
-    for layer, out_shape in zip(arch.layers, arch.shapes()):
-        if isinstance(layer, AvgPool):
-            if pool:
-                raise ConversionError(f"spec {arch.spec!r}: two pooling layers in a row are not supported")
-            if layer.kernel < 1:
-                raise ConversionError(f"spec {arch.spec!r}: pooling size must be >= 1, got {layer.kernel}")
-            pool = layer.kernel
-        else:
-            flatten = isinstance(layer, Dense) and len(shape) == 3
-            stages.append((Stage(pool, flatten, "dense" if isinstance(layer, Dense) else "conv"), layer, out_shape))
-            pool = 0
-        shape = out_shape
-    if pool:
-        raise ConversionError(f"spec {arch.spec!r}: pooling must be followed by a weighted layer")
-    return stages
 
 
 class ANN(nn.Module):
@@ -86,33 +69,14 @@ class ANN(nn.Module):
         if isinstance(arch, str):
             arch = parse_convertible(arch)
         self.arch, self.bias = arch, bool(bias)
-        self.stages: list[Stage] = []
-        self.layers = nn.ModuleList()
-        shape = arch.input_shape
-        for stage, layer, out_shape in ann_stages(arch):
-            if stage.pool:
-                shape = (shape[0], shape[1] // stage.pool, shape[2] // stage.pool)
-            if stage.kind == "dense":
-                module: nn.Module = nn.Linear(int(np.prod(shape)), layer.out_features, bias=self.bias)
-            else:
-                module = nn.Conv2d(shape[0], layer.channels, layer.kernel, bias=self.bias)
-            shape = out_shape
-            self.stages.append(stage)
-            self.layers.append(module)
-
-    def _pre(self, stage: Stage, x: torch.Tensor) -> torch.Tensor:
-        if stage.pool:
-            x = F.avg_pool2d(x, stage.pool)
-        if stage.flatten:
-            x = x.flatten(1)
-        return x
+        self.stages, self.layers = build_stages(arch, bias=self.bias)
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Per stage output: ReLU activations (B, *shape) of hidden stages, logits (B, C) last."""
         a = x.reshape(x.shape[0], *self.arch.input_shape)
         out = []
         for k, (stage, module) in enumerate(zip(self.stages, self.layers)):
-            a = module(self._pre(stage, a))
+            a = module(stage_input(stage, a))
             if k < len(self.layers) - 1:
                 a = F.relu(a)
             out.append(a)

@@ -163,6 +163,8 @@ def fanouts(net: "SpikingNet") -> list[torch.Tensor]:
 
     Computed with the stage's own ops on all-ones weights: the column sums of the composed map are
     ``fan-out / pool^2`` (every path source -> pooled cell -> target is unique at stride 1)."""
+    from learning.model import stage_input  # model imports this module
+
     shapes = [tuple(net.arch.input_shape)]
     with torch.no_grad():
         probe = net.aggregate(torch.zeros(1, net.arch.n_inputs, dtype=next(net.parameters()).dtype), T=1)
@@ -170,7 +172,7 @@ def fanouts(net: "SpikingNet") -> list[torch.Tensor]:
     out = []
     for k, (stage, module, shape) in enumerate(zip(net.stages, net.layers, shapes)):
         x = torch.zeros(1, *shape, dtype=torch.float64, requires_grad=True)
-        y = net._pre(stage, x)
+        y = stage_input(stage, x)
         ones = torch.ones_like(module.weight, dtype=torch.float64)
         y = F.linear(y, ones) if stage.kind == "dense" else F.conv2d(y, ones)
         y.sum().backward()

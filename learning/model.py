@@ -40,11 +40,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from learning.activation import count_from_current, spike_count, with_count_gradient
+from learning.activation import spike_count, with_count_gradient
 from learning.constraints import qmax, quantise_ste
-from learning.spec import Arch, AvgPool, Conv, Dense
+from learning.spec import Arch, AvgPool, Dense
 
-__all__ = ["SpikingNet", "Stage", "Forward", "MODES"]
+__all__ = ["SpikingNet", "Stage", "Forward", "MODES", "build_stages", "stage_input"]
 
 MODES = ("aggregate", "stepped")
 
@@ -71,21 +71,43 @@ class Forward:
         return self.counts[-1]
 
 
-def _stages(arch: Arch) -> list[tuple[Stage, object]]:
-    stages, pool, shape = [], 0, arch.input_shape
+def build_stages(arch: Arch, bias: bool = True) -> tuple[list[Stage], nn.ModuleList]:
+    """The stages of a spec and their weighted torch modules (nn.Linear / nn.Conv2d, torch's init).
+
+    Shared by :class:`SpikingNet` and the ANN twin of :mod:`baselines`. ValueError for pooling
+    that is not followed by a weighted layer, or two pooling layers in a row.
+    """
+    stages, layers, pool, shape = [], nn.ModuleList(), 0, arch.input_shape
     for layer, out_shape in zip(arch.layers, arch.shapes()):
         if isinstance(layer, AvgPool):
             if pool:
                 raise ValueError(f"spec {arch.spec!r}: two pooling layers in a row are not supported")
             pool = layer.kernel
         else:
-            flatten = isinstance(layer, Dense) and len(shape) == 3
-            stages.append((Stage(pool, flatten, "dense" if isinstance(layer, Dense) else "conv"), layer))
+            in_shape = shape  # arch.shapes() already pooled it
+            if isinstance(layer, Dense):
+                n_in = 1
+                for n in in_shape:
+                    n_in *= n
+                stages.append(Stage(pool, len(shape) == 3, "dense"))
+                layers.append(nn.Linear(n_in, layer.out_features, bias=bias))
+            else:
+                stages.append(Stage(pool, False, "conv"))
+                layers.append(nn.Conv2d(in_shape[0], layer.channels, layer.kernel, bias=bias))
             pool = 0
         shape = out_shape
     if pool:
         raise ValueError(f"spec {arch.spec!r}: pooling must be followed by a weighted layer")
-    return stages
+    return stages, layers
+
+
+def stage_input(stage: Stage, x: torch.Tensor) -> torch.Tensor:
+    """The parameter-free ops of a stage (average pooling, then flatten) on a batch x (B, *shape)."""
+    if stage.pool:
+        x = F.avg_pool2d(x, stage.pool)
+    if stage.flatten:
+        x = x.flatten(1)
+    return x
 
 
 class SpikingNet(nn.Module):
@@ -115,36 +137,13 @@ class SpikingNet(nn.Module):
         if init not in ("default", "normal"):
             raise ValueError(f"init must be 'default' or 'normal', got {init!r}")
         self.arch, self.theta = arch, float(theta)
-        self.stages: list[Stage] = []
-        self.layers = nn.ModuleList()
-        shape = arch.input_shape
-        for stage, layer in _stages(arch):
-            c_in = shape[0]
-            if stage.pool:
-                shape = (shape[0], shape[1] // stage.pool, shape[2] // stage.pool)
-            if stage.kind == "dense":
-                n_in = 1
-                for s in shape:
-                    n_in *= s
-                module: nn.Module = nn.Linear(n_in, layer.out_features)
-                shape = (layer.out_features,)
-            else:
-                module = nn.Conv2d(c_in, layer.channels, layer.kernel)
-                shape = (layer.channels, shape[1] - layer.kernel + 1, shape[2] - layer.kernel + 1)
-            if init == "normal":
+        self.stages, self.layers = build_stages(arch)
+        if init == "normal":
+            for module in self.layers:
                 nn.init.normal_(module.weight, 0.0, init_std)
                 nn.init.normal_(module.bias, 0.0, init_std)
-            self.stages.append(stage)
-            self.layers.append(module)
 
     # -- the linear part of a stage --------------------------------------------------------------
-    def _pre(self, stage: Stage, x: torch.Tensor) -> torch.Tensor:
-        if stage.pool:
-            x = F.avg_pool2d(x, stage.pool)
-        if stage.flatten:
-            x = x.flatten(1)
-        return x
-
     def stage_weight(self, k: int) -> torch.Tensor:
         """Stage k's weights as the forward pass uses them (quantised if weight_bits is set)."""
         w = self.layers[k].weight
@@ -159,7 +158,7 @@ class SpikingNet(nn.Module):
 
     def current(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """Input to stage k's neurons from a batch x (B, *in_shape) of previous-stage spikes or counts."""
-        return self._weighted(k, self._pre(self.stages[k], x))
+        return self._weighted(k, stage_input(self.stages[k], x))
 
     def _bias(self, k: int, like: torch.Tensor) -> torch.Tensor:
         b = self.layers[k].bias

@@ -523,7 +523,7 @@ class Network:
         if self.graph.number_of_nodes() == 0:
             raise GraphError("network has no populations")
         order = self.populations  # cycles
-        inp = self.input_population
+        self.input_population  # noqa: B018 -- raises unless there is exactly one input
         self.output  # noqa: B018 -- raises on zero/several sinks
         for name in order:
             a = self.graph.nodes[name]
