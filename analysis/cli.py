@@ -121,6 +121,17 @@ def cmd_quantisation(a: argparse.Namespace) -> None:
     print(markdown_table(rows, list(rows[0])))
 
 
+def cmd_depth_series(a: argparse.Namespace) -> None:
+    from analysis.quantisation import depth_series
+    from analysis.report import markdown_table
+
+    rows = [{"hidden layers": len(r["layers"]) - 1, "accuracy": r["accuracy"],
+             **{f"L{k + 1} differ_fraction": l["propagated"]["differ_fraction"] for k, l in enumerate(r["layers"])}}
+            for r in depth_series(a.out, a.dataset, a.hidden, a.depths, T=a.T, epochs=a.epochs, seed=a.seed,
+                                  data_dir=a.data_dir, limit=a.limit)]
+    print(markdown_table(rows, list(rows[-1])))
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from analysis.report import write_report
 
@@ -268,6 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed)
     p.add_argument("--out", required=True, help="directory for quantisation.json and quantisation.png")
     p.set_defaults(func=cmd_quantisation)
+
+    p = sub.add_parser("depth-series", help="quantisation error as depth grows (MLPs with 1..6 hidden layers)")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist")
+    p.add_argument("--data-dir")
+    p.add_argument("--hidden", type=_positive_int, default=400, help="neurons per hidden layer")
+    p.add_argument("--depths", type=_ints, default=[1, 2, 3, 4, 5, 6])
+    p.add_argument("--T", type=_positive_int, default=20)
+    p.add_argument("--epochs", type=_positive_int, default=5)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--limit", type=_positive_int, default=1000, help="test samples measured")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_depth_series)
 
     p = sub.add_parser("report", help="HTML + Markdown report of a runs directory")
     p.add_argument("--runs", required=True)

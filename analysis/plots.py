@@ -95,6 +95,7 @@ def depth_series_plot(results: list[dict], path: str | os.PathLike) -> Path:
     for res in results:
         err = [100 * l["propagated"]["differ_fraction"] for l in res["layers"]]
         ax.plot(range(1, len(err) + 1), err, marker="o", label=f"{len(err) - 1} hidden")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("layer index (1 = first hidden layer; last = output)")
     ax.set_ylabel("neurons whose closed-form count differs (%)")
     ax.set_title("Quantisation error against depth")

@@ -30,7 +30,7 @@ from learning.simulate import prepare_run
 from simcore import SimResult, simulate
 from simcore.provenance import environment
 
-__all__ = ["layer_errors", "write_layer_errors", "network_layer_errors", "summarise_residual", "compare_counts"]
+__all__ = ["layer_errors", "write_layer_errors", "depth_series", "network_layer_errors", "summarise_residual", "compare_counts"]
 
 
 def summarise_residual(membrane: np.ndarray, counts: np.ndarray, theta: float) -> dict:
@@ -98,3 +98,32 @@ def write_layer_errors(model: str | os.PathLike, out_dir: str | os.PathLike, **k
     write_json(out / "quantisation.json", res)
     layer_errors_plot(res, out / "quantisation.png")
     return res
+
+
+def depth_series(out_dir: str | os.PathLike, dataset: str = "mnist", hidden: int = 400, depths=(1, 2, 3, 4, 5, 6), *,
+                 T: int = 20, epochs: int = 5, seed: int = 0, data_dir=None, limit: int = 1000,
+                 lr_decay: float | None = 0.9) -> list[dict]:
+    """MLPs with 1..6 hidden layers of ``hidden`` neurons, trained the same way (spike-count rule,
+    ``aggregate``), each measured with :func:`layer_errors`; writes ``depth_series.json`` and
+    ``depth_series.png``. Models already complete in out_dir are reused."""
+    from analysis.plots import depth_series_plot
+    from learning.datasets import load_dataset
+    from learning.io import MODEL_FILE
+    from learning.train import config_from, train
+    from simcore.fileio import write_json
+
+    out = Path(out_dir)
+    n_in = load_dataset(dataset, "test", data_dir, limit=1).x.shape[1]
+    n_out = load_dataset(dataset, "test", data_dir, limit=None).n_classes
+    results = []
+    for depth in depths:
+        arch = "-".join([str(n_in)] + [str(hidden)] * depth + [str(n_out)])
+        d = out / f"depth{depth}"
+        if not (d / MODEL_FILE).is_file():
+            train(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, data_dir=data_dir, lr_decay=lr_decay),
+                  d, progress=False)
+        results.append(layer_errors(d, data_dir=data_dir, limit=limit))
+    write_json(out / "depth_series.json", {"results": results, "T": T, "epochs": epochs, "hidden": hidden,
+                                            **environment()})
+    depth_series_plot(results, out / "depth_series.png")
+    return results

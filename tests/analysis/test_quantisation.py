@@ -57,3 +57,14 @@ def test_summaries_by_hand():
 def test_decision_latency():
     trace = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 1], [1, 1, 0], [0, 0, 0]])
     assert decision_latency(trace, np.ones(5, dtype=int)).tolist() == [1, 2, 3, -1, -1]
+
+
+def test_depth_series_on_digits(tmp_path):
+    from analysis.quantisation import depth_series
+
+    results = depth_series(tmp_path, "digits", hidden=12, depths=(1, 2), T=5, epochs=1, limit=50)
+    assert [len(r["layers"]) for r in results] == [2, 3]
+    assert (tmp_path / "depth_series.png").is_file() and (tmp_path / "depth_series.json").is_file()
+    for r in results:
+        for layer in r["layers"]:
+            assert 0 <= layer["propagated"]["differ_fraction"] <= 1
