@@ -84,7 +84,8 @@ def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=t
             _train_once(d, config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit), train)
             for split in ("train", "test"):
                 acc[f"tensor_{split}"].append(evaluate_model(d, split=split, limit=limit)["accuracy"])
-                acc[f"simcore_{split}"].append(simulate_dataset(d, split=split, limit=limit, progress=False)["accuracy"])
+                acc[f"simcore_{split}"].append(
+                    simulate_dataset(d, split=split, limit=limit, progress=False, compare=False)["accuracy"])
             a = out / f"{ds}_ann_seed{seed}"
             _train_once(a, ann_config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit),
                         train_ann)
@@ -126,7 +127,8 @@ def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TA
             tensor.append(m["test_accuracy"])
             c = m["config"]
             settings.add(f"{c['epochs']} ep, decay {c.get('lr_decay', 1.0)}, dropout {c.get('dropout', 0.0)}")
-            sim.append(simulate_dataset(d, data_dir=data_dir, limit=limit_test, progress=False)["accuracy"])
+            sim.append(simulate_dataset(d, data_dir=data_dir, limit=limit_test, progress=False,
+                                        compare=False)["accuracy"])
             if conversion:
                 a = out / f"{arch.replace('x', '_')}_ann_seed{seed}"
                 _train_once(a, ann_config_from("mnist", arch, seed=seed, epochs=epochs, data_dir=data_dir,
