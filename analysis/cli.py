@@ -50,9 +50,19 @@ def _print_json(obj: dict, out: str | None) -> None:
 
 
 # -- subcommands --------------------------------------------------------------------------------
+def _download(a: argparse.Namespace) -> None:
+    """--download: fetch missing MNIST files (checksummed) before the command reads them."""
+    if getattr(a, "download", False):
+        from learning.datasets import load_dataset
+
+        for split in ("train", "test"):
+            load_dataset(a.dataset, split, a.data_dir, download=True)
+
+
 def cmd_train(a: argparse.Namespace) -> None:
     from learning.train import config_from, train
 
+    _download(a)
     cfg = config_from(
         a.dataset, a.arch, T=a.T, epochs=a.epochs, seed=a.seed, mode=a.mode, lr=a.lr, theta=a.theta,
         batch_size=a.batch_size, encoding=a.encoding, max_rate=a.max_rate, lr_decay=a.lr_decay, dropout=a.dropout,
@@ -220,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory (model, checkpoint, metrics.json)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--data-dir")
+    p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
+                   "else $SPIKECOUNT_DATA_DIR, else ~/.cache/spikecount")
+    p.add_argument("--download", action="store_true",
+                   help="fetch missing MNIST files from the public mirrors (md5-checked); never done otherwise")
     p.add_argument("--split-seed", type=_seed)
     p.set_defaults(func=cmd_train)
 
