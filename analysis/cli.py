@@ -354,6 +354,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Brian2 code generation target (cython falls back to numpy if it cannot compile)")
     p.add_argument("--out", required=True, help="write the result JSON here (every mismatch listed)")
     p.set_defaults(func=cmd_crosscheck)
+
+    p = sub.add_parser("reproduce", help="the paper's Table I (UCI), Table II (MNIST) or training-cost claim")
+    p.add_argument("what", choices=("table1", "table2", "cost"))
+    p.add_argument("--seeds", type=_positive_int, default=5, help="number of seeds 0..N-1 (default 5)")
+    p.add_argument("--epochs", type=_positive_int, help="training epochs (default: the data set's)")
+    p.add_argument("--limit", type=_positive_int, help="use only the first N samples of each split (smoke runs)")
+    p.add_argument("--configs", help="table2 only: comma-separated row indices 0-3 "
+                   "(0 784-800-10 T50, 1 784-800-800-10 T50, 2 CNN T50, 3 784-800-10 T10)")
+    p.add_argument("--data-dir")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("demo", help="the main job: everything on the embedded digits set, with a report")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--crosscheck-samples", type=_positive_int, default=20)
+    p.add_argument("--brian2-target", choices=("cython", "numpy"), default="cython")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 
