@@ -124,6 +124,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--skip-async", action="store_true")
     ap.add_argument("--skip-cnn", action="store_true")
+    ap.add_argument("--brian2-n", type=int, default=0,
+                    help="also run Brian2 (cython) on the first N images of the MLP, side by side")
     args = ap.parse_args(argv)
     if args.threads:
         import numba
@@ -173,6 +175,19 @@ def main(argv=None):
         run(clabel, cnet, xc, args.T, "sync", rows, seed=cseed)
         if not args.skip_async:
             run(clabel, cnet, xc, args.T, "async", rows, seed=cseed)
+    brian2_line = None
+    if args.brian2_n:
+        from analysis.crosscheck import crosscheck_network
+
+        xb = x[: args.brian2_n]
+        xc_res = crosscheck_network(net, xb, args.T, seed, sample_ids=np.arange(len(xb)), explain=False)
+        per_image_simcore = rows[0][4] / len(x)
+        per_image_brian2 = xc_res["brian2_seconds_per_sample"]
+        brian2_line = (f"Brian2 {xc_res['brian2_target']} on the first {len(xb)} images: "
+                       f"{1000 * per_image_brian2:.2f} ms/image (run only; build {xc_res['brian2_build_seconds']:.1f} s, "
+                       f"compile {xc_res['brian2_compile_seconds']:.1f} s stated apart); simcore sync "
+                       f"{1000 * per_image_simcore:.3f} ms/image -> {per_image_brian2 / per_image_simcore:.0f}x; "
+                       f"identical counts {xc_res['identical_count_fraction']:.6f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     import numba
 
@@ -182,6 +197,8 @@ def main(argv=None):
     for label, mode, n, cold, wall, sops, rate, act, outact in rows:
         print(f"{label:36s} {mode:5s} {n:6d} {cold:7.2f} {wall:7.2f} {sops:10.3g} {rate:9.3g}  {act}; {outact}")
     print(f"dense-numpy floor (784-800-10, N={args.n}): bernoulli_counts {t_enc:.2f} s + counts @ W.T {t_mm:.2f} s")
+    if brian2_line:
+        print(brian2_line)
     print(f"peak RSS {peak:.0f} MiB")
 
 
