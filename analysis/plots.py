@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,6 +18,11 @@ import numpy as np  # noqa: E402
 from simcore.fileio import atomic_write  # noqa: E402
 
 __all__ = ["accuracy_vs_T", "decision_latency", "layer_errors_plot", "depth_series_plot", "pareto_plot"]
+
+
+def _natural(label: str) -> str:
+    """Sort key that orders numbers inside labels numerically ("T=5" before "T=10")."""
+    return re.sub(r"\d+", lambda m: f"{int(m.group()):09d}", label)
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
@@ -33,7 +39,7 @@ def accuracy_vs_T(rows: list[dict], path: str | os.PathLike, title: str = "") ->
     for r in rows:
         by[r["method"]][r["T_infer"]].append(100 * r["accuracy"])
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for method, pts in sorted(by.items()):
+    for method, pts in sorted(by.items(), key=lambda kv: _natural(kv[0])):
         Ts = sorted(pts)
         mean = [np.mean(pts[t]) for t in Ts]
         ax.plot(Ts, mean, marker="o", label=method)
@@ -55,7 +61,7 @@ def decision_latency(latencies: dict[str, np.ndarray], T: dict[str, int], path: 
     """Cumulative distribution of the decision latency (first step after which the running
     prediction stays correct; -1 = never) per method."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for method, lat in sorted(latencies.items()):
+    for method, lat in sorted(latencies.items(), key=lambda kv: _natural(kv[0])):
         lat = np.asarray(lat)
         steps = np.arange(1, T[method] + 1)
         frac = [(100 * np.mean((lat >= 1) & (lat <= s))) for s in steps]
