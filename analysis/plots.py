@@ -110,7 +110,8 @@ def depth_series_plot(results: list[dict], path: str | os.PathLike) -> Path:
     return _save(fig, path)
 
 
-def pareto_plot(points: list[dict], path: str | os.PathLike, label_key: str = "label") -> Path:
+def pareto_plot(points: list[dict], path: str | os.PathLike, label_key: str = "label",
+                xlabel: str = "synaptic operations per sample", title: str = "Accuracy against synaptic operations") -> Path:
     """Accuracy against SOPs per sample; points: dicts with sops_per_sample, accuracy, label."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     pts = sorted(points, key=lambda p: p["sops_per_sample"])
@@ -118,8 +119,8 @@ def pareto_plot(points: list[dict], path: str | os.PathLike, label_key: str = "l
     for p in pts:
         ax.annotate(str(p[label_key]), (p["sops_per_sample"], 100 * p["accuracy"]), fontsize=7,
                     textcoords="offset points", xytext=(4, 4))
-    ax.set_xlabel("synaptic operations per sample")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Accuracy against synaptic operations")
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     return _save(fig, path)
