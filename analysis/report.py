@@ -54,7 +54,7 @@ def _sections(runs: Path) -> list[tuple[str, str]]:
                      "residual V/theta": l["residual_mean"],
                      "local differ_fraction": l["local"]["differ_fraction"],
                      "propagated differ_fraction": l["propagated"]["differ_fraction"],
-                     "propagated mean |diff|": l["propagated"]["mean_abs_diff"]} for l in res["layers"]]
+                     "propagated mean abs diff": l["propagated"]["mean_abs_diff"]} for l in res["layers"]]
             out.append((f"Quantisation error per layer: {res['arch']} (T={res['T']})",
                         markdown_table(rows, list(rows[0]))))
     cross = _load(runs / "crosscheck.json")
