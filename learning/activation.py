@@ -27,7 +27,7 @@ __all__ = ["spike_count", "count_from_current", "with_count_gradient"]
 
 def count_from_current(z: torch.Tensor, theta: float, r_max: float) -> torch.Tensor:
     """Eq. 7 without autograd: ``min(floor(z/theta) * [z > 0], r_max)``, same shape and dtype as z."""
-    return torch.clamp(torch.floor(z / theta), min=0.0, max=float(r_max))
+    return torch.div(z, theta, rounding_mode="floor").clamp_(0.0, float(r_max))
 
 
 class _CountGradient(torch.autograd.Function):

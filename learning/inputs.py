@@ -42,4 +42,5 @@ def input_trains(
     _check(encoding_name)
     if encoding_name == "analog":
         return torch.from_numpy(np.ascontiguousarray(encoding.analog_trains(x, T))).to(dtype)
-    return torch.from_numpy(encoding.bernoulli_trains(x, T, seed, max_rate, sample_ids)).to(dtype)
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    return torch.from_numpy(encoding.bernoulli_trains(x, T, seed, max_rate, sample_ids, dtype=np_dtype))

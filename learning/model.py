@@ -42,6 +42,7 @@ from torch import nn
 
 from learning.activation import spike_count, with_count_gradient
 from learning.constraints import qmax, quantise_ste
+from learning.dense_if import dense_integrate_and_fire
 from learning.spec import Arch, AvgPool, Dense
 
 __all__ = ["SpikingNet", "Stage", "Forward", "MODES", "build_stages", "stage_input"]
@@ -166,6 +167,9 @@ class SpikingNet(nn.Module):
 
     def aggregated_current(self, k: int, a: torch.Tensor) -> torch.Tensor:
         """Eq. 6 for stage k: z = theta * W a + b from previous-stage counts a (B, *in_shape)."""
+        if self.stages[k].kind == "dense":  # one fused product-and-add
+            x = stage_input(self.stages[k], a)
+            return torch.addmm(self.layers[k].bias, x, self.stage_weight(k).t(), alpha=self.theta)
         z = self.current(k, a)
         return z + self._bias(k, z)
 
@@ -205,9 +209,7 @@ class SpikingNet(nn.Module):
         out = Forward([], [], [])
         for k in range(len(self.layers)):
             with torch.no_grad():
-                step_in = self.current(k, s.flatten(0, 1))
-                step_in = step_in.view(B, T, *step_in.shape[1:])
-                s, v = _integrate_and_fire(step_in, self._bias(k, step_in[:, 0]), self.theta)
+                s, v = self._stage_dynamics(k, s, B, T)
             z = self.aggregated_current(k, a)
             last = k == len(self.layers) - 1
             a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
@@ -218,6 +220,20 @@ class SpikingNet(nn.Module):
             out.currents.append(z)
             out.membrane.append(v)
         return out
+
+    def _stage_dynamics(self, k: int, s: torch.Tensor, B: int, T: int):
+        """Spikes (B, T, *shape) and final potential of stage k driven by previous-stage trains s.
+
+        A dense stage on the CPU runs the fused sparse kernel of :mod:`learning.dense_if`;
+        convolutions a batched product over all steps, then the IF scan.
+        """
+        x = stage_input(self.stages[k], s.flatten(0, 1))
+        if self.stages[k].kind == "dense" and x.device.type == "cpu":
+            return dense_integrate_and_fire(x.view(B, T, -1), self.stage_weight(k), self.layers[k].bias,
+                                            self.theta)
+        step_in = self._weighted(k, x)
+        step_in = step_in.view(B, T, *step_in.shape[1:])
+        return _integrate_and_fire(step_in, self._bias(k, step_in[:, 0]), self.theta)
 
     def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True) -> Forward:
         """x: input counts (B, D) for ``aggregate``; input trains (B, T, D) for ``stepped``."""

@@ -72,6 +72,20 @@ def uniform(key, t, i):
     return np.float64(_mix(key ^ counter) >> _S11) * _TWO_M53
 
 
+@numba.njit(cache=True, inline="always")
+def draw_threshold(p):
+    """Integer form of ``uniform(key, t, i) < p`` for ``0 < p < 1``: the same draw is a spike iff
+    ``mix(key ^ counter) < draw_threshold(p)``. Exact: with ``m = mix(...) >> 11`` (an integer below
+    2**53), ``m * 2**-53 < p`` iff ``m < ceil(p * 2**53)`` iff ``mix(...) < ceil(p * 2**53) << 11``;
+    no integer-to-float conversion per draw."""
+    return np.uint64(np.ceil(p * 9007199254740992.0)) << _S11
+
+
+@numba.njit(cache=True, inline="always")
+def _spikes(key, t, i, threshold):
+    return _mix(key ^ ((np.uint64(t) << _S32) | np.uint64(i))) < threshold
+
+
 def validate_intensity(intensity: np.ndarray, max_rate: float = 1.0) -> np.ndarray:
     """Check a (N, D) intensity array and return it as C-contiguous float64."""
     x = np.asarray(intensity)
@@ -112,11 +126,16 @@ def _trains_kernel(p, keys, T, out):
     n, d = p.shape
     for s in numba.prange(n):
         key = keys[s]
-        for t in range(T):
-            for i in range(d):
-                pi = p[s, i]
-                if pi > 0.0:
-                    out[s, t, i] = uniform(key, t, i) < pi
+        for i in range(d):
+            pi = p[s, i]
+            if pi >= 1.0:  # u < 1 always: no draw needed
+                for t in range(T):
+                    out[s, t, i] = 1
+            elif pi > 0.0:
+                threshold = draw_threshold(pi)
+                for t in range(T):
+                    if _spikes(key, t, i, threshold):
+                        out[s, t, i] = 1
 
 
 @numba.njit(cache=True, parallel=True)
@@ -129,26 +148,36 @@ def _counts_kernel(p, keys, T, out):
             if pi >= 1.0:
                 out[s, i] = T
             elif pi > 0.0:
+                threshold = draw_threshold(pi)
                 c = 0
                 for t in range(T):
-                    c += uniform(key, t, i) < pi
+                    c += _spikes(key, t, i, threshold)
                 out[s, i] = c
 
 
+@numba.njit(cache=True)
+def _keys_kernel(seed, ids):
+    out = np.empty(ids.shape[0], dtype=np.uint64)
+    for k in range(ids.shape[0]):
+        out[k] = sample_key(seed, ids[k])
+    return out
+
+
 def _keys(seed: int, ids: np.ndarray) -> np.ndarray:
+    """Per-sample keys (uint64, like ids) for sample ids (uint64)."""
     if int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    return np.array([sample_key(np.uint64(seed), np.uint64(k)) for k in ids], dtype=np.uint64)
+    return _keys_kernel(np.uint64(seed), np.ascontiguousarray(ids, dtype=np.uint64))
 
 
 def bernoulli_trains(
-    intensity: np.ndarray, T: int, seed: int, max_rate: float = 1.0, sample_ids=None
+    intensity: np.ndarray, T: int, seed: int, max_rate: float = 1.0, sample_ids=None, dtype=np.bool_
 ) -> np.ndarray:
-    """Spike trains, bool array (N, T, D), for intensities (N, D) in [0, 1]."""
+    """Spike trains (N, T, D) for intensities (N, D) in [0, 1]: bool, or 0/1 in ``dtype`` (e.g. float32)."""
     x = validate_intensity(intensity, max_rate)
     T = _check_T(T)
     p = spike_probability(x, max_rate)
-    out = np.zeros((x.shape[0], T, x.shape[1]), dtype=np.bool_)
+    out = np.zeros((x.shape[0], T, x.shape[1]), dtype=dtype)
     _trains_kernel(p, _keys(seed, _sample_ids(x.shape[0], sample_ids)), T, out)
     return out
 

@@ -39,6 +39,27 @@ def test_trains_match_independent_definition(seed):
     assert np.array_equal(got, ref)
 
 
+def test_integer_threshold_equals_float_rule_at_the_boundary():
+    # p set exactly to a draw u, and one ulp either side: spike iff u < p, nothing else
+    seed, T, d = 11, 30, 8
+    u = (_mix(_mix(np.uint64(seed)) ^ np.uint64(0) ^ ((np.arange(T, dtype=np.uint64)[:, None] << np.uint64(32))
+                                                    | np.arange(d, dtype=np.uint64)[None]))
+         >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    picks = u[np.arange(d) % T, np.arange(d)]
+    for p in (picks, np.nextafter(picks, 0), np.nextafter(picks, 1)):
+        x = np.clip(p, 0, np.nextafter(1, 0))[None]
+        ref = numpy_trains(x, T, seed)
+        assert np.array_equal(encoding.bernoulli_trains(x, T, seed), ref)
+        assert np.array_equal(encoding.bernoulli_counts(x, T, seed), ref.sum(1))
+
+
+def test_trains_in_another_dtype_are_the_same_trains():
+    x = np.random.default_rng(1).random((4, 30))
+    ref = encoding.bernoulli_trains(x, 12, seed=3)
+    got = encoding.bernoulli_trains(x, 12, seed=3, dtype=np.float32)
+    assert got.dtype == np.float32 and np.array_equal(got, ref.astype(np.float32))
+
+
 def test_counts_prefix_rates_and_independence():
     x = np.random.default_rng(0).random((200, 50))
     trains = encoding.bernoulli_trains(x, 40, seed=7)
