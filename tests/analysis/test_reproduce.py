@@ -1,4 +1,9 @@
 """The reproduce command's code path on a reduced configuration."""
+import json
+from pathlib import Path
+
+import pytest
+
 from analysis.cli import main
 
 
@@ -11,9 +16,26 @@ def test_table1_reduced_writes_a_well_formed_table(tmp_path, capsys):
     for name in ("iris", "wbc", "abalone", "yeast"):
         assert name in md
     assert "100.0 / 96.7" in md  # reference [23], Iris
-    import json
-
     data = json.loads((tmp_path / "table1.json").read_text())
     assert len(data["rows"]) == 4 and data["versions"]["torch"]
     for row in data["rows"]:
         assert all(0 <= row[k] <= 1 for k in ("tensor_test", "simcore_test", "ann_test"))
+
+
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared/data/mnist"
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-labels-idx1-ubyte.gz").is_file(), reason="no local MNIST copy")
+def test_table2_reduced_uses_each_rows_recipe(tmp_path):
+    out = tmp_path / "t2"
+    assert main(["reproduce", "table2", "--seeds", "1", "--epochs", "1", "--limit", "40", "--configs", "2,3",
+                 "--data-dir", str(SHARED_MNIST), "--out", str(out)]) == 0
+    md = (out / "table2.md").read_text()
+    lines = [l for l in md.splitlines() if l.startswith("|")]
+    assert len(lines) == 2 + 2 and all(l.count("|") == lines[0].count("|") for l in lines)
+    assert "| 99.26 |" in md and "| 98.40 |" in md
+    assert "1 ep, decay 0.85, dropout 0.2" in md and "1 ep, decay 0.9, dropout 0.2" in md
+    data = json.loads((out / "table2.json").read_text())
+    assert [r["arch"] for r in data["rows"]] == ["28x28-12c5-2a-64c5-2a-10", "784-800-10"]
+    for row in data["rows"]:
+        assert all(0 <= row[k] <= 1 for k in ("tensor", "simcore", "conversion_robust"))
