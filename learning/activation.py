@@ -27,7 +27,7 @@ __all__ = ["spike_count", "count_from_current", "with_count_gradient"]
 
 def count_from_current(z: torch.Tensor, theta: float, r_max: float) -> torch.Tensor:
     """Eq. 7 without autograd: ``min(floor(z/theta) * [z > 0], r_max)``, same shape and dtype as z."""
-    return torch.div(z, theta, rounding_mode="floor").clamp_(0.0, float(r_max))
+    return torch.floor(z if theta == 1.0 else z / theta).clamp_(0.0, float(r_max))
 
 
 class _CountGradient(torch.autograd.Function):
@@ -44,10 +44,12 @@ class _CountGradient(torch.autograd.Function):
         z, counts = ctx.saved_tensors
         if ctx.bounded:
             blocked = ((z <= 0) & (grad > 0)) | ((counts >= ctx.r_max) & (grad < 0))
-            gate = ~blocked
+            grad_z = grad.masked_fill(blocked, 0.0)
         else:
-            gate = z > 0
-        return grad * gate.to(grad.dtype) / ctx.theta, None, None, None, None
+            grad_z = torch.where(z > 0, grad, 0.0)
+        if ctx.theta != 1.0:
+            grad_z = grad_z / ctx.theta
+        return grad_z, None, None, None, None
 
 
 def with_count_gradient(

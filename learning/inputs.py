@@ -20,6 +20,10 @@ def _check(name: str) -> None:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {name!r}")
 
 
+def _numpy(dtype: torch.dtype) -> np.dtype:
+    return torch.empty(0, dtype=dtype).numpy().dtype
+
+
 def input_counts(
     x: np.ndarray, T: int, seed: int, encoding_name: str = "bernoulli", max_rate: float = 1.0,
     sample_ids: np.ndarray | None = None, dtype: torch.dtype = torch.float32,
@@ -27,11 +31,11 @@ def input_counts(
     """Aggregate input a_0 (N, D): spike counts of the trains, or T x intensity for analog input."""
     _check(encoding_name)
     if encoding_name == "analog":
-        x = encoding.validate_intensity(x)
+        x = encoding.validate_intensity(x).astype(np.float64, copy=False)
         if int(T) != T or T < 1:
             raise ValueError(f"T (number of time steps) must be an integer >= 1, got {T}")
         return torch.from_numpy(x * T).to(dtype)
-    return torch.from_numpy(encoding.bernoulli_counts(x, T, seed, max_rate, sample_ids)).to(dtype)
+    return torch.from_numpy(encoding.bernoulli_counts(x, T, seed, max_rate, sample_ids, dtype=_numpy(dtype)))
 
 
 def input_trains(
@@ -42,5 +46,4 @@ def input_trains(
     _check(encoding_name)
     if encoding_name == "analog":
         return torch.from_numpy(np.ascontiguousarray(encoding.analog_trains(x, T))).to(dtype)
-    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-    return torch.from_numpy(encoding.bernoulli_trains(x, T, seed, max_rate, sample_ids, dtype=np_dtype))
+    return torch.from_numpy(encoding.bernoulli_trains(x, T, seed, max_rate, sample_ids, dtype=_numpy(dtype)))

@@ -178,10 +178,8 @@ class SpikingNet(nn.Module):
         lead = x.shape[:2] if steps else x.shape[:1]
         return x.reshape(*lead, *shape)
 
-    def _drop_mask(self, a: torch.Tensor) -> torch.Tensor | float:
-        """Per (sample, neuron) dropout mask, constant over the window; 1.0 outside training."""
-        if not (self.training and self.dropout):
-            return 1.0
+    def _drop_mask(self, a: torch.Tensor) -> torch.Tensor:
+        """Per (sample, neuron) dropout mask, constant over the window (training with dropout only)."""
         keep = torch.rand(a.shape, dtype=a.dtype, generator=self.generator) >= self.dropout
         return keep.to(a.dtype) / (1.0 - self.dropout)
 
@@ -195,10 +193,11 @@ class SpikingNet(nn.Module):
             last = k == len(self.layers) - 1
             a = spike_count(z, self.theta, T, bounded=bounded_output and last)
             out.counts.append(a)
-            if not last:
-                a = a * self._drop_mask(a)
             out.currents.append(z)
-            out.membrane.append((z - self.theta * a).detach())
+            with torch.no_grad():
+                out.membrane.append(z - self.theta * a)
+            if not last and self.training and self.dropout:
+                a = a * self._drop_mask(a)
         return out
 
     def stepped(self, s0: torch.Tensor, bounded_output: bool = True) -> Forward:

@@ -87,11 +87,11 @@ def _spikes(key, t, i, threshold):
 
 
 def validate_intensity(intensity: np.ndarray, max_rate: float = 1.0) -> np.ndarray:
-    """Check a (N, D) intensity array and return it as C-contiguous float64."""
+    """Check a (N, D) intensity array and return it C-contiguous, float32 or float64 (others become float64)."""
     x = np.asarray(intensity)
     if x.ndim != 2:
         raise ValueError(f"intensity must be a 2-D array (samples, inputs), got shape {x.shape}")
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError("intensity contains NaN or infinite values")
     if not np.isfinite(max_rate) or max_rate < 0:
@@ -121,13 +121,19 @@ def _check_T(T: int) -> int:
     return int(T)
 
 
+@numba.njit(cache=True, inline="always")
+def _probability(x, max_rate):
+    """spike_probability of one intensity, in float64."""
+    return min(max(np.float64(x) * max_rate, 0.0), 1.0)
+
+
 @numba.njit(cache=True, parallel=True)
-def _trains_kernel(p, keys, T, out):
-    n, d = p.shape
+def _trains_kernel(x, max_rate, keys, T, out):
+    n, d = x.shape
     for s in numba.prange(n):
         key = keys[s]
         for i in range(d):
-            pi = p[s, i]
+            pi = _probability(x[s, i], max_rate)
             if pi >= 1.0:  # u < 1 always: no draw needed
                 for t in range(T):
                     out[s, t, i] = 1
@@ -139,12 +145,12 @@ def _trains_kernel(p, keys, T, out):
 
 
 @numba.njit(cache=True, parallel=True)
-def _counts_kernel(p, keys, T, out):
-    n, d = p.shape
+def _counts_kernel(x, max_rate, keys, T, out):
+    n, d = x.shape
     for s in numba.prange(n):
         key = keys[s]
         for i in range(d):
-            pi = p[s, i]
+            pi = _probability(x[s, i], max_rate)
             if pi >= 1.0:
                 out[s, i] = T
             elif pi > 0.0:
@@ -176,21 +182,19 @@ def bernoulli_trains(
     """Spike trains (N, T, D) for intensities (N, D) in [0, 1]: bool, or 0/1 in ``dtype`` (e.g. float32)."""
     x = validate_intensity(intensity, max_rate)
     T = _check_T(T)
-    p = spike_probability(x, max_rate)
     out = np.zeros((x.shape[0], T, x.shape[1]), dtype=dtype)
-    _trains_kernel(p, _keys(seed, _sample_ids(x.shape[0], sample_ids)), T, out)
+    _trains_kernel(x, float(max_rate), _keys(seed, _sample_ids(x.shape[0], sample_ids)), T, out)
     return out
 
 
 def bernoulli_counts(
-    intensity: np.ndarray, T: int, seed: int, max_rate: float = 1.0, sample_ids=None
+    intensity: np.ndarray, T: int, seed: int, max_rate: float = 1.0, sample_ids=None, dtype=np.int32
 ) -> np.ndarray:
-    """Spike counts, int32 array (N, D): exactly ``bernoulli_trains(...).sum(axis=1)``, without the trains."""
+    """Spike counts (N, D) in ``dtype``: exactly ``bernoulli_trains(...).sum(axis=1)``, without the trains."""
     x = validate_intensity(intensity, max_rate)
     T = _check_T(T)
-    p = spike_probability(x, max_rate)
-    out = np.zeros(x.shape, dtype=np.int32)
-    _counts_kernel(p, _keys(seed, _sample_ids(x.shape[0], sample_ids)), T, out)
+    out = np.zeros(x.shape, dtype=dtype)
+    _counts_kernel(x, float(max_rate), _keys(seed, _sample_ids(x.shape[0], sample_ids)), T, out)
     return out
 
 
