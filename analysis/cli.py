@@ -173,6 +173,26 @@ def cmd_crosscheck(a: argparse.Namespace) -> None:
     _print_json(res, a.out)
 
 
+def _row(text: str) -> int:
+    """A Table II row index 0-3."""
+    if text.strip() not in ("0", "1", "2", "3"):
+        raise ValueError(f"table2 row must be 0, 1, 2 or 3, got {text!r}")
+    return int(text)
+
+
+def _row_seeds(items: list[str]) -> dict[str, int]:
+    """--seeds-for ROW=N items -> {architecture: N}."""
+    from analysis.reproduce import TABLE2
+
+    out = {}
+    for item in items:
+        row, _, n = item.partition("=")
+        if not n.isdigit() or int(n) < 1:
+            raise ValueError(f"--seeds-for expects ROW=N with N >= 1, got {item!r}")
+        out[TABLE2[_row(row)][0]] = int(n)
+    return out
+
+
 def cmd_reproduce(a: argparse.Namespace) -> None:
     from analysis.reproduce import reproduce
 
@@ -181,9 +201,12 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         kwargs["limit"] = a.limit
     if a.what == "table2":
         kwargs.update(data_dir=a.data_dir, limit_train=a.limit, limit_test=a.limit)
+        from analysis.reproduce import TABLE2
+
         if a.configs:
-            from analysis.reproduce import TABLE2
-            kwargs["configs"] = tuple(TABLE2[int(i)] for i in a.configs.split(","))
+            kwargs["configs"] = tuple(TABLE2[_row(i)] for i in a.configs.split(","))
+        if a.seeds_for:
+            kwargs["seeds_for"] = _row_seeds(a.seeds_for)
     print(reproduce(a.what, a.out, **kwargs))
 
 
@@ -359,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, help="use only the first N samples of each split (smoke runs)")
     p.add_argument("--configs", help="table2 only: comma-separated row indices 0-3 "
                    "(0 784-800-10 T50, 1 784-800-800-10 T50, 2 CNN T50, 3 784-800-10 T10)")
+    p.add_argument("--seeds-for", nargs="+", metavar="ROW=N", help="table2 only: fewer seeds for a row, "
+                   "e.g. 2=3 (the CNN with seeds 0-2)")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_reproduce)
