@@ -180,16 +180,14 @@ def _row(text: str) -> int:
     return int(text)
 
 
-def _row_seeds(items: list[str]) -> dict[str, int]:
-    """--seeds-for ROW=N items -> {architecture: N}."""
-    from analysis.reproduce import TABLE2
-
+def _row_seeds(items: list[str], table: tuple) -> dict[str, int]:
+    """--seeds-for ROW=N items -> {architecture of that row of ``table``: N}."""
     out = {}
     for item in items:
         row, _, n = item.partition("=")
         if not n.isdigit() or int(n) < 1:
             raise ValueError(f"--seeds-for expects ROW=N with N >= 1, got {item!r}")
-        out[TABLE2[_row(row)][0]] = int(n)
+        out[table[_row(row)][0]] = int(n)
     return out
 
 
@@ -206,7 +204,7 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
         if a.configs:
             kwargs["configs"] = tuple(TABLE2[_row(i)] for i in a.configs.split(","))
         if a.seeds_for:
-            kwargs["seeds_for"] = _row_seeds(a.seeds_for)
+            kwargs["seeds_for"] = _row_seeds(a.seeds_for, TABLE2)
     print(reproduce(a.what, a.out, **kwargs))
 
 
