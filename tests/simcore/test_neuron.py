@@ -1,0 +1,44 @@
+"""simcore.neuron: the parameter record and the pure step function."""
+import numpy as np
+import pytest
+
+from simcore.neuron import NeuronError, NeuronParams, initial_potential, run, step
+
+
+def test_paper_neuron_step_by_step():
+    p = NeuronParams()  # threshold 1, >=, subtract, no leak, bias as V(0)
+    spikes, v = run(p, np.array([[0.5], [0.5], [2.5], [0.0], [0.0]]), bias=np.array([0.0]))
+    assert spikes[:, 0].tolist() == [False, True, True, True, False]
+    assert v[0] == 0.5
+
+
+def test_strict_test_and_reset_to_value():
+    p = NeuronParams(threshold_test=">", reset="to_value", v_reset=-0.25)
+    v, s = step(p, np.array([0.5, 0.75]), np.array([0.5, 0.5]))
+    assert s.tolist() == [False, True]
+    assert v.tolist() == [1.0, -0.25]
+
+
+def test_leak_before_input_and_current_bias():
+    p = NeuronParams(beta=0.5, bias_mode="current")
+    v, s = step(p, np.array([0.5]), np.array([0.25]), bias=np.array([0.125]))
+    assert v.tolist() == [0.625] and not s[0]
+    assert initial_potential(p, np.array([3.0])).tolist() == [0.0]
+    assert initial_potential(NeuronParams(), np.array([3.0])).tolist() == [3.0]
+
+
+def test_zero_is_reset_to_value_zero_and_round_trip():
+    p = NeuronParams(reset="zero")
+    assert (p.reset, p.v_reset) == ("to_value", 0.0)
+    assert NeuronParams.from_dict(p.to_dict()) == p
+    assert NeuronParams().is_paper and not p.is_paper
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(threshold=0), "threshold"), (dict(threshold=float("nan")), "threshold"),
+    (dict(beta=0.0), "beta"), (dict(beta=1.5), "beta"), (dict(threshold_test="=>"), "threshold_test"),
+    (dict(reset="hard"), "reset"), (dict(bias_mode="x"), "bias_mode"), (dict(v_reset="a"), "v_reset"),
+])
+def test_bad_parameters_name_the_field(kw, msg):
+    with pytest.raises(NeuronError, match=msg):
+        NeuronParams(**kw)
