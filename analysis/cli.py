@@ -27,12 +27,23 @@ def _int_at_least(minimum: int, what: str = "an integer"):
     return parse
 
 
+def _dataset(text: str) -> str:
+    """argparse type: a built-in data set name, or npz:PATH (your own arrays; made absolute)."""
+    if text.startswith("npz:") and len(text) > 4:
+        from learning.npz_data import npz_name
+
+        return npz_name(text[4:])
+    if text not in DATASETS:
+        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose from {', '.join(DATASETS)} or npz:PATH")
+    return text
+
+
 _positive_int = _int_at_least(1)
 _seed = _int_at_least(0, "an integer seed")
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", choices=DATASETS, help="data set (default: the model's own where there is one)")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="data set (default: the model's own where there is one)")
     p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
                    "else $SPIKECOUNT_DATA_DIR, else ~/.cache/spikecount")
     p.add_argument("--split-seed", type=_seed, help="seed of the stratified train/test split (UCI, digits)")
@@ -219,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a spiking network with the spike-count rule")
-    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     p.add_argument("--arch", required=True, help="spec string, e.g. 784-800-10 or 28x28-12c5-2a-64c5-2a-10")
     p.add_argument("--T", type=_positive_int, help="time steps per sample (default: the paper's for the data set)")
     p.add_argument("--mode", choices=("aggregate", "stepped"), default="aggregate",
@@ -285,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("sweep", help="latency-accuracy sweep: direct training vs conversion, in simcore")
-    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     p.add_argument("--arch", required=True)
     p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
     p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
@@ -312,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_quantisation)
 
     p = sub.add_parser("depth-series", help="quantisation error as depth grows (MLPs with 1..6 hidden layers)")
-    p.add_argument("--dataset", choices=DATASETS, default="mnist")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", default="mnist")
     p.add_argument("--data-dir")
     p.add_argument("--hidden", type=_positive_int, default=400, help="neurons per hidden layer")
     p.add_argument("--depths", type=_ints, default=[1, 2, 3, 4, 5, 6])
@@ -329,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("train-ann", help="train the ReLU ANN twin of a spec (for conversion)")
-    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     p.add_argument("--arch", required=True, help="spec string, e.g. 64-100-10 or 8x8-12c3-2a-10")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--epochs", type=_positive_int)

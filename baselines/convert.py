@@ -222,6 +222,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         "norm_samples": n_used if norm != "model" else None,
         **({"previous": previous} if norm == "data" else {}),
         "split_seed": split_seed, "seed": int(meta.get("seed", 0) if seed is None else seed),
+        **{k: meta[k] for k in ("data_path", "data_sha256", "data_scaling") if k in meta},
         **environment(),
     }
     write_json(out / MODEL_FILE, info)

@@ -19,10 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from baselines.ann import ANN, parse_convertible, save_ann
-from learning.loop import CHECKPOINT_FILE, fit, load_pair
+from learning.datasets import Dataset
+from learning.loop import CHECKPOINT_FILE, check_pair, fit, load_pair
+from learning.npz_data import provenance
 from learning.train import defaults_for
 
-__all__ = ["ANNConfig", "ann_config_from", "train_ann", "ann_accuracy"]
+__all__ = ["ANNConfig", "ann_config_from", "train_ann", "train_ann_network", "ann_accuracy"]
 
 
 @dataclass
@@ -94,13 +96,25 @@ def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = Fals
 
     Returns the metrics dict (also written to out_dir/metrics.json).
     """
+    return train_ann_network(cfg, out_dir=out_dir, resume=resume, progress=progress, stop_after=stop_after)[1]
+
+
+def train_ann_network(cfg: ANNConfig, data: tuple[Dataset, Dataset] | None = None,
+                      out_dir: str | os.PathLike | None = None, *, resume: bool = False, progress: bool = True,
+                      stop_after: int | None = None) -> tuple[ANN, dict]:
+    """Train and return (ANN in eval mode, metrics); data (train, test) and out_dir optional (None:
+    ``cfg.dataset`` loaded; nothing written). The global random states are left as they were."""
     cfg.validate()
-    train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
-                                    cfg.limit_test)
-    if resume:
+    if data is None:
+        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
+    else:
+        check_pair(cfg.arch, *data)
+    train_set, test_set = data
+    if resume and out_dir is not None:
         _check_resume_bias(Path(out_dir), cfg)
-    torch.manual_seed(cfg.seed)
-    net = ANN(parse_convertible(cfg.arch), bias=cfg.bias)
+    with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the caller's state
+        torch.manual_seed(cfg.seed)
+        net = ANN(parse_convertible(cfg.arch), bias=cfg.bias)
     x_train = torch.from_numpy(train_set.x)
     y_train = torch.from_numpy(train_set.y)
 
@@ -116,11 +130,12 @@ def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = Fals
     run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
               stop_after=stop_after)
     final = None
+    net.eval()
     if run.complete:
-        net.eval()
         final = ann_accuracy(net, test_set.x, test_set.y)
-        save_ann(out_dir, net, {"dataset": cfg.dataset, "seed": cfg.seed, "split_seed": cfg.split_seed,
-                                "test_accuracy": final, "epochs": cfg.epochs, "lr": cfg.lr,
-                                "batch_size": cfg.batch_size, "limit_train": cfg.limit_train,
-                                "limit_test": cfg.limit_test})
-    return run.write_metrics(final)
+        if out_dir is not None:
+            save_ann(out_dir, net, {"dataset": cfg.dataset, "seed": cfg.seed, "split_seed": cfg.split_seed,
+                                    "test_accuracy": final, "epochs": cfg.epochs, "lr": cfg.lr,
+                                    "batch_size": cfg.batch_size, "limit_train": cfg.limit_train,
+                                    "limit_test": cfg.limit_test, **provenance(cfg.dataset)})
+    return net, run.write_metrics(final)

@@ -78,7 +78,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_dataset", "Dataset", "DatasetError", "DATASETS"]
+__all__ = ["load_dataset", "Dataset", "DatasetError", "DATASETS", "minmax_train"]
 
 DATASETS: tuple[str, ...] = ("mnist", "digits", "iris", "wbc", "abalone", "yeast")
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -118,20 +118,25 @@ def load_dataset(
     download: bool = False,
     limit: int | None = None,
 ) -> Dataset:
-    """Load one split of a data set (see the module docstring for every data set's details).
+    """Load one split of a data set (see the module docstring for every data set's details;
+    ``npz:PATH`` names your own arrays, see :mod:`learning.npz_data`).
 
     ``data_dir`` overrides where the files are read from; ``split_seed`` seeds the stratified split
     of digits and the UCI sets; ``download`` allows fetching missing MNIST files; ``limit`` keeps the
     first ``limit`` samples of the split.
     """
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
+    if isinstance(name, str) and name.startswith("npz:"):  # your own data: learning.npz_data
+        from learning.npz_data import load_npz
+    elif name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}, or npz:PATH")
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r} for dataset {name!r}; valid splits: {', '.join(SPLITS)}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
         raise DatasetError(f"limit must be a non-negative integer or None, got {limit!r}")
     n = None if limit is None else int(limit)
-
+    if name.startswith("npz:"):
+        data = load_npz(name[4:])[SPLITS.index(split)]
+        return data if n is None else Dataset(data.name, split, data.x[:n], data.y[:n], data.input_shape, data.n_classes)
     if name == "mnist":
         return _load_mnist(split, data_dir, download=download, limit=n)
     if name == "digits":
@@ -471,7 +476,7 @@ def _uci_split_indices(name: str, y: np.ndarray, split_seed: int, shown: str = "
         raise DatasetError(f"{shown or spec.filename}: cannot split {n} rows {n_train}/{n - n_train}: {e}") from None
 
 
-def _minmax_train(x_train: np.ndarray, x: np.ndarray) -> np.ndarray:
+def minmax_train(x_train: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Scale ``x`` with the column min/max of ``x_train``; clip to [0, 1]; constant columns -> 0."""
     lo = x_train.min(axis=0)
     span = x_train.max(axis=0) - lo
@@ -489,5 +494,5 @@ def _load_uci(name: str, split: str, data_dir, split_seed: int, *, limit: int | 
     idx = idx_train if split == "train" else idx_test
     if limit is not None:
         idx = idx[:limit]
-    x = _minmax_train(x_raw[idx_train], x_raw[idx])
+    x = minmax_train(x_raw[idx_train], x_raw[idx])
     return Dataset(name, split, x, y[idx], (spec.n_features,), spec.n_classes)

@@ -36,7 +36,19 @@ def evaluate(
 ) -> Evaluation:
     """Run x (N, D) through ``net`` in ``mode`` at T steps; inputs are encoded with ``seed`` and
     ``sample_ids`` (default 0..N-1), so simcore regenerates the same trains. float64 by default,
-    the precision simcore simulates in."""
+    the precision simcore simulates in. Always in eval mode (no dropout); the network's own mode
+    (train or eval) is restored afterwards."""
+    was_training = net.training
+    try:
+        net.eval()  # no dropout: an evaluation is a function of the weights and the seed
+        return _evaluate(net, x, y, T, mode, seed, encoding, max_rate, batch_size, dtype, sample_ids,
+                         keep_stage_counts)
+    finally:
+        net.train(was_training)
+
+
+def _evaluate(net, x, y, T, mode, seed, encoding, max_rate, batch_size, dtype, sample_ids,
+              keep_stage_counts) -> Evaluation:
     ids = np.arange(len(x)) if sample_ids is None else np.asarray(sample_ids)
     if next(net.parameters()).dtype != dtype:
         net = copy.deepcopy(net).to(dtype)
@@ -83,6 +95,7 @@ def evaluate_model(
     Defaults come from the model's own model.json. Returns a JSON-ready dict."""
     from learning.datasets import load_dataset
     from learning.io import load_model
+    from learning.npz_data import check_recorded
     from simcore.provenance import environment
 
     net, meta = load_model(model_dir)
@@ -91,6 +104,7 @@ def evaluate_model(
     mode = mode or meta.get("mode", "aggregate")
     seed = int(meta.get("seed", 0) if seed is None else seed)
     split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    check_recorded(meta, dataset, str(model_dir))
     data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
     res = evaluate(net, data.x, data.y, T, mode, seed, encoding=meta.get("encoding", "bernoulli"),
                    max_rate=float(meta.get("max_rate", 1.0)))

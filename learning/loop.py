@@ -28,7 +28,7 @@ from learning.spec import parse_spec
 from simcore.fileio import atomic_write, write_json
 from simcore.provenance import environment
 
-__all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "Run", "fit", "load_pair"]
+__all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "Run", "fit", "load_pair", "check_pair"]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.json"
@@ -41,19 +41,25 @@ def load_pair(dataset: str, arch: str, data_dir, split_seed: int, limit_train, l
     """Train and test splits of ``dataset``, checked against the architecture's input and output sizes."""
     train_set = load_dataset(dataset, "train", data_dir, split_seed=split_seed, limit=limit_train)
     test_set = load_dataset(dataset, "test", data_dir, split_seed=split_seed, limit=limit_test)
-    a = parse_spec(arch)
-    if a.n_inputs != train_set.x.shape[1]:
-        raise ValueError(f"arch {arch!r} takes {a.n_inputs} inputs, {dataset} has {train_set.x.shape[1]} features")
-    if a.n_classes != train_set.n_classes:
-        raise ValueError(f"arch {arch!r} has {a.n_classes} outputs, {dataset} has {train_set.n_classes} classes")
+    check_pair(arch, train_set, test_set)
     return train_set, test_set
+
+
+def check_pair(arch: str, train_set: Dataset, test_set: Dataset) -> None:
+    """ValueError unless both splits fit the architecture's input and output sizes."""
+    a = parse_spec(arch)
+    for data in (train_set, test_set):
+        if a.n_inputs != data.x.shape[1]:
+            raise ValueError(f"arch {arch!r} takes {a.n_inputs} inputs, {data.name} has {data.x.shape[1]} features")
+    if a.n_classes != train_set.n_classes:
+        raise ValueError(f"arch {arch!r} has {a.n_classes} outputs, {train_set.name} has {train_set.n_classes} classes")
 
 
 @dataclass
 class Run:
     """History of a (possibly partial) run, and the metrics file it writes."""
 
-    out: Path
+    out: Path | None  # None: in memory, nothing written
     config: Any
     n_train: int
     history: list = field(default_factory=list)
@@ -77,7 +83,8 @@ class Run:
             "samples": {"train": self.n_train},
             **environment(),
         }
-        write_json(self.out / METRICS_FILE, metrics)
+        if self.out is not None:
+            write_json(self.out / METRICS_FILE, metrics)
         return metrics
 
 
@@ -124,7 +131,7 @@ def fit(
     test_accuracy: Callable[[], float],
     y_train: np.ndarray,
     config,
-    out_dir: str | os.PathLike,
+    out_dir: str | os.PathLike | None,
     *, resume: bool = False, progress: bool = True, stop_after: int | None = None,
 ) -> Run:
     """Run Adam epochs over the training set.
@@ -132,13 +139,16 @@ def fit(
     step(idx, epoch) -> (loss, predicted classes) for the training samples ``idx``;
     test_accuracy() -> accuracy on the test split after an epoch, or (accuracy, dict of further
     per-epoch entries for the history). ``config`` is a dataclass with
-    at least epochs, seed, lr, lr_decay and batch_size.
+    at least epochs, seed, lr, lr_decay and batch_size. ``out_dir`` None: no checkpoint, no files.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    elif resume:
+        raise ValueError("resume needs the output directory of the interrupted run")
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)  # fused: 1.5 ms less per MNIST step
     run = Run(out, config, len(y_train))
-    ckpt = out / CHECKPOINT_FILE
+    ckpt = None if out is None else out / CHECKPOINT_FILE
     start = 0
     if resume:
         if not ckpt.is_file():
@@ -179,6 +189,7 @@ def fit(
         if progress:
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}  loss {loss_sum / n:.4f}  train {correct / n:.4f}  "
                        f"test {acc:.4f}  ({run.history[-1]['seconds']:.1f} s)")
-        _save_checkpoint(ckpt, net, opt, epoch + 1, run.history, config)
-        run.write_metrics(None)
+        if ckpt is not None:
+            _save_checkpoint(ckpt, net, opt, epoch + 1, run.history, config)
+            run.write_metrics(None)
     return run

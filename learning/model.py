@@ -66,6 +66,7 @@ class Forward:
     counts: list[torch.Tensor]  # per stage (B, *shape), the last is the output layer (B, C)
     currents: list[torch.Tensor]  # per stage aggregated current z (B, *shape)
     membrane: list[torch.Tensor]  # per stage final potential V(T) (B, *shape)
+    trains: list[torch.Tensor] | None = None  # stepped with return_trains: per stage spikes (B, T, *shape)
 
     @property
     def output(self) -> torch.Tensor:
@@ -200,15 +201,19 @@ class SpikingNet(nn.Module):
                 a = a * self._drop_mask(a)
         return out
 
-    def stepped(self, s0: torch.Tensor, bounded_output: bool = True) -> Forward:
-        """Counts by explicit IF dynamics from input trains s0 (B, T, D) (0/1 spikes or analog values)."""
+    def stepped(self, s0: torch.Tensor, bounded_output: bool = True, return_trains: bool = False) -> Forward:
+        """Counts by explicit IF dynamics from input trains s0 (B, T, D) (0/1 spikes or analog values).
+
+        ``return_trains``: also keep every stage's spike trains (B, T, *shape) in ``Forward.trains``."""
         B, T = s0.shape[:2]
         s = self._input(s0, steps=True)
         a = s.sum(1)
-        out = Forward([], [], [])
+        out = Forward([], [], [], [] if return_trains else None)
         for k in range(len(self.layers)):
             with torch.no_grad():
                 s, v = self._stage_dynamics(k, s, B, T)
+            if return_trains:
+                out.trains.append(s)
             z = self.aggregated_current(k, a)
             last = k == len(self.layers) - 1
             a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
@@ -234,14 +239,22 @@ class SpikingNet(nn.Module):
         step_in = step_in.view(B, T, *step_in.shape[1:])
         return _integrate_and_fire(step_in, self._bias(k, step_in[:, 0]), self.theta)
 
-    def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True) -> Forward:
-        """x: input counts (B, D) for ``aggregate``; input trains (B, T, D) for ``stepped``."""
+    def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True,
+                return_trains: bool = False) -> Forward:
+        """x: input counts (B, D) for ``aggregate``; input trains (B, T, D), batch first, for ``stepped``.
+
+        ``return_trains`` (stepped only): ``Forward.trains`` holds every stage's spikes (B, T, *shape)."""
         if mode == "aggregate":
+            if return_trains:
+                raise ValueError("return_trains needs mode 'stepped' (aggregate mode has counts, not trains)")
             return self.aggregate(x, T, bounded_output)
         if mode == "stepped":
-            if x.dim() != 3 or x.shape[1] != T:
-                raise ValueError(f"stepped mode needs input trains of shape (B, {T}, D), got {tuple(x.shape)}")
-            return self.stepped(x, bounded_output)
+            D = self.arch.n_inputs
+            if x.dim() != 3 or x.shape[1] != T or x.shape[2] != D:
+                hint = " (time-first? pass x.transpose(0, 1))" if x.dim() == 3 and x.shape[0] == T else ""
+                raise ValueError(f"stepped mode needs batch-first input trains (B, T={T}, D={D}), "
+                                 f"got {tuple(x.shape)}{hint}")
+            return self.stepped(x, bounded_output, return_trains)
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 

@@ -20,6 +20,7 @@ from learning.evaluate import evaluate
 from learning.export import population_names, to_graph
 from learning.io import MODEL_FILE, load_model, read_meta
 from learning.model import SpikingNet
+from learning.npz_data import check_recorded
 from simcore import simulate
 from simcore.graph import Network
 from simcore.provenance import environment
@@ -78,6 +79,7 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
         raise ValueError(f"{source}: no T recorded; pass --T (time steps >= 1)")
     seed = int(meta.get("seed", 0) if seed is None else seed)
     split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    check_recorded(meta, dataset, source)
     data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:

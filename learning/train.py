@@ -19,12 +19,13 @@ from learning.datasets import Dataset
 from learning.evaluate import evaluate
 from learning.inputs import ENCODINGS, input_counts, input_trains
 from learning.io import save_model
-from learning.loop import fit, load_pair
+from learning.loop import check_pair, fit, load_pair
+from learning.npz_data import provenance
 from learning.model import MODES, SpikingNet
 from learning.spec import AvgPool, parse_spec
 from simcore.decode import predict
 
-__all__ = ["TrainConfig", "defaults_for", "config_from", "train", "epoch_seed"]
+__all__ = ["TrainConfig", "defaults_for", "config_from", "train", "train_network", "epoch_seed"]
 
 UCI = ("iris", "wbc", "abalone", "yeast")
 # The paper gives no epochs or batch size for UCI; these give each set about 12,000 Adam steps.
@@ -108,11 +109,28 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     ``resume`` continues from out_dir's checkpoint. ``stop_after`` ends the run after that many
     epochs of this call (to simulate an interruption in tests). Returns the metrics dict.
     """
+    return train_network(cfg, out_dir=out_dir, resume=resume, progress=progress, stop_after=stop_after)[1]
+
+
+def train_network(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
+                  out_dir: str | os.PathLike | None = None, *, net: SpikingNet | None = None, resume: bool = False,
+                  progress: bool = True, stop_after: int | None = None) -> tuple[SpikingNet, dict]:
+    """Train and return (network, metrics); :func:`train` with the data and the network optional.
+
+    data: (train, test) splits (default: ``cfg.dataset`` loaded). out_dir: None trains in memory
+    and writes nothing. net: a network to train further (default: a new one initialised from
+    ``cfg.seed``). torch's and numpy's global random states are left as they were.
+    """
     cfg.validate()
-    train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
-                                    cfg.limit_test)
-    torch.manual_seed(cfg.seed)
-    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
+    if data is None:
+        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
+    else:
+        check_pair(cfg.arch, *data)
+    train_set, test_set = data
+    if net is None:
+        with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the caller's state
+            torch.manual_seed(cfg.seed)
+            net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
 
     def step(idx: np.ndarray, epoch: int):
         inp = _inputs(cfg, train_set, idx, epoch_seed(cfg.seed, epoch))
@@ -135,11 +153,13 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     if run.complete:
         final = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                          max_rate=cfg.max_rate)
-        save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
-                                  "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
-                                  "split_seed": cfg.split_seed, "test_accuracy": final.accuracy})
-    return run.write_metrics(final.accuracy if final else None,
-                             **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
+        if out_dir is not None:
+            save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
+                                      "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
+                                      "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
+                                      **provenance(cfg.dataset)})
+    return net, run.write_metrics(final.accuracy if final else None,
+                                  **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
 
 
 _ACTIVITY_KEYS = ("spikes_per_neuron", "sops_per_sample", "sops_per_sample_by_population")
