@@ -43,7 +43,8 @@ _seed = _int_at_least(0, "an integer seed")
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="data set (default: the model's own where there is one)")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH",
+                   help="data set (default: the model's own where there is one)")
     p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
                    "else $SPIKECOUNT_DATA_DIR, else ~/.cache/spikecount")
     p.add_argument("--split-seed", type=_seed, help="seed of the stratified train/test split (UCI, digits)")
@@ -169,6 +170,19 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
 def cmd_convert(a: argparse.Namespace) -> None:
     from baselines.convert import convert
 
+    if (a.ann is None) == (a.torch_state is None):
+        raise ValueError("give either --ann DIR or --torch-state FILE.safetensors (with --arch and --dataset)")
+    if a.torch_state is not None:
+        from baselines.torch_ann import convert_torch_state
+
+        if not (a.arch and a.dataset):
+            raise ValueError("--torch-state needs --arch (chain spec, e.g. 1x8x8-8c3p1-bn-relu-2a-flatten-10) "
+                             "and --dataset")
+        info = convert_torch_state(a.torch_state, a.arch, a.dataset, a.norm, a.out, percentile=a.percentile,
+                                   reset=a.reset, input=a.input, data_dir=a.data_dir, norm_samples=a.norm_samples,
+                                   seed=a.seed or 0, split_seed=a.split_seed or 0)
+        print(f"converted torch ANN ({info['norm']}, ANN test accuracy {info['ann_test_accuracy']:.4f}) -> {a.out}")
+        return
     info = convert(a.ann, a.norm, percentile=a.percentile, reset=a.reset, input=a.input, out_dir=a.out,
                    data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed)
     factors = ", ".join(f"{v:.4g}" for v in info["scale_factors"])
@@ -358,7 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_ann)
 
     p = sub.add_parser("convert", help="convert a trained ANN into a spiking network (weight normalisation)")
-    p.add_argument("--ann", required=True, help="ANN directory written by train-ann")
+    p.add_argument("--ann", help="ANN directory written by train-ann")
+    p.add_argument("--torch-state", help="your own torch ANN: a safetensors state dict (never a pickle) of --arch")
+    p.add_argument("--arch", help="with --torch-state: chain spec of the nn.Sequential (see docs/api.md)")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="with --torch-state: its data set")
+    p.add_argument("--split-seed", type=_seed, help="with --torch-state: split seed (UCI, digits)")
     p.add_argument("--norm", choices=("model", "data", "robust"), required=True,
                    help="Diehl 2015 model- or data-based, or Rueckauer 2017 robust (percentile)")
     p.add_argument("--percentile", type=float, help="robust only: percentile of non-zero activations (default 99.9)")

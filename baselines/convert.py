@@ -54,6 +54,11 @@ def ann_layers(net: ANN) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     return ws, bs
 
 
+def _stride_padding(module) -> tuple[int, int]:
+    """Stride and padding of an nn.Conv2d (equal on both axes; a spec's convolutions have 1 and 0)."""
+    return int(module.stride[0]), int(module.padding[0])
+
+
 def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray | None],
                   reset: str = "subtract", threshold: float = 1.0) -> Network:
     """The simcore network of ``net``'s stage structure with the given (normalised) weights and biases.
@@ -79,11 +84,12 @@ def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray |
             ops.append(Dense(w))
             out_shape = (w.shape[0],)
         elif stage.kind == "conv":
-            ops.append(Conv2d(w, stride=1, padding=0))
+            st, pad = _stride_padding(module)
+            ops.append(Conv2d(w, stride=st, padding=pad))
             c, h, wd = shape
             if stage.pool:
                 h, wd = h // stage.pool, wd // stage.pool
-            out_shape = (w.shape[0], h - w.shape[2] + 1, wd - w.shape[3] + 1)
+            out_shape = (w.shape[0], (h + 2 * pad - w.shape[2]) // st + 1, (wd + 2 * pad - w.shape[3]) // st + 1)
         else:
             raise ConversionError(f"layer {k + 1}: unsupported layer kind {stage.kind!r}")
         n = int(np.prod(out_shape))
