@@ -190,6 +190,15 @@ def cmd_convert(a: argparse.Namespace) -> None:
           f"-> {a.out}")
 
 
+def cmd_raster(a: argparse.Namespace) -> None:
+    from analysis.raster import write_raster
+
+    path = write_raster(a.model, a.out, a.sample, dataset=a.dataset, split=a.split, T=a.T, seed=a.seed,
+                        data_dir=a.data_dir, split_seed=a.split_seed,
+                        populations=a.populations.split(",") if a.populations else None)
+    print(f"raster of sample {a.sample} written to {path}")
+
+
 def cmd_crosscheck(a: argparse.Namespace) -> None:
     from analysis.crosscheck import crosscheck
 
@@ -389,6 +398,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True, help="directory for the converted model (graph + model.json)")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("raster", help="spike raster of one sample (input, each layer, running decision) as a PNG")
+    p.add_argument("--model", required=True, help="trained model, converted model or simcore graph directory")
+    p.add_argument("--sample", type=_int_at_least(0, "a sample index"), default=0, help="index in the split")
+    _data_options(p)
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
+    p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
+    p.add_argument("--populations", help="comma-separated populations to draw (default: all)")
+    p.add_argument("--out", required=True, help="PNG to write (never replaces a file it did not write)")
+    p.set_defaults(func=cmd_raster)
 
     p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2 (default schedule)")
     p.add_argument("--model", required=True, help="trained model or simcore graph directory")

@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from analysis.raster import report_rasters
 from simcore.fileio import atomic_write
 
 __all__ = ["write_report", "markdown_table"]
@@ -95,6 +96,15 @@ def write_report(runs_dir: str | os.PathLike, out_dir: str | os.PathLike, title:
     for head, body in sections:
         md += [f"## {head}", "", body, ""]
         page += [f"<h2>{html.escape(head)}</h2>", _md_table_to_html(body)]
+    rasters = report_rasters(runs, out)
+    if rasters:
+        md += ["## Spike rasters (test sample 0, one per method)", ""]
+        page.append("<h2>Spike rasters (test sample 0, one per method)</h2>")
+    for caption, png in rasters:
+        md += [f"![{caption}]({png.name})", ""]
+        data = base64.b64encode(png.read_bytes()).decode()
+        page.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     if figures:
         md += ["## Figures", ""]
         page.append("<h2>Figures</h2>")
