@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -112,12 +113,14 @@ def raster_plot(r: Raster, path: str | os.PathLike, title: str = "") -> Path:
     ax.tick_params(axis="y", labelsize=7)
     ax.set_ylabel("class", fontsize=9)
     ax.set_xlabel("time step")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_title("running decision (most output spikes so far, ties by potential)", fontsize=9, loc="left")
     ax.legend(loc="lower right", fontsize=7, ncol=3, frameon=False)
     if r.T < r.steps:
         for a in axes:
             a.axvline(r.T - 0.5, color="0.6", lw=0.6, ls=":")
-    fig.suptitle(title or f"sample {r.sample}", fontsize=10)
+    verdict = "" if r.label is None else f", label {r.label}"
+    fig.suptitle(f"{title or f'sample {r.sample}'}: decision {int(r.decision[-1])}{verdict}", fontsize=10)
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110, metadata={"Software": CREATOR})
@@ -158,7 +161,7 @@ def write_raster(model, out: str | os.PathLike, sample: int = 0, **options) -> P
     if out.exists() and not _ours(out):
         raise ValueError(f"--out {out} exists and was not written by spikecount raster; refusing to replace it")
     r = model_raster(model, sample, **options)
-    return raster_plot(r, out, title=f"{Path(str(model)).name}: sample {sample} (label {r.label}), T={r.T}")
+    return raster_plot(r, out, title=f"{Path(str(model)).name}, sample {sample}, T={r.T}")
 
 
 def report_rasters(runs: str | os.PathLike, out_dir: str | os.PathLike) -> list[tuple[str, Path]]:
