@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 __all__ = ["main", "build_parser"]
@@ -29,13 +30,9 @@ def _int_at_least(minimum: int, what: str = "an integer"):
 
 def _dataset(text: str) -> str:
     """argparse type: a built-in data set name, or npz:PATH (your own arrays; made absolute)."""
-    if text.startswith("npz:") and len(text) > 4:
-        from learning.npz_data import npz_name
-
-        return npz_name(text[4:])
-    if text not in DATASETS:
+    if text not in DATASETS and not (text.startswith("npz:") and len(text) > 4):
         raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose from {', '.join(DATASETS)} or npz:PATH")
-    return text
+    return "npz:" + os.path.abspath(os.path.expanduser(text[4:])) if text.startswith("npz:") else text
 
 
 _positive_int = _int_at_least(1)
@@ -43,8 +40,7 @@ _seed = _int_at_least(0, "an integer seed")
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH",
-                   help="data set (default: the model's own where there is one)")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="data set (default: the model's own)")
     p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
                    "else $SPIKECOUNT_DATA_DIR, else ~/.cache/spikecount")
     p.add_argument("--split-seed", type=_seed, help="seed of the stratified train/test split (UCI, digits)")
@@ -170,19 +166,12 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
 def cmd_convert(a: argparse.Namespace) -> None:
     from baselines.convert import convert
 
-    if (a.ann is None) == (a.torch_state is None):
-        raise ValueError("give either --ann DIR or --torch-state FILE.safetensors (with --arch and --dataset)")
-    if a.torch_state is not None:
+    if a.torch_state is not None:  # your own torch ANN: baselines.torch_ann
         from baselines.torch_ann import convert_torch_state
-
-        if not (a.arch and a.dataset):
-            raise ValueError("--torch-state needs --arch (chain spec, e.g. 1x8x8-8c3p1-bn-relu-2a-flatten-10) "
-                             "and --dataset")
         info = convert_torch_state(a.torch_state, a.arch, a.dataset, a.norm, a.out, percentile=a.percentile,
                                    reset=a.reset, input=a.input, data_dir=a.data_dir, norm_samples=a.norm_samples,
-                                   seed=a.seed or 0, split_seed=a.split_seed or 0)
-        print(f"converted torch ANN ({info['norm']}, ANN test accuracy {info['ann_test_accuracy']:.4f}) -> {a.out}")
-        return
+                                   seed=a.seed or 0)
+        return print(f"converted torch ANN (ANN test accuracy {info['ann_test_accuracy']:.4f}) -> {a.out}")
     info = convert(a.ann, a.norm, percentile=a.percentile, reset=a.reset, input=a.input, out_dir=a.out,
                    data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed)
     factors = ", ".join(f"{v:.4g}" for v in info["scale_factors"])
@@ -194,9 +183,8 @@ def cmd_raster(a: argparse.Namespace) -> None:
     from analysis.raster import write_raster
 
     path = write_raster(a.model, a.out, a.sample, dataset=a.dataset, split=a.split, T=a.T, seed=a.seed,
-                        data_dir=a.data_dir, split_seed=a.split_seed,
-                        populations=a.populations.split(",") if a.populations else None)
-    print(f"raster of sample {a.sample} written to {path}")
+                        data_dir=a.data_dir, split_seed=a.split_seed, populations=a.populations)
+    print(f"raster written to {path}")
 
 
 def cmd_crosscheck(a: argparse.Namespace) -> None:
@@ -381,11 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_ann)
 
     p = sub.add_parser("convert", help="convert a trained ANN into a spiking network (weight normalisation)")
-    p.add_argument("--ann", help="ANN directory written by train-ann")
-    p.add_argument("--torch-state", help="your own torch ANN: a safetensors state dict (never a pickle) of --arch")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--ann", help="ANN directory written by train-ann")
+    g.add_argument("--torch-state", help="your own torch ANN: a safetensors state dict (never a pickle) of --arch")
     p.add_argument("--arch", help="with --torch-state: chain spec of the nn.Sequential (see docs/api.md)")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="with --torch-state: its data set")
-    p.add_argument("--split-seed", type=_seed, help="with --torch-state: split seed (UCI, digits)")
     p.add_argument("--norm", choices=("model", "data", "robust"), required=True,
                    help="Diehl 2015 model- or data-based, or Rueckauer 2017 robust (percentile)")
     p.add_argument("--percentile", type=float, help="robust only: percentile of non-zero activations (default 99.9)")
@@ -400,13 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("raster", help="spike raster of one sample (input, each layer, running decision) as a PNG")
-    p.add_argument("--model", required=True, help="trained model, converted model or simcore graph directory")
+    p.add_argument("--model", required=True, help="trained, converted or simcore graph directory")
     p.add_argument("--sample", type=_int_at_least(0, "a sample index"), default=0, help="index in the split")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
     p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
-    p.add_argument("--populations", help="comma-separated populations to draw (default: all)")
+    p.add_argument("--populations", type=lambda t: t.split(","), help="comma-separated populations (default: all)")
     p.add_argument("--out", required=True, help="PNG to write (never replaces a file it did not write)")
     p.set_defaults(func=cmd_raster)
 

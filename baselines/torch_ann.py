@@ -267,6 +267,8 @@ def convert_torch_state(state_path: str | os.PathLike, spec: str, dataset: str, 
     converted model directory (graph + model.json, kind "converted", as :func:`baselines.convert.convert`).
 
     The ANN's test accuracy on ``dataset`` is measured and recorded (``ann_test_accuracy``)."""
+    if not (spec and dataset):
+        raise ValueError("--torch-state needs --arch (a chain spec, e.g. 1x8x8-8c3p1-bn-relu-2a-flatten-10) and --dataset")
     if norm not in NORMS or reset not in RESETS or input not in INPUTS:
         raise ValueError(f"norm must be one of {NORMS}, reset one of {RESETS}, input one of {tuple(INPUTS)}")
     if norm != "robust" and percentile is not None:

@@ -51,7 +51,7 @@ class NpzInfo:
 
 def npz_name(path: str | os.PathLike) -> str:
     """The data set name of an .npz file: ``npz:`` + its absolute path."""
-    return PREFIX + str(Path(path).expanduser().resolve())
+    return PREFIX + os.path.abspath(os.path.expanduser(path))
 
 
 def npz_path(name: str) -> Path | None:
