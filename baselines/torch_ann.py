@@ -191,8 +191,8 @@ class _Chain:
         elif not isinstance(m, _PASS):
             raise ConversionError(f"module {name} ({kind}) cannot be converted; a rate-coded IF network holds only "
                                   f"{_ALLOWED}")
-        if not isinstance(m, _PASS):
-            self.bn_ok = self.bn_ok and isinstance(m, (nn.Linear, nn.Conv2d))
+        if not isinstance(m, _PASS):  # batch norm folds only into the layer right before it
+            self.bn_ok = False
 
 
 def fold_chain(module: nn.Module, input_shape: tuple[int, ...], description: str | None = None) -> FoldedANN:

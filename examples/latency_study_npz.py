@@ -38,7 +38,7 @@ def main() -> None:
     os.makedirs(a.out, exist_ok=True)
     t0 = time.perf_counter()
     npz = a.npz or demo_npz(os.path.join(a.out, "data.npz"))
-    T_train, epochs = ([4, 16], 10) if a.small else ([2, 4, 8, 16, 32], 60)
+    T_train, epochs = ([4, 16], 10) if a.small else ([2, 4, 8, 16, 32], 200)
     result = analysis.latency_sweep(f"npz:{os.path.abspath(npz)}", "30-40-2", os.path.join(a.out, "sweep"),
                                     T_train=T_train, norms=("data", "robust"), epochs=epochs, ann_epochs=epochs,
                                     progress=False)

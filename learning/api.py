@@ -109,7 +109,7 @@ def spike_trains(net: SpikingNet, x, T: int, *, seed: int = 0, encoding: str = "
     """Every population's spike trains in the tensor model's stepped mode, in eval mode.
 
     Returns {"input": (N, T, D), "dense1": (N, T, n1), ..., output: (N, T, C)} as uint8 0/1 arrays
-    (conv populations (N, T, C, H, W)); names as in simcore (:func:`to_graph`)."""
+    (conv populations (N, T, C, H, W); analog input: the intensities); names as in simcore."""
     xs = check_intensity(x, net.arch.n_inputs)
     ids = np.arange(len(xs)) if sample_ids is None else np.asarray(sample_ids)
     was_training = net.training
@@ -120,9 +120,9 @@ def spike_trains(net: SpikingNet, x, T: int, *, seed: int = 0, encoding: str = "
             out = net(inp, "stepped", T, return_trains=True)
     finally:
         net.train(was_training)
-    trains = {"input": inp.numpy()}
-    trains.update({name: s.numpy() for name, s in zip(population_names(net), out.trains)})
-    return {k: v.astype(np.uint8) if encoding == "bernoulli" or k != "input" else v for k, v in trains.items()}
+    trains = {"input": inp.numpy() if encoding == "analog" else inp.numpy().astype(np.uint8)}
+    trains.update({name: s.numpy().astype(np.uint8) for name, s in zip(population_names(net), out.trains)})
+    return trains
 
 
 def simulate_net(model: SpikingNet | Network, x=None, T: int | None = None, *, trains=None, seed: int = 0,
