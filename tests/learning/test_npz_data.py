@@ -1,15 +1,9 @@
 """Your own data: npz files and arrays, validated line by line, scaled with training statistics."""
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from learning.datasets import DatasetError, load_dataset
 from learning.npz_data import check_recorded, from_arrays, load_npz, npz_name, provenance
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _arrays(n=20, m=10, d=6, c=3, scale=1.0):
@@ -95,20 +89,19 @@ def test_load_dataset_name_limit_provenance_and_check(tmp_path):
         check_recorded(meta, name)
 
 
-def test_cli_train_evaluate_on_npz_and_errors(tmp_path):
-    path = tmp_path / "d.npz"
-    np.savez(path, **_arrays(n=60, m=20))
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    cli = [sys.executable, "-m", "analysis.cli"]
+def test_cli_train_evaluate_on_npz_and_errors(tmp_path, monkeypatch, capsys):
+    from analysis.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "d.npz", **_arrays(n=60, m=20))
     out = tmp_path / "m"
-    r = subprocess.run(cli + ["train", "--dataset", f"npz:{path}", "--arch", "6-8-3", "--epochs", "1", "--T", "5",
-                              "--out", str(out), "--quiet"], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run(cli + ["evaluate", "--model", str(out)], capture_output=True, text=True, env=env)
-    assert r.returncode == 0 and '"samples": 20' in r.stdout
-    np.savez(path, **_arrays(n=60, m=20, scale=3.0))
-    r = subprocess.run(cli + ["evaluate", "--model", str(out)], capture_output=True, text=True, env=env)
-    assert r.returncode == 2 and "recorded by" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    r = subprocess.run(cli + ["train", "--dataset", "npz:" + str(tmp_path / "none.npz"), "--arch", "6-8-3",
-                              "--out", str(tmp_path / "x")], capture_output=True, text=True, env=env)
-    assert r.returncode == 2 and r.stderr.strip().endswith("npz file not found")
+    assert main(["train", "--dataset", "npz:d.npz", "--arch", "6-8-3", "--epochs", "1", "--T", "5",
+                 "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(out)]) == 0 and '"samples": 20' in capsys.readouterr().out
+    np.savez(tmp_path / "d.npz", **_arrays(n=60, m=20, scale=3.0))
+    assert main(["evaluate", "--model", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "recorded by" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "--dataset", "npz:none.npz", "--arch", "6-8-3", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip().endswith("npz file not found")
