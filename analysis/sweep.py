@@ -105,6 +105,7 @@ def sweep(
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(out / "sweep.csv", lambda f: f.write(buf.getvalue()), mode="w")
-    accuracy_vs_T(rows, out / "accuracy_vs_T.png", title=f"{dataset} {arch}: accuracy against latency")
+    name = Path(dataset[4:]).name if dataset.startswith("npz:") else dataset  # a file's name, not its path
+    accuracy_vs_T(rows, out / "accuracy_vs_T.png", title=f"{name} {arch}: accuracy against latency")
     latency_plot({m: np.concatenate(v) for m, v in latencies.items()}, windows, out / "decision_latency.png")
     return result
