@@ -40,14 +40,14 @@ window) that "fires" while ``x != 0`` and the window step is ``< T``; synapses a
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
 from simcore import encoding as enc
 from simcore.decode import predict
-from simcore.engine import simulate
-from simcore.graph import Network
+from simcore import Network, compile_network, simulate
 
 __all__ = ["crosscheck", "crosscheck_network", "run_brian2", "delayed_copy", "ROUNDING_TOL"]
 
@@ -60,17 +60,8 @@ MAX_EXPLAINED = 2000  # potential traces are recomputed for at most this many mi
 # --------------------------------------------------------------------------------------------
 def delayed_copy(net: Network, extra: int = 1) -> Network:
     """The same populations and op chains with every projection's delay increased by ``extra``."""
-    out = Network()
-    for name in net._order:
-        a = net.graph.nodes[name]
-        if a["kind"] == "input":
-            out.add_input(name, a["shape"])
-        else:
-            out.add_neurons(name, a["shape"], threshold=a["threshold"], bias=a["bias"],
-                            bias_mode=a["bias_mode"], reset=a["reset"])
-    for p in net.projections:
-        out.connect(p.src, p.tgt, list(p.ops), delay=p.delay + int(extra))
-    return out
+    projs = [dataclasses.replace(p, delay=p.delay + int(extra)) for p in net.projections]
+    return Network.from_records(net.population_records, projs)
 
 
 def _pop_slices(comp):
@@ -131,7 +122,7 @@ def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, ta
 def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str) -> dict:
     import brian2 as b2
 
-    comp = net.compile()
+    comp = compile_network(net)
     names = comp.names
     inp = comp.input_index
     D = int(comp.sizes[inp])
@@ -319,10 +310,10 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     pre-threshold potential within ``ROUNDING_TOL`` of threshold at some step, recomputed from
     simcore's raster; ``min_distance_to_threshold`` given), or "unexplained: ...".
     """
-    net.compile()
+    compile_network(net)
     ref = reference if reference is not None else delayed_copy(net)
-    ref_comp = ref.compile()
-    if ref_comp.names != net.compile().names:
+    ref_comp = compile_network(ref)
+    if ref_comp.names != compile_network(net).names:
         raise ValueError("reference network must have the same populations as net")
     # ---- inputs ----
     analog_x = None
@@ -345,7 +336,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     T = int(T)
     # Brian2's schedule: one step of lag per projection; the window lets that activity drain. It does not
     # depend on ``reference`` (a wrong reference is simulated for the same number of steps).
-    steps = T + delayed_copy(net).compile().max_path_delay
+    steps = T + compile_network(delayed_copy(net)).max_path_delay
     # ---- simcore ----
     sres = simulate(ref, T=T, seed=seed, mode="sync", steps=steps, record_raster=True, **sim_in)
     # ---- Brian2 ----
@@ -436,7 +427,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
         "brian2_version": bres["brian2_version"],
         "simcore_seconds": sres.elapsed,
         "reference_delays": [int(d) for d in ref_comp.p_delay],
-        "brian2_synapse_delays": [int(d) for d in net.compile().p_delay],
+        "brian2_synapse_delays": [int(d) for d in compile_network(net).p_delay],
         "predictions_brian2": b_pred.tolist(),
         "predictions_simcore": s_pred.tolist(),
         "mismatches": mismatches,

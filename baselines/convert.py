@@ -15,7 +15,7 @@ per-step probability = pixel intensity (max_rate 1; Diehl's Poisson input at max
 (Rueckauer's analog input current). The model records ``encoding`` "bernoulli" or "analog".
 
 Directory written by :func:`convert`: the simcore graph (``graph.json`` + ``weights.npz``, via
-``Network.save``) plus ``model.json`` (format "spikecount-model", kind "converted"; see
+``simcore.save_network``) plus ``model.json`` (format "spikecount-model", kind "converted"; see
 :func:`convert` for the fields). ``spikecount simulate --model DIR`` runs it directly.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from baselines.normalise import (NORMS, ActivationStats, applied_divisors, apply
 from learning.datasets import load_dataset
 from learning.io import FORMAT, MODEL_FILE, read_meta
 from simcore.fileio import write_json
-from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, GraphError, Network
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, GraphError, Network, load_network, save_network
 from simcore.provenance import environment
 
 __all__ = ["INPUTS", "RESETS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
@@ -210,7 +210,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
                                   f"{dataset} has {train.x.shape[1]} features")
         x_norm, n_used = train.x.astype(np.float64), len(train.x)
     graph, lambdas = convert_ann(net, norm, x_norm, percentile=percentile or 99.9, reset=reset, previous=previous)
-    graph.save(out)
+    save_network(graph, out)
     info = {
         "format": FORMAT, "kind": "converted", "arch": net.arch.spec, "dataset": dataset,
         "norm": norm, "percentile": percentile if norm == "robust" else None, "reset": reset,
@@ -238,4 +238,4 @@ def load_converted(path: str | os.PathLike) -> tuple[Network, dict]:
         raise ValueError(f"{path}: holds a model of kind {meta['kind']!r}, not a converted model")
     if not (path / "graph.json").is_file():
         raise ValueError(f"{path}: graph.json missing")
-    return Network.load(path), meta
+    return load_network(path), meta

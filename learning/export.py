@@ -17,7 +17,7 @@ import torch
 from learning.io import load_model
 from learning.model import SpikingNet
 from learning.spec import AvgPool
-from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, save_network
 
 __all__ = ["to_graph", "export_model", "population_names"]
 
@@ -52,5 +52,5 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, delay
     """``spikecount export``: write the simcore graph of a trained model directory to out_dir."""
     net, _ = load_model(model_dir, dtype=torch.float64)
     graph = to_graph(net, delay)
-    graph.save(out_dir)
+    save_network(graph, out_dir)
     return Path(out_dir)

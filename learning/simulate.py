@@ -20,8 +20,7 @@ from learning.evaluate import evaluate
 from learning.export import population_names, to_graph
 from learning.io import MODEL_FILE, load_model, read_meta
 from learning.model import SpikingNet
-from simcore import simulate
-from simcore.graph import Network
+from simcore import Network, load_network, simulate
 from simcore.provenance import environment
 
 __all__ = ["load_simulatable", "RunInputs", "prepare_run", "simulate_dataset"]
@@ -37,7 +36,7 @@ def load_simulatable(path: str | os.PathLike) -> tuple[Network, dict, SpikingNet
         net, meta = load_model(path, dtype=torch.float64)
         return to_graph(net), meta, net
     if (path / "graph.json").is_file():
-        return Network.load(path), meta, None
+        return load_network(path), meta, None
     raise ValueError(f"{path}: neither a trained model (model.json) nor a simcore graph (graph.json)")
 
 
