@@ -78,12 +78,13 @@ def _incoming(net):
     return {n: [(s, *mats[(s, n)]) for s in names if (s, n) in mats] for n in names}
 
 
-def reference(net, inputs, steps=None, T=None):
+def reference(net, inputs, steps=None, T=None, raster=False):
     """Clock-driven run: every population, step by step in topological order, is advanced by
     :func:`simcore.neuron.step` with the current ``sum of M @ s_src(t - delay)``.
     inputs: (N, T, D) float (0/1 spikes or analog values), graded.
 
-    Returns (counts, membrane) dicts keyed by population (input counts = non-zero events)."""
+    Returns (counts, membrane) dicts keyed by population (input counts = non-zero events), and with
+    ``raster=True`` also raster[name][s] = (times, indices): every step's spikes in ascending index."""
     inputs = np.asarray(inputs, dtype=np.float64)
     N, T, D = inputs.shape
     names = net.populations
@@ -93,6 +94,7 @@ def reference(net, inputs, steps=None, T=None):
         steps = T
     counts = {n: np.zeros((N, net.size(n)), dtype=np.int64) for n in names}
     membrane = {n: np.zeros((N, net.size(n))) for n in names if n != inp}
+    rasters = {n: [] for n in names}
     for s in range(N):
         V, hist = {}, {n: np.zeros((steps, net.size(n))) for n in names}
         for n in names:
@@ -116,7 +118,9 @@ def reference(net, inputs, steps=None, T=None):
         for n in names:
             if n != inp:
                 membrane[n][s] = V[n]
-    return counts, membrane
+            times, idx = np.nonzero(hist[n])
+            rasters[n].append((times.astype(np.int32), idx.astype(np.int32)))
+    return (counts, membrane, rasters) if raster else (counts, membrane)
 
 
 def reference_async(net, inputs, steps=None):
