@@ -1,4 +1,4 @@
-"""Brian2 cross-check: the same non-leaky IF network in Brian2 and in simcore, neuron by neuron.
+"""Brian2 cross-check: the same IF network in Brian2 and in simcore, neuron by neuron.
 
 Brian2's default schedule (``start, groups, thresholds, synapses, resets, end``) delivers a spike
 emitted at step ``n`` (delay 0) in the ``synapses`` slot of step ``n``, i.e. AFTER the target's
@@ -10,17 +10,24 @@ same step indices, so spike *times* (not only counts) must agree.
 
 Brian2 model (float64, ``defaultclock.dt = 1 ms``), one step ``n``:
 
-* ``start``: at each window start, ``v = b`` (``run_regularly`` on a clock of ``W`` steps):
-  V(0) = bias for bias_mode "initial"; for "current" V(0) = 0 + bias of step 0 = bias, which is
-  the same float.
+The neuron equations, threshold and reset of every population are generated from its
+:class:`simcore.neuron.NeuronParams` (:func:`brian2_neuron`), so Brian2 follows
+:func:`simcore.neuron.step`: ``V <- beta V``, ``V += bias`` (bias_mode "current"), ``V += I``, fire
+where ``V >= theta`` (or ``V > theta``), reset by subtraction or to ``v_reset``.
+
+* ``start``: at each window start, ``v = v0`` (``run_regularly`` on a clock of ``W`` steps), the
+  potential simcore has after step 0 of the delayed copy (whose projections deliver nothing at
+  step 0): ``beta * bias`` for bias_mode "initial" (V(0) = bias, then the leak), ``bias`` for
+  "current" (V(0) = 0, then the bias of step 0).
 * ``thresholds``: input ``SpikeGeneratorGroup`` emits (Bernoulli trains regenerated with
   :func:`simcore.encoding.bernoulli_trains`, same seed and sample ids, only at window steps
-  ``< T``); each ``NeuronGroup`` fires where ``v >= theta`` (per-neuron theta).
-* ``after_thresholds``: reset ``v -= theta`` or ``v = 0`` -- the resetter is MOVED here from
+  ``< T``); each ``NeuronGroup`` fires where ``v >= theta`` or ``v > theta`` (per-neuron theta).
+* ``after_thresholds``: reset ``v -= theta`` or ``v = v_reset`` -- the resetter is MOVED here from
   Brian2's default ``resets`` slot, because at the default place it runs after the synaptic
-  deliveries of the same step: with reset "zero" those inputs would be wiped (simcore integrates
-  them at step n+1 after the reset), and with "subtract" the float order would differ.
-* ``before_synapses``: bias_mode "current": ``v += b`` -- this is the bias of step ``n + 1``,
+  deliveries of the same step: with a reset to a value those inputs would be wiped (simcore
+  integrates them at step n+1 after the reset), and with "subtract" the float order would differ.
+* ``before_synapses``: the leak ``v = beta * v`` (order -1, only for beta < 1), then for bias_mode
+  "current" ``v += b`` -- the leak and bias of step ``n + 1``,
   added before the inputs of step ``n + 1`` (which Brian2 delivers in this step's ``synapses``
   slot), matching simcore's "``V += bias`` at the start of every step, before that step's input"
   in value AND float order. (Putting ``v += b`` at ``start`` of step n+1 would give the same
@@ -44,12 +51,14 @@ import time
 
 import numpy as np
 
-from simcore import encoding as enc
-from simcore.decode import predict
-from simcore.engine import simulate
-from simcore.graph import Network
+from dataclasses import dataclass, replace
 
-__all__ = ["crosscheck", "crosscheck_network", "run_brian2", "delayed_copy", "ROUNDING_TOL"]
+from learning.inputs import ENCODINGS
+from simcore import Network, encoding as enc, predict, simulate
+from simcore.neuron import NeuronParams, initial_potential, step
+
+__all__ = ["crosscheck", "crosscheck_network", "run_brian2", "delayed_copy", "population_neurons", "brian2_neuron",
+           "Brian2Neuron", "ROUNDING_TOL"]
 
 ROUNDING_TOL = 1e-9  # |V - theta| below this at some step: a mismatch there is blamed on float rounding
 MAX_EXPLAINED = 2000  # potential traces are recomputed for at most this many mismatches
@@ -71,6 +80,51 @@ def delayed_copy(net: Network, extra: int = 1) -> Network:
     for p in net.projections:
         out.connect(p.src, p.tgt, list(p.ops), delay=p.delay + int(extra))
     return out
+
+
+def population_neurons(net: Network) -> dict[str, NeuronParams]:
+    """The neuron model of every neuron population of ``net`` (threshold: its first neuron's; per-neuron
+    thresholds are read from the compiled network where they are needed)."""
+    out = {}
+    for name in net.populations:
+        a = net.graph.nodes[name]
+        if a["kind"] != "input":
+            out[name] = NeuronParams(threshold=float(np.ravel(a["threshold"])[0]), reset=a["reset"],
+                                     bias_mode=a["bias_mode"])
+    return out
+
+
+@dataclass(frozen=True)
+class Brian2Neuron:
+    """Brian2 code of one population's neuron model (see :func:`brian2_neuron`)."""
+
+    equations: str  # model equations (per-neuron b, theta, v0; shared beta, v_reset)
+    threshold: str  # spike condition, before the window condition is and-ed in
+    reset: str  # run in the after_thresholds slot
+    leak: str | None  # run_regularly code before the bias, in before_synapses (None: no leak)
+    bias_current: str | None  # run_regularly code in before_synapses (None: bias is V(0) only)
+
+
+def brian2_neuron(neuron: NeuronParams) -> Brian2Neuron:
+    """The Brian2 equations, threshold, reset and per-step operations of :func:`simcore.neuron.step`."""
+    return Brian2Neuron(
+        equations="v : 1\nb : 1 (constant)\ntheta : 1 (constant)\nv0 : 1 (constant)\n"
+                  "beta : 1 (shared, constant)\nv_reset : 1 (shared, constant)",
+        threshold="v > theta" if neuron.strict else "v >= theta",
+        reset="v -= theta" if neuron.reset == "subtract" else "v = v_reset",
+        leak=None if neuron.beta == 1.0 else "v = beta * v",
+        bias_current="v += b" if neuron.bias_mode == "current" else None,
+    )
+
+
+def _before_test(neuron: NeuronParams, V, current, bias):
+    """The potential of one :func:`simcore.neuron.step` just before its threshold test (leak, bias, input)."""
+    return step(replace(neuron, threshold=np.finfo(np.float64).max), V, current, bias)[0]
+
+
+def _window_start(neuron: NeuronParams, bias: np.ndarray) -> np.ndarray:
+    """v at a window's first threshold test: step 0 of simcore's delayed copy, which receives no input."""
+    return _before_test(neuron, initial_potential(neuron, bias), 0.0, bias)
 
 
 def _pop_slices(comp):
@@ -96,11 +150,14 @@ def _cython_available() -> tuple[bool, str]:
         return False, f"{type(e).__name__}: {e}"
 
 
-def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, target: str = "cython") -> dict:
+def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, target: str = "cython",
+               neurons: dict[str, NeuronParams] | None = None) -> dict:
     """Run K samples of ``net`` in Brian2, one window of ``steps`` (+ padding) steps each.
 
     trains: (K, T, D) bool input spike trains, or analog: (K, D) graded input values.
     Brian2 synapses get the graph's own delays (the default schedule adds one step per projection).
+    neurons: the populations' neuron models (default :func:`population_neurons`); a population given
+    here takes its threshold from its NeuronParams.
     Returns counts {population: (K, n) int64}, spike events {population: (sample, step, neuron)},
     the output potentials (K, n_out) at the last step, timings and the code-generation target used.
     """
@@ -116,22 +173,46 @@ def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, ta
         if not ok:
             target, fallback = "numpy", f"cython unavailable ({why})"
     try:
-        res = _run_brian2(net, T, steps, trains, analog, target)
+        res = _run_brian2(net, T, steps, trains, analog, target, neurons or {})
     except Exception as e:  # noqa: BLE001
         if target != "cython" or isinstance(e, (ValueError, MemoryError)):
             raise
         fallback = f"cython build failed ({type(e).__name__}: {str(e)[:200]})"
-        res = _run_brian2(net, T, steps, trains, analog, "numpy")
+        res = _run_brian2(net, T, steps, trains, analog, "numpy", neurons or {})
     res["import_seconds"] = import_seconds
     res["target_requested"] = "cython" if fallback else res["target"]
     res["target_fallback"] = fallback
     return res
 
 
-def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str) -> dict:
+def _neuron_group(b2, name: str, k: int, neuron: NeuronParams, theta: np.ndarray, bias: np.ndarray,
+                  steps: int, W: int, pad: int):
+    """The NeuronGroup of population k with the scheduled operations of :func:`brian2_neuron`."""
+    code = brian2_neuron(neuron)
+    thr = code.threshold + (" and (t_in_timesteps % win) < nsteps" if pad else "")
+    eqs = code.equations + ("\nwin : integer (shared, constant)\nnsteps : integer (shared, constant)" if pad else "")
+    g = b2.NeuronGroup(len(bias), eqs, threshold=thr, reset=code.reset, name=f"xc_p{k}")
+    v0 = _window_start(neuron, bias)
+    g.b, g.theta, g.beta, g.v_reset, g.v0, g.v = bias, theta, neuron.beta, neuron.v_reset, v0, v0
+    if pad:
+        g.win = W
+        g.nsteps = int(steps)
+    g.resetter["spike"].when = "after_thresholds"
+    g.resetter["spike"].order = 0
+    g.run_regularly("v = v0", dt=W * b2.ms, when="start", name=f"xc_p{k}_window")
+    if code.leak:
+        g.run_regularly(code.leak, when="before_synapses", order=-1, name=f"xc_p{k}_leak")
+    if code.bias_current:
+        g.run_regularly(code.bias_current, when="before_synapses", name=f"xc_p{k}_bias")
+    return g
+
+
+def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
+                overrides: dict[str, NeuronParams]) -> dict:
     import brian2 as b2
 
     comp = net.compile()
+    neurons = {**population_neurons(net), **overrides}
     names = comp.names
     inp = comp.input_index
     D = int(comp.sizes[inp])
@@ -169,25 +250,8 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str) -
             if k == inp:
                 continue
             s = sl[name]
-            reset = "v = 0" if comp.reset[k] == 1 else "v -= theta"
-            eqs = "v : 1\nb : 1 (constant)\ntheta : 1 (constant)"
-            thr = "v >= theta"
-            if pad:
-                eqs += "\nwin : integer (shared, constant)\nnsteps : integer (shared, constant)"
-                thr = "v >= theta and (t_in_timesteps % win) < nsteps"
-            g = b2.NeuronGroup(int(comp.sizes[k]), eqs, threshold=thr, reset=reset, name=f"xc_p{k}")
-            g.b = comp.bias[s]
-            g.theta = comp.threshold[s]
-            g.v = comp.bias[s]
-            if pad:
-                g.win = W
-                g.nsteps = int(steps)
-            g.resetter["spike"].when = "after_thresholds"
-            g.resetter["spike"].order = 0
-            g.run_regularly("v = b", dt=W * b2.ms, when="start", name=f"xc_p{k}_window")
-            if comp.bias_mode[k] == 1:
-                g.run_regularly("v += b", when="before_synapses", name=f"xc_p{k}_bias")
-            groups[name] = g
+            theta = np.full(int(comp.sizes[k]), overrides[name].threshold) if name in overrides else comp.threshold[s]
+            groups[name] = g = _neuron_group(b2, name, k, neurons[name], theta, comp.bias[s], steps, W, pad)
             objs.append(g)
         # ---- synapses, in simcore's delivery order ----
         for q, cp in enumerate(comp.projections):
@@ -266,34 +330,27 @@ def _column(cp, j):
     return col
 
 
-def _trace(ref_comp, raster, sample, k, j, steps, analog_x):
-    """simcore's pre-threshold potential of neuron j (flat, population index k) at every step."""
+def _trace(ref_comp, raster, sample, k, j, steps, analog_x, neuron: NeuronParams):
+    """simcore's pre-threshold potential of neuron j (flat, population index k) at every step, its
+    spikes and threshold: :func:`simcore.neuron.step` of ``neuron`` driven by the raster's events."""
     off = int(ref_comp.offsets[k])
-    theta = float(ref_comp.threshold[off + j])
+    neuron = replace(neuron, threshold=float(ref_comp.threshold[off + j]))
     bias = float(ref_comp.bias[off + j])
-    current = ref_comp.bias_mode[k] == 1
-    zero = ref_comp.reset[k] == 1
-    incoming = []
+    current = np.zeros(steps)
     for cp in ref_comp.projections:
         if cp.tgt != k:
             continue
         t, i = raster[ref_comp.names[cp.src]][sample]
-        graded = analog_x is not None and cp.src == ref_comp.input_index
-        incoming.append((cp.delay, t, i, _column(cp, j), graded))
-    V = 0.0 if current else bias
+        w = _column(cp, j)[i] * (analog_x[sample, i] if analog_x is not None and cp.src == ref_comp.input_index else 1.0)
+        arrive = t.astype(np.int64) + cp.delay
+        np.add.at(current, arrive[arrive < steps], w[arrive < steps])
+    V = initial_potential(neuron, bias)
     pre = np.zeros(steps)
     fired = np.zeros(steps, dtype=bool)
-    for step in range(steps):
-        if current:
-            V += bias
-        for d, t, i, col, graded in incoming:
-            for src in i[t == step - d]:
-                V += (analog_x[sample, src] * col[src]) if graded else col[src]
-        pre[step] = V
-        if V >= theta:
-            fired[step] = True
-            V = 0.0 if zero else V - theta
-    return pre, fired, theta
+    for n in range(steps):
+        pre[n] = _before_test(neuron, V, current[n], bias)
+        V, fired[n] = step(neuron, V, current[n], bias)
+    return pre, fired, neuron.threshold
 
 
 def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed: int = 0, *, trains=None,
@@ -341,7 +398,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
             analog_x = enc.validate_intensity(x)
             sim_in = {"intensity": x, "encoding": "analog"}
         else:
-            raise ValueError(f"encoding must be 'bernoulli' or 'analog', got {encoding!r}")
+            raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     T = int(T)
     # Brian2's schedule: one step of lag per projection; the window lets that activity drain. It does not
     # depend on ``reference`` (a wrong reference is simulated for the same number of steps).
@@ -390,6 +447,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     n_same = sum(per_pop[p] * int(ref_comp.sizes[names.index(p)]) * K for p in neuron_pops)
     # ---- explanations ----
     if explain:
+        neurons = population_neurons(ref)
         sources = {names[k]: sorted({names[cp.src] for cp in ref_comp.projections if cp.tgt == k})
                    for k in range(len(names))}
         for m_no, m in enumerate(mismatches):
@@ -405,7 +463,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
                 m["explanation"] = "not examined (too many mismatches)"
                 continue
             k = names.index(p)
-            pre, fired, theta = _trace(ref_comp, sres.raster, s_, k, m["neuron"], steps, analog_x)
+            pre, fired, theta = _trace(ref_comp, sres.raster, s_, k, m["neuron"], steps, analog_x, neurons[p])
             gap = np.abs(pre - theta)
             t_min = int(np.argmin(gap))
             m["min_distance_to_threshold"] = float(gap[t_min])
