@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("brian2")
 
-from analysis.crosscheck import run_brian2  # noqa: E402
+from analysis.brian2_net import run_brian2  # noqa: E402
 from simcore import Dense, Network  # noqa: E402
 from simcore.neuron import NeuronParams, run  # noqa: E402
 

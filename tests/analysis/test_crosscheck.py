@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("brian2")
 
-from analysis.crosscheck import (_trace, crosscheck, crosscheck_network, delayed_copy,  # noqa: E402
-                                 population_neurons)
+from analysis.brian2_net import population_neurons  # noqa: E402
+from analysis.crosscheck import _trace, crosscheck, crosscheck_network, delayed_copy  # noqa: E402
 from simcore import simulate  # noqa: E402
 from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network  # noqa: E402
 
