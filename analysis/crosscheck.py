@@ -96,6 +96,54 @@ def _trace(ref_comp, raster, sample, k, j, steps, analog_x, neuron: NeuronParams
     return pre, fired, neuron.threshold
 
 
+def _inputs(intensity, T, seed, trains, encoding, max_rate, sample_ids):
+    """(Bernoulli trains or None, analog values or None, simcore's input keywords, T) of a cross-check."""
+    if trains is not None:
+        trains = np.ascontiguousarray(trains, dtype=np.bool_)
+        return trains, None, {"trains": trains}, int(trains.shape[1])
+    if intensity is None or T is None:
+        raise ValueError("give intensity (K, D) and T, or trains (K, T, D)")
+    x = np.asarray(intensity, dtype=np.float64).reshape(len(intensity), -1)
+    if encoding == "bernoulli":
+        trains = enc.bernoulli_trains(x, T, seed, max_rate=max_rate, sample_ids=sample_ids)
+        return trains, None, {"intensity": x, "encoding": "bernoulli", "max_rate": max_rate,
+                              "sample_ids": sample_ids}, int(T)
+    if encoding == "analog":
+        return None, enc.validate_intensity(x), {"intensity": x, "encoding": "analog"}, int(T)
+    raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+
+
+def _explain(mismatches: list[dict], ref: Network, ref_comp, raster, diff_samples: dict, steps: int,
+             analog_x) -> None:
+    """Add an ``explanation`` to every mismatch: input, upstream, rounding or unexplained."""
+    names = ref_comp.names
+    inp_name = names[ref_comp.input_index]
+    neurons = population_neurons(ref)
+    sources = {names[k]: sorted({names[cp.src] for cp in ref_comp.projections if cp.tgt == k})
+               for k in range(len(names))}
+    for m_no, m in enumerate(mismatches):
+        p, s_ = m["population"], m["sample"]
+        if p == inp_name:
+            m["explanation"] = "input trains differ (generator did not reproduce the simcore input)"
+            continue
+        ups = [q for q in sources[p] if s_ in diff_samples[q]]
+        if ups:
+            m["explanation"] = f"upstream: spike trains of {', '.join(ups)} already differ in this sample"
+            continue
+        if m_no >= MAX_EXPLAINED:
+            m["explanation"] = "not examined (too many mismatches)"
+            continue
+        pre, fired, theta = _trace(ref_comp, raster, s_, names.index(p), m["neuron"], steps, analog_x, neurons[p])
+        gap = np.abs(pre - theta)
+        t_min = int(np.argmin(gap))
+        m["min_distance_to_threshold"] = float(gap[t_min])
+        if gap[t_min] <= ROUNDING_TOL * max(1.0, abs(theta)):
+            m["explanation"] = (f"rounding: simcore potential {pre[t_min]!r} within {gap[t_min]:.1e} of "
+                                f"threshold {theta!r} at step {t_min}")
+        else:
+            m["explanation"] = "unexplained: inputs identical and no potential near threshold"
+
+
 def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed: int = 0, *, trains=None,
                        encoding: str = "bernoulli", max_rate: float = 1.0, sample_ids=None,
                        target: str = "cython", reference: Network | None = None, labels=None,
@@ -124,25 +172,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     ref_comp = ref.compile()
     if ref_comp.names != net.compile().names:
         raise ValueError("reference network must have the same populations as net")
-    # ---- inputs ----
-    analog_x = None
-    if trains is not None:
-        trains = np.ascontiguousarray(trains, dtype=np.bool_)
-        T = trains.shape[1]
-        sim_in = {"trains": trains}
-    else:
-        if intensity is None or T is None:
-            raise ValueError("give intensity (K, D) and T, or trains (K, T, D)")
-        x = np.asarray(intensity, dtype=np.float64).reshape(len(intensity), -1)
-        if encoding == "bernoulli":
-            trains = enc.bernoulli_trains(x, T, seed, max_rate=max_rate, sample_ids=sample_ids)
-            sim_in = {"intensity": x, "encoding": "bernoulli", "max_rate": max_rate, "sample_ids": sample_ids}
-        elif encoding == "analog":
-            analog_x = enc.validate_intensity(x)
-            sim_in = {"intensity": x, "encoding": "analog"}
-        else:
-            raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
-    T = int(T)
+    trains, analog_x, sim_in, T = _inputs(intensity, T, seed, trains, encoding, max_rate, sample_ids)
     # Brian2's schedule: one step of lag per projection; the window lets that activity drain. It does not
     # depend on ``reference`` (a wrong reference is simulated for the same number of steps).
     steps = T + delayed_copy(net).compile().max_path_delay
@@ -188,33 +218,8 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     neuron_pops = [p for p in names if p != inp_name]
     tot = sum(int(ref_comp.sizes[names.index(p)]) for p in neuron_pops) * K
     n_same = sum(per_pop[p] * int(ref_comp.sizes[names.index(p)]) * K for p in neuron_pops)
-    # ---- explanations ----
     if explain:
-        neurons = population_neurons(ref)
-        sources = {names[k]: sorted({names[cp.src] for cp in ref_comp.projections if cp.tgt == k})
-                   for k in range(len(names))}
-        for m_no, m in enumerate(mismatches):
-            p, s_ = m["population"], m["sample"]
-            if p == inp_name:
-                m["explanation"] = "input trains differ (generator did not reproduce the simcore input)"
-                continue
-            ups = [q for q in sources[p] if s_ in diff_samples[q]]
-            if ups:
-                m["explanation"] = f"upstream: spike trains of {', '.join(ups)} already differ in this sample"
-                continue
-            if m_no >= MAX_EXPLAINED:
-                m["explanation"] = "not examined (too many mismatches)"
-                continue
-            k = names.index(p)
-            pre, fired, theta = _trace(ref_comp, sres.raster, s_, k, m["neuron"], steps, analog_x, neurons[p])
-            gap = np.abs(pre - theta)
-            t_min = int(np.argmin(gap))
-            m["min_distance_to_threshold"] = float(gap[t_min])
-            if gap[t_min] <= ROUNDING_TOL * max(1.0, abs(theta)):
-                m["explanation"] = (f"rounding: simcore potential {pre[t_min]!r} within {gap[t_min]:.1e} of "
-                                    f"threshold {theta!r} at step {t_min}")
-            else:
-                m["explanation"] = "unexplained: inputs identical and no potential near threshold"
+        _explain(mismatches, ref, ref_comp, sres.raster, diff_samples, steps, analog_x)
     # ---- predictions ----
     b_pred = predict(bres["counts"][out_name], bres["v_end"])
     s_pred = sres.predictions
