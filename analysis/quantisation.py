@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from learning.activation import count_from_current
-from learning.graph_builder import population_names
+from learning.graph_builder import INPUT, population_names
 from learning.model import SpikingNet
 from learning.simulate import prepare_run
 from simcore import SimResult, simulate
@@ -53,8 +53,8 @@ def compare_counts(closed: np.ndarray, simulated: np.ndarray) -> dict:
 
 def network_layer_errors(net: SpikingNet, res: SimResult, T: int) -> list[dict]:
     """Per-layer errors of ``net`` from a simcore result ``res`` of its exported graph (sync mode)."""
-    n = res.counts["input"].shape[0]
-    a_in = torch.from_numpy(res.counts["input"].astype(np.float64))
+    n = res.counts[INPUT].shape[0]
+    a_in = torch.from_numpy(res.counts[INPUT].astype(np.float64))
     with torch.no_grad():
         propagated = net.aggregate(a_in, T)
     layers, below = [], a_in.reshape(n, *net.arch.input_shape)

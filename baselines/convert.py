@@ -1,8 +1,8 @@
 """ANN-to-SNN conversion: a trained ReLU twin -> a simcore network of IF neurons.
 
-The converted network has the spiking model's structure (:mod:`learning.export`): population
-``input`` then ``{kind}{k}`` per weighted stage (``dense1``, ``conv1``, ...), pooling and flattening
-in the projection op chains, zero delays (a spike reaches the next layer in the same step, as in
+The converted network has the spiking model's structure, built by the one graph builder
+(:func:`learning.graph_builder.build_graph`, which also names the populations: ``input``, ``dense1``,
+``conv1``, ...), pooling and flattening in the projection op chains, zero delays (a spike reaches the next layer in the same step, as in
 Diehl's and snn_toolbox's simulators). Neurons: non-leaky IF, threshold 1, reset by subtraction
 (default; Rueckauer) or to zero (Diehl), bias applied as a constant current every step
 (``bias_mode="current"``, Rueckauer / snn_toolbox). Weights and biases are normalised by one of
@@ -31,7 +31,7 @@ from baselines.ann import ANN, ConversionError
 from baselines.normalise import (NORMS, ActivationStats, applied_divisors, apply_factors, data_based_factors,
                                  model_based_factors)
 from learning.datasets import load_dataset
-from learning.graph_builder import build_graph
+from learning.graph_builder import build_graph, population_names
 from learning.models import FORMAT, MODEL_FILE, Loaded, load, read_graph
 from simcore import GraphError, Network
 from simcore.fileio import write_json
@@ -181,7 +181,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         "input": "analog" if INPUTS[input] == "analog" else "poisson", "encoding": INPUTS[input],
         "bias_mode": "current", "theta": 1.0, "max_rate": 1.0, "T": int(T),
         "scale_factors": [float(v) for v in lambdas], "applied_divisors": applied_divisors(lambdas),
-        "populations": [p for p in graph.populations if p != "input"],
+        "populations": population_names(net.arch),
         "ann_test_accuracy": meta.get("test_accuracy"), "ann_dir": str(ann_dir), "bias": net.bias,
         "norm_samples": n_used if norm != "model" else None,
         **({"previous": previous} if norm == "data" else {}),
