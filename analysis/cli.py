@@ -9,9 +9,10 @@ import argparse
 import json
 import sys
 
-__all__ = ["main", "build_parser"]
+from baselines.normalise import NORMS
+from learning.datasets import DATASETS
 
-DATASETS = ("mnist", "digits", "iris", "wbc", "abalone", "yeast")
+__all__ = ["main", "build_parser"]
 
 
 def _int_at_least(minimum: int, what: str = "an integer"):
@@ -215,6 +216,10 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from baselines.convert import RESETS
+    from learning.inputs import ENCODINGS
+    from learning.model import MODES
+
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -222,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=DATASETS, required=True)
     p.add_argument("--arch", required=True, help="spec string, e.g. 784-800-10 or 28x28-12c5-2a-64c5-2a-10")
     p.add_argument("--T", type=_positive_int, help="time steps per sample (default: the paper's for the data set)")
-    p.add_argument("--mode", choices=("aggregate", "stepped"), default="aggregate",
+    p.add_argument("--mode", choices=MODES, default="aggregate",
                    help="forward pass: closed-form counts or explicit IF dynamics (default aggregate)")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--seed", type=_seed, default=0)
@@ -231,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, help="hidden-neuron dropout probability in training (default 0)")
     p.add_argument("--theta", type=float, help="firing threshold (default 1.0)")
     p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--encoding", choices=("bernoulli", "analog"))
+    p.add_argument("--encoding", choices=ENCODINGS)
     p.add_argument("--max-rate", type=float, help="spikes per step at intensity 1 (default 1.0)")
     p.add_argument("--output-grad", choices=("bounded", "paper"),
                    help="output-layer count gradient: bounded straight-through (default) or Eq. 10 as printed")
@@ -260,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--T", type=_positive_int)
-    p.add_argument("--mode", choices=("aggregate", "stepped"))
+    p.add_argument("--mode", choices=MODES)
     p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
     p.add_argument("--limit", type=_positive_int)
     p.add_argument("--out", help="also write the result as JSON here")
@@ -289,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", required=True)
     p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
     p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
-    p.add_argument("--norms", default="model,data,robust", help="comma-separated normalisations")
+    p.add_argument("--norms", default=",".join(NORMS), help="comma-separated normalisations")
     p.add_argument("--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[0])
     p.add_argument("--epochs", type=_positive_int, help="spike-count training epochs")
     p.add_argument("--ann-epochs", type=_positive_int)
@@ -348,10 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="convert a trained ANN into a spiking network (weight normalisation)")
     p.add_argument("--ann", required=True, help="ANN directory written by train-ann")
-    p.add_argument("--norm", choices=("model", "data", "robust"), required=True,
+    p.add_argument("--norm", choices=NORMS, required=True,
                    help="Diehl 2015 model- or data-based, or Rueckauer 2017 robust (percentile)")
     p.add_argument("--percentile", type=float, help="robust only: percentile of non-zero activations (default 99.9)")
-    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument("--reset", choices=RESETS, default="subtract")
     p.add_argument("--input", choices=("poisson", "analog"), default="poisson",
                    help="Bernoulli spike input (intensity = spike probability per step) or analog current")
     p.add_argument("--norm-samples", type=_positive_int,

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from learning.constraints import fanouts, input_events, population_labels, sops_from_counts
+from learning.datasets import load_dataset
+from learning.fanout import fanouts
+from learning.graph_builder import source_names
 from learning.inputs import input_counts, input_trains
 from learning.model import SpikingNet
-from simcore.decode import predict
+from learning.models import load
+from simcore import predict
+from simcore.provenance import environment
+from simcore.sops import input_events, sops_from_counts
 
 __all__ = ["Evaluation", "evaluate", "evaluate_model"]
 
@@ -53,7 +58,7 @@ def evaluate(
             counts.append(out.output.numpy())
             membrane.append(out.membrane[-1].numpy())
             batch = [float(a.sum()) for a in out.counts]
-            sops = sops + sops_from_counts(fan, input_events(inp, T, encoding), out.counts)
+            sops = sops + sops_from_counts(fan, input_events(inp.numpy(), T, encoding), [a.numpy() for a in out.counts])
             activity = batch if activity is None else [s + b for s, b in zip(activity, batch)]
             n += len(xb)
             if keep_stage_counts:
@@ -69,7 +74,7 @@ def evaluate(
         spikes_per_neuron=[s / (n * size) for s, size in zip(activity, sizes)],
         stage_counts=[np.concatenate(c) for c in zip(*stages)] if keep_stage_counts else None,
         sops_per_sample=float(np.sum(sops)) / n,
-        sops_per_sample_by_population={p: float(v) / n for p, v in zip(population_labels(net)[:-1], sops)},
+        sops_per_sample_by_population={p: float(v) / n for p, v in zip(source_names(net.arch), sops)},
     )
 
 
@@ -81,11 +86,8 @@ def evaluate_model(
     """Evaluate a saved model (also at another T or mode than it was trained with).
 
     Defaults come from the model's own model.json. Returns a JSON-ready dict."""
-    from learning.datasets import load_dataset
-    from learning.io import load_model
-    from simcore.provenance import environment
-
-    net, meta = load_model(model_dir)
+    loaded = load(model_dir, kinds=("snn",), purpose="evaluate")
+    net, meta = loaded.net, loaded.meta
     dataset = dataset or meta["dataset"]
     T = int(T or meta["T"])
     mode = mode or meta.get("mode", "aggregate")

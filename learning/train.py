@@ -14,15 +14,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from learning.constraints import check_rate_options, qmax, rate_penalty
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
 from learning.inputs import ENCODINGS, input_counts, input_trains
 from learning.io import save_model
 from learning.loop import fit, load_pair
 from learning.model import MODES, SpikingNet
+from learning.quantise import qmax
+from learning.rate_penalty import check_rate_options, rate_penalty
 from learning.spec import AvgPool, parse_spec
-from simcore.decode import predict
+from simcore import predict
 
 __all__ = ["TrainConfig", "defaults_for", "config_from", "train", "epoch_seed"]
 
@@ -51,7 +52,7 @@ class TrainConfig:
     bounded_output: bool = True
     lr_decay: float = 1.0  # multiply lr by this after every epoch (1.0: constant, the paper)
     dropout: float = 0.0  # hidden-neuron dropout in training (0: none, the paper)
-    rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.constraints)
+    rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.rate_penalty)
     rate_target: float | None = None  # penalise only counts above this (spikes per neuron per sample)
     weight_bits: int | None = None  # k-bit (2..8) quantisation-aware training; None: float weights
     data_dir: str | None = None

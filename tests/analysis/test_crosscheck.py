@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("brian2")
 
+from analysis.brian2_net import population_neurons  # noqa: E402
 from analysis.crosscheck import _trace, crosscheck, crosscheck_network, delayed_copy  # noqa: E402
 from simcore import simulate  # noqa: E402
 from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, compile_network, save_network  # noqa: E402
@@ -161,7 +162,8 @@ def test_trace_reproduces_simcore_counts(x20):
         if k == comp.input_index:
             continue
         for s in (0, 3):
-            got = [int(_trace(comp, res.raster, s, k, j, 14, None)[1].sum()) for j in range(ref_net.size(name))]
+            neuron = population_neurons(ref_net)[name]
+            got = [int(_trace(comp, res.raster, s, k, j, 14, None, neuron)[1].sum()) for j in range(ref_net.size(name))]
             assert got == res.counts[name][s].tolist()
 
 

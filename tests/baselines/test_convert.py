@@ -7,7 +7,8 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from baselines.ann import ANN, ConversionError, parse_convertible, save_ann
-from baselines.convert import ann_layers, build_network, convert, convert_ann, load_converted
+from baselines.convert import ann_layers, build_network, convert, convert_ann
+from learning.models import ModelKindError, load
 from baselines.normalise import apply_factors
 from simcore import NeuronParams, simulate
 
@@ -117,7 +118,7 @@ def test_ann_dir_errors(tmp_path):
     with pytest.raises(ConversionError, match="max pooling"):
         convert(d, "model", out_dir=out)
     (d / "model.json").write_text(json.dumps({**meta, "kind": "snn"}))
-    with pytest.raises(ConversionError, match="not an ANN"):
+    with pytest.raises(ModelKindError, match="conversion needs a model of kind 'ann', this one is 'snn'"):
         convert(d, "model", out_dir=out)
     (d / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="own directory"):
@@ -133,7 +134,8 @@ def test_convert_writes_model_json_and_graph(tmp_path):
     d = _ann_dir(tmp_path, bias=False)
     info = convert(d, "robust", percentile=99.99, reset="zero", input="analog", out_dir=tmp_path / "c",
                    norm_samples=50)
-    g, meta = load_converted(tmp_path / "c")
+    loaded = load(tmp_path / "c")
+    g, meta = loaded.graph, loaded.meta
     assert meta == json.loads(json.dumps(info))
     assert meta["kind"] == "converted" and meta["encoding"] == "analog" and meta["percentile"] == 99.99
     assert meta["norm_samples"] == 50 and meta["seed"] == 3 and meta["ann_test_accuracy"] == 0.5
@@ -142,4 +144,4 @@ def test_convert_writes_model_json_and_graph(tmp_path):
                for p in meta["populations"])
     # re-converting into the same directory replaces it
     convert(d, "model", out_dir=tmp_path / "c")
-    assert load_converted(tmp_path / "c")[1]["norm"] == "model"
+    assert load(tmp_path / "c").meta["norm"] == "model"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from learning.io import load_model
+from learning.models import load
 from learning.train import TrainConfig, config_from, train
 
 FAST = dict(limit_train=600, limit_test=300, batch_size=32)
@@ -35,7 +35,8 @@ def test_every_class_is_predicted_after_training(tmp_path):
     from learning.evaluate import evaluate
 
     train(_cfg(epochs=4, limit_train=None, limit_test=None), tmp_path, progress=False)
-    net, meta = load_model(tmp_path)
+    loaded = load(tmp_path)
+    net, meta = loaded.net, loaded.meta
     test = load_dataset("digits", "test")
     res = evaluate(net, test.x, test.y, meta["T"], "aggregate", meta["seed"])
     assert set(np.unique(res.predictions)) == set(range(10))
