@@ -94,7 +94,8 @@ def main(argv=None):
         mods = {"old": old, "new": simcore}
         for mode in ("sync", "async"):
             xc = images[: args.check_n]
-            same = identical(timed(old, nets["old"], xc, args.T, mode)[1], timed(simcore, nets["new"], xc, args.T, mode)[1])
+            same = identical(timed(old, nets["old"], xc, args.T, mode)[1],
+                             timed(simcore, nets["new"], xc, args.T, mode)[1])
             x = images[:n]
             times = {"old": [], "new": []}
             for r in range(args.reps):

@@ -11,13 +11,17 @@ Module map (dependencies point down the list; nothing here imports torch or the 
                  (:class:`Network`), validation.
 * ``compiler``   Network -> flat fan-out tables (:class:`Compiled`, the kernels' ``KernelTables``
                  record; dense / CSR / conv-run layouts), cached per network version.
-* ``kernels``    numba helpers over ``KernelTables``: input generation, delivery of a dense row /
-                 conv run / CSR row, fire check and reset following the neuron record, decode step.
-                 A new neuron option also goes into the record (``compiler._neuron_arrays``) and
-                 ``kernels._neuron``/``_step_start``/``_fire``.
+* ``neuron_kernels``  the neuron record in compiled form (numba): leak and bias current at the step
+                 start, fire check (``V >= fire_at``) and reset. A new neuron option goes into
+                 ``neuron``, ``compiler._neuron_arrays`` and here.
+* ``delivery``   numba helpers delivering one spike: a dense row, a conv run, a CSR row (sync: add;
+                 async: add and check each target). A new layout: a ``p_kind`` in the compiler and
+                 a sync/async pair here.
+* ``kernels``    the compiled driver over ``KernelTables``: input generation, one population's
+                 steps (sync / async), the per-step decode, ``prange`` over sample chunks.
 * ``engine``     :func:`simulate` (the Python driver and the event-semantics contract) and
                  :class:`SimResult`. A new engine (another backend) takes a ``Compiled`` and must
-                 reproduce this contract.
+                 reproduce this contract (tested like ``tests/simcore/test_neuron_options.py``).
 * ``decode``     the decode rule, once: :func:`best_index` (compiled, per sample) and :func:`predict`.
 * ``encoding``   the seeded counter-based input encoder shared by all engines.
 * ``graphfile``  graph.json + weights.npz (:func:`save_network` / :func:`load_network`; reads v1 and v2).

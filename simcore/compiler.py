@@ -205,35 +205,29 @@ def _flatten(cps, p_kind) -> dict:
     """Concatenate the projections' tables into shared arrays with per-projection offsets."""
     n = len(cps)
     off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff", "p_rlen")}
-    w, idx, ptr, rptr, rtgt, rw = [], [], [], [], [], []
-    pos = dict(w=0, i=0, p=0, r=0, rp=0)
+    parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all")}
+    size = {k: 0 for k in parts}
     for k, cp in enumerate(cps):
-        off["p_woff"][k], off["p_ioff"][k], off["p_poff"][k] = pos["w"], pos["i"], pos["p"]
+        off["p_woff"][k], off["p_ioff"][k], off["p_poff"][k] = size["w_all"], size["idx_all"], size["ptr_all"]
         if p_kind[k] == RUNS:
-            rp, rt, rwk, table = cp.runs
-            off["p_roff"][k], off["p_rlen"][k], off["p_poff"][k] = pos["r"], cp.run_len, pos["rp"]
-            w.append(table), rptr.append(rp), rtgt.append(rt), rw.append(rwk)
-            pos["w"] += table.size
-            pos["r"] += rt.size
-            pos["rp"] += rp.size
-            continue
-        w.append(cp.weights.ravel())
-        pos["w"] += cp.weights.size
-        if not cp.dense:
-            idx.append(cp.indices), ptr.append(cp.indptr)
-            pos["i"] += cp.indices.size
-            pos["p"] += cp.indptr.size
-
-    def cat(parts, dtype):
-        return np.concatenate([np.asarray(a, dtype=dtype) for a in parts]) if parts else np.zeros(1, dtype)
-
-    w_all = cat(w, np.float64)
+            off["p_roff"][k], off["p_rlen"][k], off["p_poff"][k] = size["run_tgt_all"], cp.run_len, size["run_ptr_all"]
+            new = dict(zip(("run_ptr_all", "run_tgt_all", "run_w_all", "w_all"), cp.runs))
+        elif cp.dense:
+            new = {"w_all": cp.weights.ravel()}
+        else:
+            new = {"w_all": cp.weights, "idx_all": cp.indices, "ptr_all": cp.indptr}
+        for key, arr in new.items():
+            parts[key].append(arr)
+            size[key] += arr.size
+    dtypes = {"w_all": np.float64, "idx_all": np.int32, "ptr_all": np.int64, "run_ptr_all": np.int64,
+              "run_tgt_all": np.int32, "run_w_all": np.int32}
+    flat = {k: np.concatenate([np.asarray(a, dtype=dtypes[k]) for a in v]) if size[k] else np.zeros(1, dtypes[k])
+            for k, v in parts.items()}
     # float32 storage when it is lossless (halves the weight traffic; float64 arithmetic unchanged)
-    w32 = w_all.astype(np.float32)
-    if np.array_equal(w32.astype(np.float64).view(np.int64), w_all.view(np.int64)):
-        w_all = w32
-    return dict(off, w_all=w_all, idx_all=cat(idx, np.int32), ptr_all=cat(ptr, np.int64),
-                run_ptr_all=cat(rptr, np.int64), run_tgt_all=cat(rtgt, np.int32), run_w_all=cat(rw, np.int32))
+    w32 = flat["w_all"].astype(np.float32)
+    if np.array_equal(w32.astype(np.float64).view(np.int64), flat["w_all"].view(np.int64)):
+        flat["w_all"] = w32
+    return dict(off, **flat)
 
 
 def _neuron_arrays(neurons: list) -> dict:

@@ -110,7 +110,8 @@ def load_network(path: str | os.PathLike) -> Network:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GraphError(f"{path}/graph.json: not valid JSON ({e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise GraphError(f"{path}: not a simcore network (graph.json format {doc.get('format') if isinstance(doc, dict) else None!r})")
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise GraphError(f"{path}: not a simcore network (graph.json format {found!r})")
     version = doc.get("version")
     if version not in (1, VERSION):
         raise GraphError(f"{path}: unsupported simcore-network version {version!r} (this simcore reads 1 and {VERSION})")

@@ -61,7 +61,8 @@ class Population:
                 raise GraphError(f"population '{self.name}': the input population has no bias")
             return
         if not isinstance(self.neuron, NeuronParams):
-            raise GraphError(f"population '{self.name}': neuron must be a NeuronParams, got {type(self.neuron).__name__}")
+            raise GraphError(f"population '{self.name}': neuron must be a NeuronParams, "
+                             f"got {type(self.neuron).__name__}")
         n = prod(shape)
         b = np.zeros(n) if self.bias is None else np.asarray(self.bias, dtype=np.float64)
         if b.size == 1:

@@ -140,8 +140,8 @@ def test_convert_writes_model_json_and_graph(tmp_path):
     assert meta["kind"] == "converted" and meta["encoding"] == "analog" and meta["percentile"] == 99.99
     assert meta["norm_samples"] == 50 and meta["seed"] == 3 and meta["ann_test_accuracy"] == 0.5
     assert len(meta["scale_factors"]) == 2 and meta["populations"] == ["conv1", "dense2"]
-    assert all(g.population(p).neuron == NeuronParams(reset="zero", bias_mode="current") and np.all(g.population(p).bias == 0)
-               for p in meta["populations"])
+    assert all(g.population(p).neuron == NeuronParams(reset="zero", bias_mode="current")
+               and np.all(g.population(p).bias == 0) for p in meta["populations"])
     # re-converting into the same directory replaces it
     convert(d, "model", out_dir=tmp_path / "c")
     assert load(tmp_path / "c").meta["norm"] == "model"

@@ -195,7 +195,8 @@ def _v1_dir(path, thresholds):
     doc = {"format": "simcore-network", "version": 1, "populations": [
         {"name": "in", "kind": "input", "shape": [2]},
         {"name": "h", "kind": "neurons", "shape": [3], "bias_mode": "current", "reset": "zero"}],
-        "projections": [{"src": "in", "tgt": "h", "delay": 1, "ops": [{"type": "Dense", "weight": "proj0_op0_weight"}]}]}
+        "projections": [{"src": "in", "tgt": "h", "delay": 1,
+                         "ops": [{"type": "Dense", "weight": "proj0_op0_weight"}]}]}
     (path / "graph.json").write_text(json.dumps(doc))
     np.savez(path / "weights.npz", pop1_threshold=thresholds, pop1_bias=np.array([0.25, 0.5, 0.0]),
              proj0_op0_weight=np.arange(6.0).reshape(3, 2))
