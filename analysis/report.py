@@ -11,7 +11,6 @@ import base64
 import html
 import json
 import os
-import shutil
 from pathlib import Path
 
 from simcore.fileio import atomic_write
@@ -33,13 +32,25 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _load(path: Path):
+    """The JSON in ``path``, None where there is no such file; ValueError naming a malformed one."""
+    if not path.is_file():
+        return None
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: malformed JSON ({e})") from None
 
 
 def _sections(runs: Path) -> list[tuple[str, str]]:
+    """:func:`_collect`, with a file of the right name but the wrong content reported in one line."""
+    try:
+        return _collect(runs)
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        raise ValueError(f"{runs}: a sweep/quantisation/crosscheck/metrics JSON file there has unexpected "
+                         f"content ({type(e).__name__}: {e})") from None
+
+
+def _collect(runs: Path) -> list[tuple[str, str]]:
     """(title, markdown body) pairs for everything found under ``runs``."""
     out = []
     sweep = _load(runs / "sweep.json")
@@ -67,7 +78,9 @@ def _sections(runs: Path) -> list[tuple[str, str]]:
     trained = []
     for m in sorted(runs.rglob("metrics.json")):
         data = _load(m)
-        if data and data.get("config"):
+        if not isinstance(data, dict):
+            raise ValueError(f"{m}: malformed metrics file (expected a JSON object)")
+        if data.get("config"):
             cfg = data["config"]
             trained.append({"run": str(m.parent.relative_to(runs)), "arch": cfg.get("arch"), "T": cfg.get("T"),
                             "epochs": data.get("epochs_done"), "test_accuracy": data.get("test_accuracy"),
@@ -100,7 +113,7 @@ def write_report(runs_dir: str | os.PathLike, out_dir: str | os.PathLike, title:
         page.append("<h2>Figures</h2>")
     for fig in figures:
         name = str(fig.relative_to(runs)).replace(os.sep, "_")
-        shutil.copyfile(fig, out / name)
+        atomic_write(out / name, lambda f, fig=fig: f.write(fig.read_bytes()))
         md += [f"![{name}]({name})", ""]
         data = base64.b64encode(fig.read_bytes()).decode()
         page.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"

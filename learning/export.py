@@ -18,6 +18,7 @@ from learning.io import load_model
 from learning.model import SpikingNet
 from learning.spec import AvgPool
 from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
+from simcore.outputs import GRAPH_FILES, output_dir, save_network
 
 __all__ = ["to_graph", "export_model", "population_names"]
 
@@ -49,8 +50,10 @@ def to_graph(net: SpikingNet, delay: int = 0) -> Network:
 
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, delay: int = 0) -> Path:
-    """``spikecount export``: write the simcore graph of a trained model directory to out_dir."""
+    """``spikecount export``: write the simcore graph of a trained model directory to out_dir (a new or
+    empty directory, or an earlier export; see :mod:`simcore.outputs`)."""
     net, _ = load_model(model_dir, dtype=torch.float64)
     graph = to_graph(net, delay)
-    graph.save(out_dir)
+    with output_dir(out_dir, "export", adopt=GRAPH_FILES):
+        save_network(graph, out_dir)
     return Path(out_dir)

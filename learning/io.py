@@ -97,7 +97,39 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     for key in ("kind", "arch"):
         if key not in meta:
             raise ValueError(f"{path}: missing field {key!r}")
+    for key, value in meta.items():
+        if key in _FIELDS and not (key in _OPTIONAL and value is None) and not _FIELDS[key][0](value):
+            raise ValueError(f"{path}: field {key!r} must be {_FIELDS[key][1]}, got {value!r}")
     return meta
+
+
+def _number(lo: float, hi: float):
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo < v <= hi and v == v
+
+
+def _integer(lo: int, hi: float = float("inf")):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+# every field a model.json may hold that a loader reads: (check, description)
+_FIELDS = {
+    "kind": (lambda v: v in ("snn", "ann", "converted"), "'snn', 'ann' or 'converted'"),
+    "arch": (lambda v: isinstance(v, str) and bool(v.strip()), "a spec string"),
+    "theta": (_number(0, float("inf")), "a finite number > 0"),
+    "T": (_integer(1), "an integer >= 1"),
+    "seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
+    "split_seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
+    "dataset": (lambda v: v in ("mnist", "digits", "iris", "wbc", "abalone", "yeast"), "a known data set name"),
+    "mode": (lambda v: v in ("aggregate", "stepped"), "'aggregate' or 'stepped'"),
+    "encoding": (lambda v: v in ("bernoulli", "analog"), "'bernoulli' or 'analog'"),
+    "max_rate": (_number(0, 1), "a number in (0, 1]"),
+    "weight_bits": (_integer(2, 8), "an integer 2..8 or null"),
+    "bias": (lambda v: isinstance(v, bool), "true or false"),
+    "data_dir": (lambda v: isinstance(v, str), "a path or null"),
+    "data_files": (lambda v: isinstance(v, dict) and all(
+        isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in v.values()), "{name: {path, sha256}}"),
+}
+_OPTIONAL = {"weight_bits", "data_dir", "data_files", "dataset"}
 
 
 def load_model(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float32) -> tuple[SpikingNet, dict]:

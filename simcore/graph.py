@@ -22,6 +22,7 @@ in[c, y*stride + i - padding, x*stride + j - padding]`` (zero padding).
 from __future__ import annotations
 
 import json
+import zipfile
 import os
 import shutil
 import tempfile
@@ -740,6 +741,21 @@ class Network:
 
     @classmethod
     def load(cls, path) -> "Network":
+        """Read a directory written by :meth:`save`; GraphError (one line naming the file) for any
+        missing, malformed or inconsistent content."""
+        try:
+            return cls._load(path)
+        except GraphError:
+            raise
+        except KeyError as e:
+            raise GraphError(f"{path}: graph.json or weights.npz lacks {e}") from None
+        except FileNotFoundError as e:
+            raise GraphError(f"{path}: {os.path.basename(e.filename or '')} missing") from None
+        except (ValueError, TypeError, IndexError, AttributeError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise GraphError(f"{path}: malformed graph.json or weights.npz ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _load(cls, path) -> "Network":
         path = os.fspath(path)
         with open(os.path.join(path, "graph.json")) as f:
             doc = json.load(f)
