@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from analysis.cli_safety import claimed as _claimed, finite as _finite, run_command
+from analysis.cli_safety import OneLineParser, claimed as _claimed, finite as _finite, run_command
 from analysis.cli_safety import safety_options as _safety_options, seed as _seed, seeds as _seeds
 
 __all__ = ["main", "build_parser"]
@@ -79,7 +79,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     res = evaluate_model(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, seed=a.seed,
                          data_dir=a.data_dir, limit=a.limit, split_seed=a.split_seed)
-    _print_json(res, a.out, "evaluate")
+    _print_json(res, a.out, a.result_kind)
 
 
 def cmd_export(a: argparse.Namespace) -> None:
@@ -94,7 +94,7 @@ def cmd_simulate(a: argparse.Namespace) -> None:
 
     res = simulate_dataset(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
                            data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, progress=not a.quiet)
-    _print_json(res, a.out, "simulate")
+    _print_json(res, a.out, a.result_kind)
 
 
 def _ints(text: str) -> list[int]:
@@ -181,7 +181,7 @@ def cmd_crosscheck(a: argparse.Namespace) -> None:
 
     res = crosscheck(a.model, a.dataset, limit=a.limit, data_dir=a.data_dir, seed=a.seed, split=a.split,
                      target=a.target, T=a.T, split_seed=a.split_seed)
-    _print_json(res, a.out, "crosscheck")
+    _print_json(res, a.out, a.result_kind)
 
 
 def _row(text: str) -> int:
@@ -233,7 +233,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a spiking network with the spike-count rule")
@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int)
     p.add_argument("--out", help="also write the result as JSON here")
     _safety_options(p, force=True)
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, result_kind="evaluate")
 
     p = sub.add_parser("export", help="turn a trained model into a simcore graph directory")
     p.add_argument("--model", required=True, help="model directory written by train")
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the result JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _safety_options(p, force=True)
-    p.set_defaults(func=cmd_simulate)
+    p.set_defaults(func=cmd_simulate, result_kind="simulate")
 
     p = sub.add_parser("sweep", help="latency-accuracy sweep: direct training vs conversion, in simcore")
     p.add_argument("--dataset", choices=DATASETS, required=True)
@@ -400,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Brian2 code generation target (cython falls back to numpy if it cannot compile)")
     p.add_argument("--out", required=True, help="write the result JSON here (every mismatch listed)")
     _safety_options(p)
-    p.set_defaults(func=cmd_crosscheck)
+    p.set_defaults(func=cmd_crosscheck, result_kind="crosscheck")
 
     p = sub.add_parser("reproduce", help="the paper's Table I (UCI), Table II (MNIST) or training-cost claim")
     p.add_argument("what", choices=("table1", "table2", "cost"))

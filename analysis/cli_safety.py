@@ -9,7 +9,14 @@ from typing import Callable
 
 from simcore.resources import MAX_SEED
 
-__all__ = ["finite", "seed", "seeds", "safety_options", "claimed", "run_command"]
+__all__ = ["OneLineParser", "finite", "seed", "seeds", "safety_options", "claimed", "run_command"]
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``spikecount train: error: ...``), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
 
 def finite(text: str) -> float:
     """argparse type: a finite float (ranges are checked by the library)."""
@@ -64,10 +71,12 @@ def _error(message: str) -> int:
 
 def run_command(func: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
     """Run a subcommand under its --overwrite / --force options; every expected failure is one line."""
-    from simcore.outputs import options
+    from simcore.outputs import options, result_file
 
     try:
         with options(overwrite=getattr(args, "overwrite", False), force=getattr(args, "force", False)):
+            if getattr(args, "result_kind", None) and args.out:
+                result_file(args.out, args.result_kind)  # refuse a bad --out FILE before the work
             func(args)
     except ValueError as e:
         return _error(str(e))

@@ -41,50 +41,61 @@ def _load(path: Path):
         raise ValueError(f"{path}: malformed JSON ({e})") from None
 
 
-def _sections(runs: Path) -> list[tuple[str, str]]:
-    """:func:`_collect`, with a file of the right name but the wrong content reported in one line."""
+def _sweep(sweep) -> list[tuple[str, str]]:
+    rows = sweep["rows"] if isinstance(sweep, dict) else sweep
+    return [("Latency against accuracy", markdown_table(
+        rows, ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))]
+
+
+def _quantisation(quant) -> list[tuple[str, str]]:
+    out = []
+    for res in quant if isinstance(quant, list) else [quant]:
+        rows = [{"population": l["population"], "spikes/neuron": l["spikes_per_neuron"],
+                 "residual V/theta": l["residual_mean"],
+                 "local differ_fraction": l["local"]["differ_fraction"],
+                 "propagated differ_fraction": l["propagated"]["differ_fraction"],
+                 "propagated mean abs diff": l["propagated"]["mean_abs_diff"]} for l in res["layers"]]
+        out.append((f"Quantisation error per layer: {res['arch']} (T={res['T']})",
+                    markdown_table(rows, list(rows[0]))))
+    return out
+
+
+def _crosscheck(cross) -> list[tuple[str, str]]:
+    keys = ["samples", "identical_count_fraction", "identical_prediction_fraction", "brian2_seconds",
+            "simcore_seconds"]
+    body = markdown_table([{k: cross.get(k) for k in keys}], keys)
+    body += f"\n\nMismatching neurons: {len(cross.get('mismatches', []))}"
+    return [("Brian2 cross-check", body)]
+
+
+def _training_row(runs: Path, m: Path, data) -> dict | None:
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object")
+    if not data.get("config"):
+        return None
+    cfg = data["config"]
+    return {"run": str(m.parent.relative_to(runs)), "arch": cfg.get("arch"), "T": cfg.get("T"),
+            "epochs": data.get("epochs_done"), "test_accuracy": data.get("test_accuracy"),
+            "wall s": data.get("wall_seconds")}
+
+
+def _read(path: Path, fn):
+    """``fn(JSON of path)``, or None where there is no such file; ValueError naming a malformed file."""
+    data = _load(path)
+    if not data:
+        return None
     try:
-        return _collect(runs)
-    except (KeyError, TypeError, IndexError, AttributeError) as e:
-        raise ValueError(f"{runs}: a sweep/quantisation/crosscheck/metrics JSON file there has unexpected "
-                         f"content ({type(e).__name__}: {e})") from None
+        return fn(data)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:
+        raise ValueError(f"{path}: unexpected content for a {path.name} ({type(e).__name__}: {e})") from None
 
 
-def _collect(runs: Path) -> list[tuple[str, str]]:
+def _sections(runs: Path) -> list[tuple[str, str]]:
     """(title, markdown body) pairs for everything found under ``runs``."""
     out = []
-    sweep = _load(runs / "sweep.json")
-    if sweep:
-        rows = sweep["rows"] if isinstance(sweep, dict) else sweep
-        out.append(("Latency against accuracy", markdown_table(
-            rows, ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"])))
-    quant = _load(runs / "quantisation.json")
-    if quant:
-        for res in quant if isinstance(quant, list) else [quant]:
-            rows = [{"population": l["population"], "spikes/neuron": l["spikes_per_neuron"],
-                     "residual V/theta": l["residual_mean"],
-                     "local differ_fraction": l["local"]["differ_fraction"],
-                     "propagated differ_fraction": l["propagated"]["differ_fraction"],
-                     "propagated mean abs diff": l["propagated"]["mean_abs_diff"]} for l in res["layers"]]
-            out.append((f"Quantisation error per layer: {res['arch']} (T={res['T']})",
-                        markdown_table(rows, list(rows[0]))))
-    cross = _load(runs / "crosscheck.json")
-    if cross:
-        keys = ["samples", "identical_count_fraction", "identical_prediction_fraction", "brian2_seconds",
-                "simcore_seconds"]
-        body = markdown_table([{k: cross.get(k) for k in keys}], keys)
-        body += f"\n\nMismatching neurons: {len(cross.get('mismatches', []))}"
-        out.append(("Brian2 cross-check", body))
-    trained = []
-    for m in sorted(runs.rglob("metrics.json")):
-        data = _load(m)
-        if not isinstance(data, dict):
-            raise ValueError(f"{m}: malformed metrics file (expected a JSON object)")
-        if data.get("config"):
-            cfg = data["config"]
-            trained.append({"run": str(m.parent.relative_to(runs)), "arch": cfg.get("arch"), "T": cfg.get("T"),
-                            "epochs": data.get("epochs_done"), "test_accuracy": data.get("test_accuracy"),
-                            "wall s": data.get("wall_seconds")})
+    for name, fn in (("sweep.json", _sweep), ("quantisation.json", _quantisation), ("crosscheck.json", _crosscheck)):
+        out += _read(runs / name, fn) or []
+    trained = [r for m in sorted(runs.rglob("metrics.json")) if (r := _read(m, lambda d, m=m: _training_row(runs, m, d)))]
     if trained:
         out.append(("Training runs", markdown_table(trained, list(trained[0]))))
     return out

@@ -165,6 +165,9 @@ def output_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ())
         yield _ACTIVE[real]
         return
     created = not real.exists()
+    top = real  # the highest directory made here (removed again if nothing is written)
+    while not top.parent.exists():
+        top = top.parent
     if created:
         real.mkdir(parents=True)
     fd = _lock(real)
@@ -182,7 +185,10 @@ def output_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ())
                 for name in (MARKER, LOCK):
                     (real / name).unlink(missing_ok=True)
                 if created:
-                    real.rmdir()
+                    for d in [real, *real.parents]:
+                        d.rmdir()
+                        if d == top:
+                            break
     finally:
         os.close(fd)
 
