@@ -137,6 +137,8 @@ def load_model(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float32)
     meta = read_meta(model_dir)
     if meta["kind"] != "snn":
         raise ValueError(f"{model_dir}: holds a model of kind {meta['kind']!r}, not a spike-count network")
+    if "theta" not in meta:
+        raise ValueError(f"{Path(model_dir) / MODEL_FILE}: missing field 'theta'")
     bits = meta.get("weight_bits")
     net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits)
     arrays = load_arrays(Path(model_dir) / WEIGHTS_FILE)

@@ -169,6 +169,9 @@ def _load_checkpoint(path: Path, net: nn.Module, opt, config, data_files: dict) 
         saved_files = json.loads(meta.get("data_files", "null"))
         if not isinstance(saved, dict) or not isinstance(history, list) or len(history) != epoch or epoch < 0:
             raise ValueError("config, epoch and history disagree")
+        if saved_files is not None and not (isinstance(saved_files, dict) and all(
+                isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in saved_files.values())):
+            raise ValueError("data_files is not {name: {path, sha256}}")
     except Exception as e:
         raise ValueError(f"{path}: corrupt checkpoint ({e})") from None
     _check_same_run(path, saved, saved_files, config, data_files)

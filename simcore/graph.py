@@ -745,13 +745,14 @@ class Network:
         missing, malformed or inconsistent content."""
         try:
             return cls._load(path)
-        except GraphError:
-            raise
+        except GraphError as e:
+            raise GraphError(str(e) if str(e).startswith(os.fspath(path)) else f"{path}: {e}") from None
         except KeyError as e:
             raise GraphError(f"{path}: graph.json or weights.npz lacks {e}") from None
         except FileNotFoundError as e:
             raise GraphError(f"{path}: {os.path.basename(e.filename or '')} missing") from None
-        except (ValueError, TypeError, IndexError, AttributeError, OSError, EOFError, zipfile.BadZipFile) as e:
+        except (ValueError, TypeError, IndexError, AttributeError, OverflowError, OSError, EOFError,
+                zipfile.BadZipFile) as e:
             raise GraphError(f"{path}: malformed graph.json or weights.npz ({type(e).__name__}: {e})") from None
 
     @classmethod
