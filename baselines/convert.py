@@ -30,12 +30,14 @@ import torch
 from baselines.ann import ANN, ConversionError
 from baselines.normalise import (NORMS, ActivationStats, applied_divisors, apply_factors, data_based_factors,
                                  model_based_factors)
+from learning.datafiles import resolve_data_dir
 from learning.datasets import load_dataset
 from learning.graph_builder import build_graph, population_names
 from learning.models import FORMAT, MODEL_FILE, Loaded, load, read_graph
-from simcore import GraphError, Network, save_network
+from simcore import GraphError, Network
 from simcore.fileio import write_json
 from simcore.neuron import NeuronParams
+from simcore.outputs import GRAPH_FILES, check_dir, output_dir, write_network
 from simcore.provenance import environment
 
 __all__ = ["INPUTS", "RESETS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
@@ -43,6 +45,7 @@ __all__ = ["INPUTS", "RESETS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_net
 
 INPUTS = {"poisson": "bernoulli", "bernoulli": "bernoulli", "analog": "analog"}
 RESETS = ("subtract", "zero")  # Rueckauer (subtract), Diehl (zero): NeuronParams resets
+CONVERT_FILES = (*GRAPH_FILES, MODEL_FILE)  # what convert writes
 DEFAULT_T = 100  # window recorded in model.json for `spikecount simulate` (override with --T)
 DEFAULT_ROBUST_SAMPLES = 10_000  # default normalisation subset for the percentile (memory)
 
@@ -108,16 +111,6 @@ def convert_ann(net: ANN, norm: str, x_norm: np.ndarray | None = None, *, percen
     return build_network(net, weights, biases, reset=reset), lambdas
 
 
-def _check_out_dir(out: Path, ann_dir: Path) -> None:
-    if out.resolve() == ann_dir.resolve():
-        raise ValueError(f"--out {out} is the ANN's own directory; choose another")
-    if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"--out {out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / "graph.json").is_file():
-            raise ValueError(f"--out {out} is a non-empty directory that holds no converted model; refusing to replace it")
-
-
 def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = None, reset: str = "subtract",
             input: str = "poisson", out_dir: str | os.PathLike | None = None, *, data_dir=None,
             norm_samples: int | None = None, seed: int | None = None, previous: str = "scale_factor",
@@ -158,7 +151,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     out = Path(out_dir)
     if not ann_dir.is_dir():
         raise ValueError(f"ANN directory not found: {ann_dir}")
-    _check_out_dir(out, ann_dir)
+    check_dir(out, "convert", adopt=CONVERT_FILES)  # refuse before the work; output_dir claims it below
     loaded = load(ann_dir, kinds=("ann",), purpose="conversion")
     net, meta = loaded.net, loaded.meta
     dataset = meta.get("dataset")
@@ -168,13 +161,13 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         if dataset is None:
             raise ValueError(f"{ann_dir}: model.json records no dataset; data-based normalisation needs one")
         limit = norm_samples if norm_samples is not None else (DEFAULT_ROBUST_SAMPLES if norm == "robust" else None)
+        data_dir = resolve_data_dir(meta, dataset, data_dir, ann_dir)
         train = load_dataset(dataset, "train", data_dir, split_seed=split_seed, limit=limit)
         if train.x.shape[1] != net.arch.n_inputs:
             raise ConversionError(f"{ann_dir}: arch {net.arch.spec!r} takes {net.arch.n_inputs} inputs, "
                                   f"{dataset} has {train.x.shape[1]} features")
         x_norm, n_used = train.x.astype(np.float64), len(train.x)
     graph, lambdas = convert_ann(net, norm, x_norm, percentile=percentile or 99.9, reset=reset, previous=previous)
-    save_network(graph, out)
     info = {
         "format": FORMAT, "kind": "converted", "arch": net.arch.spec, "dataset": dataset,
         "norm": norm, "percentile": percentile if norm == "robust" else None, "reset": reset,
@@ -186,9 +179,12 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         "norm_samples": n_used if norm != "model" else None,
         **({"previous": previous} if norm == "data" else {}),
         "split_seed": split_seed, "seed": int(meta.get("seed", 0) if seed is None else seed),
+        "data_dir": meta.get("data_dir"), "data_files": meta.get("data_files"),
         **environment(),
     }
-    write_json(out / MODEL_FILE, info)
+    with output_dir(out, "convert", adopt=CONVERT_FILES):
+        write_network(graph, out)
+        write_json(out / MODEL_FILE, info)
     return info
 
 

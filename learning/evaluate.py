@@ -7,14 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from learning.datafiles import resolve_data_dir
 from learning.datasets import load_dataset
 from learning.fanout import fanouts
 from learning.graph_builder import source_names
 from learning.inputs import input_counts, input_trains
 from learning.model import SpikingNet
 from learning.models import load
+from learning.resources import evaluation_bytes
 from simcore import predict
 from simcore.provenance import environment
+from simcore.resources import require_memory
 from simcore.sops import input_events, sops_from_counts
 
 __all__ = ["Evaluation", "evaluate", "evaluate_model"]
@@ -45,6 +48,8 @@ def evaluate(
     ids = np.arange(len(x)) if sample_ids is None else np.asarray(sample_ids)
     if next(net.parameters()).dtype != dtype:
         net = copy.deepcopy(net).to(dtype)
+    was_training = net.training
+    net.eval()  # no dropout in evaluation, whatever mode the caller left the network in
     counts, membrane, activity, n, stages = [], [], None, 0, []
     fan, sops = fanouts(net), 0.0
     with torch.no_grad():
@@ -63,6 +68,7 @@ def evaluate(
             n += len(xb)
             if keep_stage_counts:
                 stages.append([a.numpy().astype(np.int32) for a in out.counts])
+    net.train(was_training)
     counts_a, membrane_a = np.concatenate(counts), np.concatenate(membrane)
     pred = predict(counts_a, membrane_a)
     sizes = [int(np.prod(a.shape[1:])) for a in out.counts]
@@ -88,12 +94,23 @@ def evaluate_model(
     Defaults come from the model's own model.json. Returns a JSON-ready dict."""
     loaded = load(model_dir, kinds=("snn",), purpose="evaluate")
     net, meta = loaded.net, loaded.meta
-    dataset = dataset or meta["dataset"]
-    T = int(T or meta["T"])
+    dataset = dataset or meta.get("dataset")
+    if dataset is None:
+        raise ValueError(f"{model_dir}: model.json records no dataset; pass --dataset")
+    T = int(T or meta.get("T") or 0)
+    if T < 1:
+        raise ValueError(f"{model_dir}: model.json records no T; pass --T")
     mode = mode or meta.get("mode", "aggregate")
     seed = int(meta.get("seed", 0) if seed is None else seed)
     split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    data_dir = resolve_data_dir(meta, dataset, data_dir, model_dir)
     data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
+    if data.x.shape[1] != net.arch.n_inputs or data.n_classes > net.arch.n_classes:
+        raise ValueError(f"{model_dir}: the model ({meta['arch']}) takes {net.arch.n_inputs} inputs and "
+                         f"{net.arch.n_classes} classes, {dataset} has {data.x.shape[1]} features and "
+                         f"{data.n_classes} classes")
+    require_memory(evaluation_bytes(net.arch, min(500, max(len(data.y), 1)), T, mode),
+                   f"evaluating {meta['arch']} at T={T} ({mode})")
     res = evaluate(net, data.x, data.y, T, mode, seed, encoding=meta.get("encoding", "bernoulli"),
                    max_rate=float(meta.get("max_rate", 1.0)))
     return {

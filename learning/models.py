@@ -105,7 +105,46 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
             raise ValueError(f"{path}: missing field {key!r}")
     if not isinstance(meta["kind"], str):
         raise ValueError(f"{path}: field 'kind' must be a string, got {meta['kind']!r}")
+    checks = _field_checks()
+    for key, value in meta.items():
+        if key in checks and not (key in _OPTIONAL and value is None) and not checks[key][0](value):
+            raise ValueError(f"{path}: field {key!r} must be {checks[key][1]}, got {value!r}")
     return meta
+
+
+def _number(lo: float, hi: float):
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo < v <= hi and v == v
+
+
+def _integer(lo: int, hi: float = float("inf")):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+_OPTIONAL = {"weight_bits", "data_dir", "data_files", "dataset"}
+
+
+def _field_checks() -> dict:
+    """Every model.json field a loader reads: (check, description); names from their one home."""
+    from learning.datasets import DATASETS
+    from learning.inputs import ENCODINGS
+    from learning.model import MODES
+
+    return {
+        "arch": (lambda v: isinstance(v, str) and bool(v.strip()), "a spec string"),
+        "theta": (_number(0, float("inf")), "a finite number > 0"),
+        "T": (_integer(1), "an integer >= 1"),
+        "seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
+        "split_seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
+        "dataset": (lambda v: v in DATASETS, "a known data set name"),
+        "mode": (lambda v: v in MODES, " or ".join(map(repr, MODES))),
+        "encoding": (lambda v: v in ENCODINGS, " or ".join(map(repr, ENCODINGS))),
+        "max_rate": (_number(0, 1), "a number in (0, 1]"),
+        "weight_bits": (_integer(2, 8), "an integer 2..8 or null"),
+        "bias": (lambda v: isinstance(v, bool), "true or false"),
+        "data_dir": (lambda v: isinstance(v, str), "a path or null"),
+        "data_files": (lambda v: isinstance(v, dict) and all(
+            isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in v.values()), "{name: {path, sha256}}"),
+    }
 
 
 def load(path: str | os.PathLike, kinds: tuple[str, ...] | None = None, purpose: str = "this command") -> Loaded:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from learning.datafiles import resolve_data_dir
 from learning.datasets import Dataset, load_dataset
 from learning.evaluate import evaluate
 from learning.graph_builder import population_names
@@ -20,6 +21,7 @@ from learning.model import SpikingNet
 from learning.models import load
 from simcore import Network, simulate
 from simcore.provenance import environment
+from simcore.resources import require_memory, simulation_bytes
 
 __all__ = ["RunInputs", "prepare_run", "simulate_dataset"]
 
@@ -65,10 +67,13 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
         raise ValueError(f"{source}: no T recorded; pass --T (time steps >= 1)")
     seed = int(meta.get("seed", 0) if seed is None else seed)
     split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    data_dir = resolve_data_dir(meta, dataset, data_dir, source)
     data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:
         raise ValueError(f"{source}: input population has {n_in} neurons, {dataset} has {data.x.shape[1]} features")
+    require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + graph.compile().max_path_delay),
+                   f"simulating {source} at T={T}")
     return RunInputs(graph, meta, twin, data, T, seed, meta.get("encoding", "bernoulli"),
                      float(meta.get("max_rate", 1.0)), source)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,18 @@ def _op(o: dict, z, path):
 
 
 def load_network(path: str | os.PathLike) -> Network:
-    """Read a network written by :func:`save_network` (version 2) or an older version-1 file."""
-    path = Path(path)
+    """Read a network written by :func:`save_network` (version 2) or an older version-1 file;
+    GraphError (one line naming the directory) for any missing, malformed or inconsistent content."""
+    try:
+        return _load(Path(path))
+    except GraphError as e:
+        raise GraphError(str(e) if str(e).startswith(os.fspath(path)) else f"{path}: {e}") from None
+    except (ValueError, TypeError, IndexError, AttributeError, OverflowError, OSError, EOFError,
+            zipfile.BadZipFile) as e:
+        raise GraphError(f"{path}: malformed graph.json or weights.npz ({type(e).__name__}: {e})") from None
+
+
+def _load(path: Path) -> Network:
     try:
         doc = json.loads((path / "graph.json").read_text())
     except FileNotFoundError:
