@@ -41,7 +41,7 @@ def _data_options(p: argparse.ArgumentParser) -> None:
 
 
 def _print_json(obj: dict, out: str | None, kind: str) -> None:
-    from simcore.outputs import write_result
+    from simcore.fileio import write_result
 
     if out:
         write_result(out, obj, kind)

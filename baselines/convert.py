@@ -34,10 +34,10 @@ from learning.datafiles import resolve_data_dir
 from learning.datasets import load_dataset
 from learning.graph_builder import build_graph, population_names
 from learning.models import FORMAT, MODEL_FILE, Loaded, load, read_graph
-from simcore import GraphError, Network
+from simcore import GraphError, Network, save_network
 from simcore.fileio import write_json
 from simcore.neuron import NeuronParams
-from simcore.outputs import GRAPH_FILES, check_dir, output_dir, write_network
+from simcore.outputs import GRAPH_FILES, check_dir, output_dir
 from simcore.provenance import environment
 
 __all__ = ["INPUTS", "RESETS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
@@ -183,7 +183,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         **environment(),
     }
     with output_dir(out, "convert", adopt=CONVERT_FILES):
-        write_network(graph, out)
+        save_network(graph, out)
         write_json(out / MODEL_FILE, info)
     return info
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from learning.graph_builder import build_graph
 from learning.model import SpikingNet
 from learning.models import load
-from simcore import Network
-from simcore.outputs import GRAPH_FILES, output_dir, write_network
+from simcore import Network, save_network
+from simcore.outputs import GRAPH_FILES, output_dir
 
 __all__ = ["to_graph", "export_model"]
 
@@ -31,5 +31,5 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, delay
     empty directory, or an earlier export; see :mod:`simcore.outputs`)."""
     graph = to_graph(load(model_dir, kinds=("snn",), purpose="export").net, delay)
     with output_dir(out_dir, "export", adopt=GRAPH_FILES):
-        write_network(graph, out_dir)
+        save_network(graph, out_dir)
     return Path(out_dir)

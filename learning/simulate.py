@@ -19,7 +19,7 @@ from learning.evaluate import evaluate
 from learning.graph_builder import population_names
 from learning.model import SpikingNet
 from learning.models import load
-from simcore import Network, simulate
+from simcore import Network, compile_network, simulate
 from simcore.provenance import environment
 from simcore.resources import require_memory, simulation_bytes
 
@@ -72,7 +72,7 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:
         raise ValueError(f"{source}: input population has {n_in} neurons, {dataset} has {data.x.shape[1]} features")
-    require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + graph.compile().max_path_delay),
+    require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + compile_network(graph).max_path_delay),
                    f"simulating {source} at T={T}")
     return RunInputs(graph, meta, twin, data, T, seed, meta.get("encoding", "bernoulli"),
                      float(meta.get("max_rate", 1.0)), source)

@@ -7,38 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from simcore import outputs
 
-__all__ = ["atomic_write", "write_json", "read_json"]
+__all__ = ["atomic_write", "write_json", "write_result", "read_json"]
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb", *,
-                 checked: bool = True) -> Path:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync it, then rename over ``path``.
-
-    ``checked=False`` skips the ownership check (only for simcore.outputs' own marker file)."""
-    claim, rel = None, ""
-    if checked:
-        path, claim, rel = outputs.check_target(path)
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync it, then rename over ``path``,
+    after the output-safety check (:func:`simcore.outputs.check_target`)."""
+    path, claim, rel = outputs.check_target(path)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    outputs.replace_file(path, write, mode)
     outputs.recorded(claim, rel)
     return path
 
@@ -50,6 +32,12 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     except ValueError as e:  # NaN / inf somewhere in a result
         raise ValueError(f"{path}: not written, the result holds NaN or infinite values ({e})") from None
     return atomic_write(path, lambda f: f.write(text + "\n"), mode="w")
+
+
+def write_result(path: str | os.PathLike, obj: dict, kind: str) -> Path:
+    """Write a JSON result of command ``kind`` to a single file, under
+    :func:`simcore.outputs.result_file`'s rule."""
+    return write_json(outputs.result_file(path, kind), {"spikecount_output": kind, **obj})
 
 
 def read_json(path: str | os.PathLike, what: str = "file") -> Any:

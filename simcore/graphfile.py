@@ -135,6 +135,8 @@ def _load(path: Path) -> Network:
             pops = [_population(e, k, version, z, path) for k, e in enumerate(doc["populations"])]
             projs = [Projection(e["src"], e["tgt"], tuple(_op(o, z, path) for o in e["ops"]), e["delay"])
                      for e in doc["projections"]]
-    except (KeyError, TypeError) as e:
+    except KeyError as e:
+        raise GraphError(f"{path}/graph.json: lacks {e}") from None
+    except TypeError as e:
         raise GraphError(f"{path}/graph.json: malformed ({type(e).__name__}: {e})") from None
     return Network.from_records(pops, projs)

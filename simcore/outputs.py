@@ -26,13 +26,14 @@ import fcntl
 import json
 import os
 import stat
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
 __all__ = ["MARKER", "LOCK", "MODEL_OWN_FILES", "OutputError", "OutputDir", "options", "current_options",
-           "output_dir", "check_dir", "check_target", "recorded", "remove_own", "result_file", "write_result", "write_network",
+           "output_dir", "check_dir", "check_target", "recorded", "remove_own", "result_file", "replace_file",
            "GRAPH_FILES"]
 
 MARKER = ".spikecount-output.json"
@@ -90,16 +91,31 @@ class OutputDir:
 
     def save_marker(self) -> None:
         doc = {"format": _FORMAT, "kind": self.kind, "files": sorted(self.files)}
-        _raw_atomic_write(self.path / MARKER, (json.dumps(doc, indent=1) + "\n").encode())
+        text = json.dumps(doc, indent=1) + "\n"
+        replace_file(self.path / MARKER, lambda f: f.write(text), "w")
 
 
 _ACTIVE: dict[Path, OutputDir] = {}
 
 
-def _raw_atomic_write(path: Path, data: bytes) -> None:
-    from simcore.fileio import atomic_write  # the same writer, without the ownership check
-
-    atomic_write(path, lambda f: f.write(data), checked=False)
+def replace_file(path: Path, write, mode: str = "wb") -> None:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync it, then rename it over
+    ``path`` (normal permissions). No ownership check: callers check first (:func:`check_target`,
+    as :func:`simcore.fileio.atomic_write` does), except for this module's own marker file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _read_marker(path: Path) -> dict | None:
@@ -264,21 +280,4 @@ def result_file(path: str | os.PathLike, kind: str) -> Path:
     return p
 
 
-def write_result(path: str | os.PathLike, obj: dict, kind: str) -> Path:
-    """Write a JSON result of command ``kind`` to a single file, under :func:`result_file`'s rule."""
-    from simcore.fileio import write_json
-
-    return write_json(result_file(path, kind), {"spikecount_output": kind, **obj})
-
-
 GRAPH_FILES = ("graph.json", "weights.npz")
-
-
-def write_network(net, out_dir: str | os.PathLike) -> None:
-    """:func:`simcore.graphfile.save_network` into ``out_dir`` under :func:`check_target`'s rule (each
-    file written atomically); nothing else is touched."""
-    out = Path(out_dir)
-    targets = [check_target(out / name) for name in GRAPH_FILES]
-    save_network(net, out)
-    for _, claim, rel in targets:
-        recorded(claim, rel)

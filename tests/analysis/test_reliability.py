@@ -108,7 +108,7 @@ def test_a_second_train_into_a_run_is_refused_and_overwrite_removes_the_old_mode
     with options(overwrite=True):  # a different architecture, interrupted after one epoch
         train(config_from("iris", "4-5-3", epochs=3), w / "snn", progress=False, stop_after=1)
     assert not (w / "snn/model.json").exists() and (w / "snn/checkpoint.safetensors").exists()
-    refused(["evaluate", "--model", w / "snn"], capsys, "not found")
+    refused(["evaluate", "--model", w / "snn"], capsys, "neither a model directory")
 
 
 def test_locked_directory_is_refused(tree, capsys):
@@ -234,7 +234,7 @@ def _edit_json(path, fn):
 @pytest.mark.parametrize("field, value, needle", [
     ("theta", None, "'theta' must be"), ("theta", "x", "'theta' must be"), ("T", 0, "'T' must be"),
     ("seed", -1, "'seed' must be"), ("dataset", "cifar", "'dataset' must be"), ("max_rate", 2, "'max_rate'"),
-    ("kind", "weird", "'kind' must be"), ("arch", 7, "'arch' must be"), ("weight_bits", 1, "'weight_bits'"),
+    ("kind", "weird", "this one is 'weird'"), ("arch", 7, "'arch' must be"), ("weight_bits", 1, "'weight_bits'"),
 ])
 def test_model_json_fields(tree, capsys, field, value, needle):
     w, _ = tree
@@ -347,7 +347,7 @@ def test_reproduce_cost_without_snntorch_fails_before_any_work(tmp_path, capsys,
 @pytest.mark.parametrize("argv, needle", [
     (["evaluate", "--model", "user/notes.txt"], "notes.txt"), (["export", "--model", "user", "--out", "x"], "model"),
     (["simulate", "--model", "nowhere"], "not found"), (["convert", "--ann", "snn", "--norm", "model", "--out", "x"],
-                                                        "not an ANN"),
+                                                        "needs a model of kind 'ann'"),
     (["train", *IRIS, "--data-dir", "nowhere", "--out", "x"], "missing file"),
     (["sweep", "--dataset", "iris", "--arch", "4-8-3", "--seeds", "-1", "--out", "x"], "--seeds"),
     (["export", "--model", "snn", "--out", "x", "--delay", "-1"], "--delay"),

@@ -8,7 +8,8 @@ import pytest
 
 from simcore import outputs
 from simcore.fileio import atomic_write, write_json
-from simcore.outputs import MARKER, OutputError, output_dir, remove_own, result_file, write_result
+from simcore.fileio import write_result
+from simcore.outputs import MARKER, OutputError, output_dir, remove_own, result_file
 
 
 def _write(path, text="x"):
