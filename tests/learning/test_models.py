@@ -93,3 +93,18 @@ def test_entry_points_provide_kinds_not_registered(tmp_path, monkeypatch):
     assert "plug" in models.kinds()
     got = load(tmp_path / "g")
     assert got.graph.populations == ["input", "conv1", "dense2"] and got.meta["kind"] == "plug"
+
+
+def test_snn_records_its_neuron_and_refuses_one_it_cannot_run(tmp_path):
+    _snn_dir(tmp_path)
+    meta = json.loads((tmp_path / MODEL_FILE).read_text())
+    assert meta["neuron"] == {"threshold": 0.5, "threshold_test": ">=", "reset": "subtract", "v_reset": 0.0,
+                              "beta": 1.0, "bias_mode": "initial"}
+    assert load(tmp_path).net.neuron.threshold == 0.5
+    (tmp_path / MODEL_FILE).write_text(json.dumps({**meta, "neuron": {**meta["neuron"], "beta": 0.5}}))
+    with pytest.raises(ValueError, match="the tensor model trains only the paper's neuron") as e:
+        load(tmp_path)
+    assert "\n" not in str(e.value) and str(tmp_path) in str(e.value)
+    old = {k: v for k, v in meta.items() if k != "neuron"}  # saved before the neuron was recorded
+    (tmp_path / MODEL_FILE).write_text(json.dumps(old))
+    assert load(tmp_path).net.theta == 0.5
