@@ -77,10 +77,13 @@ def test_registered_loader_by_name_is_imported_only_when_used(tmp_path, monkeypa
     monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))
     register("toy", "tests_toy_kind_missing_module:load")  # never imported unless a "toy" model is loaded
     assert "toy" in models.kinds()
-    register("toy", lambda path, meta: Loaded("toy", path, meta))
     d = tmp_path / "m"
     d.mkdir()
     (d / MODEL_FILE).write_text('{"format": "spikecount-model", "kind": "toy", "arch": "4-3"}')
+    with pytest.raises(ValueError, match="the loader of model kind 'toy' .* cannot be imported") as e:
+        load(d)
+    assert "\n" not in str(e.value)
+    register("toy", lambda path, meta: Loaded("toy", path, meta))
     assert load(d).kind == "toy"
 
 
