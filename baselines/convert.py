@@ -59,6 +59,11 @@ def ann_layers(net: ANN) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     return ws, bs
 
 
+def conversion_neuron(reset: str = "subtract", threshold: float = 1.0) -> NeuronParams:
+    """The converted network's neuron: non-leaky IF, ``>=``, ``reset`` ("subtract" | "zero"), bias as a current."""
+    return NeuronParams(threshold=threshold, reset=reset, bias_mode="current")
+
+
 def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray | None],
                   reset: str = "subtract", threshold: float = 1.0) -> Network:
     """The simcore network of ``net``'s stage structure with the given (normalised) weights and biases
@@ -66,9 +71,8 @@ def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray |
     (``bias_mode="current"``); conv biases are per map."""
     if reset not in RESETS:
         raise ConversionError(f"reset must be one of {RESETS}, got {reset!r}")
-    neuron = NeuronParams(threshold=threshold, reset=reset, bias_mode="current")
     try:
-        return build_graph(net.arch, weights, biases, neuron)
+        return build_graph(net.arch, weights, biases, conversion_neuron(reset, threshold))
     except GraphError as e:
         raise ConversionError(f"cannot convert {net.arch.spec!r}: {e}") from None
 
@@ -125,8 +129,9 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     ("scale_factor", or "applied" = the official MATLAB code).
 
     model.json fields: format, kind "converted", arch, dataset, norm, percentile, reset, input,
-    encoding, bias_mode "current", theta 1.0, max_rate 1.0, T (default window for simulate),
-    scale_factors (lambda_l), applied_divisors (lambda_l/lambda_{l-1}), populations,
+    encoding, bias_mode "current", theta 1.0, neuron (``NeuronParams.to_dict()``), max_rate 1.0,
+    T (default window for simulate), scale_factors (lambda_l), applied_divisors
+    (lambda_l/lambda_{l-1}), populations,
     ann_test_accuracy, ann_dir, bias, norm_samples, previous (data only), split_seed, seed, environment.
     """
     ann_dir = Path(ann_dir)
@@ -172,7 +177,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         "format": FORMAT, "kind": "converted", "arch": net.arch.spec, "dataset": dataset,
         "norm": norm, "percentile": percentile if norm == "robust" else None, "reset": reset,
         "input": "analog" if INPUTS[input] == "analog" else "poisson", "encoding": INPUTS[input],
-        "bias_mode": "current", "theta": 1.0, "max_rate": 1.0, "T": int(T),
+        "bias_mode": "current", "theta": 1.0, "neuron": conversion_neuron(reset).to_dict(), "max_rate": 1.0, "T": int(T),
         "scale_factors": [float(v) for v in lambdas], "applied_divisors": applied_divisors(lambdas),
         "populations": population_names(net.arch),
         "ann_test_accuracy": meta.get("test_accuracy"), "ann_dir": str(ann_dir), "bias": net.bias,

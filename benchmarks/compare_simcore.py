@@ -1,7 +1,7 @@
 """Side-by-side speed and equality of two simcore versions in ONE process (interleaved repetitions).
 
     PYTHONPATH=. python benchmarks/compare_simcore.py --old-root DIR [--old-package simcore_old]
-        [--n 2000] [--cnn-n 300] [--check-n 1000] [--reps 7] [--T 50]
+        [--n 2000] [--cnn-n 300] [--check-n 1000] [--reps 7] [--T 50] [--threads K]
 
 ``DIR`` holds a copy of an older ``simcore`` package renamed to ``--old-package`` (its internal
 ``simcore.`` imports renamed likewise). Both versions get the same deterministic networks of the
@@ -81,7 +81,12 @@ def main(argv=None):
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--data-dir", default=MNIST)
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--threads", type=int, default=None, help="numba threads (default: numba's setting)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
     sys.path.insert(0, args.old_root)
     old = importlib.import_module(args.old_package)
     from learning.datasets import load_dataset
@@ -109,7 +114,9 @@ def main(argv=None):
             print(f"{kind} {mode:5s} N={n:5d}: old {med['old']:.3f} s, new {med['new']:.3f} s (medians of "
                   f"{args.reps}), new/old {row['new_over_old']:.3f}; identical on {args.check_n} images: {same}",
                   flush=True)
-    print(f"load average {os.getloadavg()[0]:.2f}")
+    import numba
+
+    print(f"threads {numba.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

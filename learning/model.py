@@ -42,8 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from learning.activation import spike_count, with_count_gradient
-from learning.quantise import qmax, quantise_ste
 from learning.dense_if import dense_integrate_and_fire
+from learning.quantise import qmax, quantise_ste
 from learning.spec import Arch, Stage
 from simcore.neuron import NeuronParams
 
@@ -112,6 +112,8 @@ class SpikingNet(nn.Module):
         super().__init__()
         if neuron is not None:
             check_neuron(neuron)
+            if theta not in (1.0, neuron.threshold):
+                raise ValueError(f"give theta or neuron, not both (theta {theta}, neuron threshold {neuron.threshold})")
             theta = neuron.threshold
         # k-bit weights (learning.quantise): the forward pass uses quantised weights, the gradient
         # goes straight through to the float parameters; None: float weights

@@ -90,7 +90,10 @@ def _resolve(kind: str, path: Path) -> Loader:
         raise ValueError(f"{path}: unknown model kind {kind!r} (known: {', '.join(kinds())})")
     if isinstance(loader, str):
         module, _, name = loader.partition(":")
-        loader = getattr(importlib.import_module(module), name)
+        try:
+            loader = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"{path}: the loader of model kind {kind!r} ({loader}) cannot be imported: {e}") from None
     return loader
 
 

@@ -78,10 +78,13 @@ def test_registered_loader_by_name_is_imported_only_when_used(tmp_path, monkeypa
     monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))
     register("toy", "tests_toy_kind_missing_module:load")  # never imported unless a "toy" model is loaded
     assert "toy" in models.kinds()
-    register("toy", lambda path, meta: Loaded("toy", path, meta))
     d = tmp_path / "m"
     d.mkdir()
     (d / MODEL_FILE).write_text('{"format": "spikecount-model", "kind": "toy", "arch": "4-3"}')
+    with pytest.raises(ValueError, match="the loader of model kind 'toy' .* cannot be imported") as e:
+        load(d)
+    assert "\n" not in str(e.value)
+    register("toy", lambda path, meta: Loaded("toy", path, meta))
     assert load(d).kind == "toy"
 
 
@@ -94,3 +97,18 @@ def test_entry_points_provide_kinds_not_registered(tmp_path, monkeypatch):
     assert "plug" in models.kinds()
     got = load(tmp_path / "g")
     assert got.graph.populations == ["input", "conv1", "dense2"] and got.meta["kind"] == "plug"
+
+
+def test_snn_records_its_neuron_and_refuses_one_it_cannot_run(tmp_path):
+    _snn_dir(tmp_path)
+    meta = json.loads((tmp_path / MODEL_FILE).read_text())
+    assert meta["neuron"] == {"threshold": 0.5, "threshold_test": ">=", "reset": "subtract", "v_reset": 0.0,
+                              "beta": 1.0, "bias_mode": "initial"}
+    assert load(tmp_path).net.neuron.threshold == 0.5
+    (tmp_path / MODEL_FILE).write_text(json.dumps({**meta, "neuron": {**meta["neuron"], "beta": 0.5}}))
+    with pytest.raises(ValueError, match="the tensor model trains only the paper's neuron") as e:
+        load(tmp_path)
+    assert "\n" not in str(e.value) and str(tmp_path) in str(e.value)
+    old = {k: v for k, v in meta.items() if k != "neuron"}  # saved before the neuron was recorded
+    (tmp_path / MODEL_FILE).write_text(json.dumps(old))
+    assert load(tmp_path).net.theta == 0.5
