@@ -19,9 +19,12 @@ import safetensors.numpy
 import torch
 
 from learning.constraints import qmax, quantise_int
-from learning.model import SpikingNet
+from learning.datasets import DATASETS
+from learning.inputs import ENCODINGS
+from learning.model import MODES, SpikingNet
 from learning.spec import parse_spec
 from simcore.fileio import atomic_write, read_json, write_json
+from simcore.resources import MAX_SEED
 
 __all__ = ["MODEL_FILE", "WEIGHTS_FILE", "save_model", "load_model", "read_meta", "save_arrays", "load_arrays"]
 
@@ -117,11 +120,11 @@ _FIELDS = {
     "arch": (lambda v: isinstance(v, str) and bool(v.strip()), "a spec string"),
     "theta": (_number(0, float("inf")), "a finite number > 0"),
     "T": (_integer(1), "an integer >= 1"),
-    "seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
-    "split_seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
-    "dataset": (lambda v: v in ("mnist", "digits", "iris", "wbc", "abalone", "yeast"), "a known data set name"),
-    "mode": (lambda v: v in ("aggregate", "stepped"), "'aggregate' or 'stepped'"),
-    "encoding": (lambda v: v in ("bernoulli", "analog"), "'bernoulli' or 'analog'"),
+    "seed": (_integer(0, MAX_SEED), f"an integer seed in 0..{MAX_SEED}"),
+    "split_seed": (_integer(0, MAX_SEED), f"an integer seed in 0..{MAX_SEED}"),
+    "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+    "mode": (lambda v: v in MODES, f"one of {', '.join(MODES)}"),
+    "encoding": (lambda v: v in ENCODINGS, f"one of {', '.join(ENCODINGS)}"),
     "max_rate": (_number(0, 1), "a number in (0, 1]"),
     "weight_bits": (_integer(2, 8), "an integer 2..8 or null"),
     "bias": (lambda v: isinstance(v, bool), "true or false"),
