@@ -89,7 +89,7 @@ def evaluate_model(
     from learning.io import load_model
     from learning.resources import evaluation_bytes
     from simcore.provenance import environment
-    from simcore.resources import require_memory
+    from simcore.resources import encoding_seconds, require_memory, require_time
 
     net, meta = load_model(model_dir)
     dataset = dataset or meta.get("dataset")
@@ -107,8 +107,9 @@ def evaluate_model(
         raise ValueError(f"{model_dir}: the model ({meta['arch']}) takes {net.arch.n_inputs} inputs and "
                          f"{net.arch.n_classes} classes, {dataset} has {data.x.shape[1]} features and "
                          f"{data.n_classes} classes")
-    require_memory(evaluation_bytes(net.arch, min(500, max(len(data.y), 1)), T, mode),
-                   f"evaluating {meta['arch']} at T={T} ({mode})")
+    what = f"evaluating {meta['arch']} at T={T} ({mode})"
+    require_memory(evaluation_bytes(net.arch, min(500, max(len(data.y), 1)), T, mode), what)
+    require_time(encoding_seconds(len(data.y), data.x.shape[1], T, meta.get("encoding", "bernoulli")), what)
     res = evaluate(net, data.x, data.y, T, mode, seed, encoding=meta.get("encoding", "bernoulli"),
                    max_rate=float(meta.get("max_rate", 1.0)))
     return {
