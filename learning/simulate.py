@@ -85,6 +85,9 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:
         raise ValueError(f"{source}: input population has {n_in} neurons, {dataset} has {data.x.shape[1]} features")
+    if data.n_classes > graph.size(graph.output):
+        raise ValueError(f"{source}: output population has {graph.size(graph.output)} neurons, {dataset} has "
+                         f"{data.n_classes} classes")
     what = f"simulating {source} at T={T}"
     require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + graph.compile().max_path_delay), what)
     require_time(encoding_seconds(len(data.y), n_in, T, meta.get("encoding", "bernoulli")), what)
