@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from baselines.ann import ANN, parse_convertible, save_ann
 from learning.datafiles import data_files
 from learning.loop import RUN_FILES, fit, load_pair, start_run
-from learning.resources import check_training_memory
+from learning.resources import check_training_cost
 from learning.train import check_common, defaults_for
 from simcore.outputs import output_dir
 
@@ -80,7 +80,8 @@ def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = Fals
     cfg.validate()
     train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
                                     cfg.limit_test)
-    check_training_memory(cfg.arch, cfg.batch_size, 1, "aggregate", len(test_set.y))
+    check_training_cost(cfg.arch, cfg.batch_size, 1, "aggregate", len(train_set.y), len(test_set.y), cfg.epochs,
+                        "analog")
     files = data_files(cfg.dataset, cfg.data_dir)
     with output_dir(out_dir, "train-ann", adopt=RUN_FILES):
         start_run(out_dir, resume)

@@ -17,7 +17,7 @@ from learning.models import load
 from learning.resources import evaluation_bytes
 from simcore import predict
 from simcore.provenance import environment
-from simcore.resources import require_memory
+from simcore.resources import encoding_seconds, require_memory, require_time
 from simcore.sops import input_events, sops_from_counts
 
 __all__ = ["Evaluation", "evaluate", "evaluate_model"]
@@ -109,8 +109,9 @@ def evaluate_model(
         raise ValueError(f"{model_dir}: the model ({meta['arch']}) takes {net.arch.n_inputs} inputs and "
                          f"{net.arch.n_classes} classes, {dataset} has {data.x.shape[1]} features and "
                          f"{data.n_classes} classes")
-    require_memory(evaluation_bytes(net.arch, min(500, max(len(data.y), 1)), T, mode),
-                   f"evaluating {meta['arch']} at T={T} ({mode})")
+    what = f"evaluating {meta['arch']} at T={T} ({mode})"
+    require_memory(evaluation_bytes(net.arch, min(500, max(len(data.y), 1)), T, mode), what)
+    require_time(encoding_seconds(len(data.y), data.x.shape[1], T, meta.get("encoding", "bernoulli")), what)
     res = evaluate(net, data.x, data.y, T, mode, seed, encoding=meta.get("encoding", "bernoulli"),
                    max_rate=float(meta.get("max_rate", 1.0)))
     return {

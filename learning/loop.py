@@ -242,22 +242,22 @@ def fit(
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch)).numpy()
         net.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(0, n, config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False, unit="batch")
-        for k, lo in enumerate(bar):
-            idx = perm[lo : lo + config.batch_size]
-            loss, pred = step(idx, epoch)
-            if not bool(torch.isfinite(loss)):
-                raise _diverged(out, epoch, k, "loss", len(run.history))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if not _finite(net):
-                raise _diverged(out, epoch, k, "weights", len(run.history))
-            seen += len(idx)
-            loss_sum += loss.item() * len(idx)
-            correct += int((pred == y_train[idx]).sum())
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+        with tqdm(range(0, n, config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}",
+                  disable=not progress, leave=False, unit="batch") as bar:  # closed (cleared) on errors too
+            for k, lo in enumerate(bar):
+                idx = perm[lo : lo + config.batch_size]
+                loss, pred = step(idx, epoch)
+                if not bool(torch.isfinite(loss)):
+                    raise _diverged(out, epoch, k, "loss", len(run.history))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if not _finite(net):
+                    raise _diverged(out, epoch, k, "weights", len(run.history))
+                seen += len(idx)
+                loss_sum += loss.item() * len(idx)
+                correct += int((pred == y_train[idx]).sum())
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         train_seconds = time.perf_counter() - t0
         net.eval()
         acc, extra = test_accuracy(), {}

@@ -131,16 +131,17 @@ def _field_checks() -> dict:
     from learning.datasets import DATASETS
     from learning.inputs import ENCODINGS
     from learning.model import MODES
+    from simcore.resources import MAX_SEED
 
     return {
         "arch": (lambda v: isinstance(v, str) and bool(v.strip()), "a spec string"),
         "theta": (_number(0, float("inf")), "a finite number > 0"),
         "T": (_integer(1), "an integer >= 1"),
-        "seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
-        "split_seed": (_integer(0, 2**32 - 1), "an integer seed in 0..2**32-1"),
-        "dataset": (lambda v: v in DATASETS, "a known data set name"),
-        "mode": (lambda v: v in MODES, " or ".join(map(repr, MODES))),
-        "encoding": (lambda v: v in ENCODINGS, " or ".join(map(repr, ENCODINGS))),
+        "seed": (_integer(0, MAX_SEED), f"an integer seed in 0..{MAX_SEED}"),
+        "split_seed": (_integer(0, MAX_SEED), f"an integer seed in 0..{MAX_SEED}"),
+        "dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+        "mode": (lambda v: v in MODES, f"one of {', '.join(MODES)}"),
+        "encoding": (lambda v: v in ENCODINGS, f"one of {', '.join(ENCODINGS)}"),
         "max_rate": (_number(0, 1), "a number in (0, 1]"),
         "weight_bits": (_integer(2, 8), "an integer 2..8 or null"),
         "bias": (lambda v: isinstance(v, bool), "true or false"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 from math import prod
 
 from learning.spec import Arch, AvgPool, Conv, parse_spec
-from simcore.resources import require_memory
+from simcore.resources import encoding_seconds, require_memory, require_time
 
-__all__ = ["parameter_count", "neuron_count", "training_bytes", "evaluation_bytes", "check_training_memory"]
+__all__ = ["parameter_count", "neuron_count", "training_bytes", "evaluation_bytes", "check_training_cost"]
 
 
 def parameter_count(arch: Arch) -> int:
@@ -42,8 +42,11 @@ def evaluation_bytes(arch: str | Arch, batch: int, T: int, mode: str, itemsize: 
     return itemsize * (parameter_count(arch) + 3 * batch * steps * neuron_count(arch))
 
 
-def check_training_memory(arch: str, batch: int, T: int, mode: str, n_test: int) -> None:
+def check_training_cost(arch: str, batch: int, T: int, mode: str, n_train: int, n_test: int, epochs: int,
+                        encoding: str = "bernoulli") -> None:
     """ResourceError (one line with the estimate) when training or its per-epoch test evaluation would
-    not fit in the available memory."""
+    not fit in the available memory, or its input encoding alone would take more than a day."""
     need = max(training_bytes(arch, batch, T, mode), evaluation_bytes(arch, min(500, max(n_test, 1)), T, mode, 4))
-    require_memory(need, f"training {arch} (batch {batch}, T {T}, {mode})")
+    what = f"training {arch} (batch {batch}, T {T}, {mode})"
+    require_memory(need, what)
+    require_time(epochs * encoding_seconds(n_train + n_test, parse_spec(arch).n_inputs, T, encoding), what)

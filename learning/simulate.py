@@ -21,7 +21,7 @@ from learning.model import SpikingNet
 from learning.models import load
 from simcore import Network, compile_network, simulate
 from simcore.provenance import environment
-from simcore.resources import require_memory, simulation_bytes
+from simcore.resources import encoding_seconds, require_memory, require_time, simulation_bytes
 
 __all__ = ["RunInputs", "prepare_run", "simulate_dataset"]
 
@@ -72,8 +72,12 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:
         raise ValueError(f"{source}: input population has {n_in} neurons, {dataset} has {data.x.shape[1]} features")
-    require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + compile_network(graph).max_path_delay),
-                   f"simulating {source} at T={T}")
+    if data.n_classes > graph.size(graph.output):
+        raise ValueError(f"{source}: output population has {graph.size(graph.output)} neurons, {dataset} has "
+                         f"{data.n_classes} classes")
+    what = f"simulating {source} at T={T}"
+    require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + compile_network(graph).max_path_delay), what)
+    require_time(encoding_seconds(len(data.y), n_in, T, meta.get("encoding", "bernoulli")), what)
     return RunInputs(graph, meta, twin, data, T, seed, meta.get("encoding", "bernoulli"),
                      float(meta.get("max_rate", 1.0)), source)
 

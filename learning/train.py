@@ -25,7 +25,7 @@ from learning.loop import RUN_FILES, fit, load_pair, start_run
 from learning.model import MODES, SpikingNet
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
-from learning.resources import check_training_memory
+from learning.resources import check_training_cost
 from learning.spec import AvgPool, parse_spec
 from simcore import predict
 from simcore.outputs import output_dir
@@ -142,7 +142,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     cfg.validate()
     train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
                                     cfg.limit_test)
-    check_training_memory(cfg.arch, cfg.batch_size, cfg.T, cfg.mode, len(test_set.y))
+    check_training_cost(cfg.arch, cfg.batch_size, cfg.T, cfg.mode, len(train_set.y), len(test_set.y), cfg.epochs,
+                        cfg.encoding)
     files = data_files(cfg.dataset, cfg.data_dir)
     with output_dir(out_dir, "train", adopt=RUN_FILES):
         start_run(out_dir, resume)

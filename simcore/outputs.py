@@ -27,6 +27,7 @@ import json
 import os
 import stat
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,11 @@ class OutputDir:
         replace_file(self.path / MARKER, lambda f: f.write(text), "w")
 
 
-_ACTIVE: dict[Path, OutputDir] = {}
+_LOCAL = threading.local()  # the claims of this thread (a Dask worker runs several tasks in threads)
+
+
+def _active() -> dict[Path, OutputDir]:
+    return _LOCAL.__dict__.setdefault("claims", {})
 
 
 def replace_file(path: Path, write, mode: str = "wb") -> None:
@@ -166,7 +171,7 @@ def check_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ()) 
     if os.path.lexists(given) and not given.is_dir():
         raise OutputError(f"{given}: exists and is not a directory; --out must be a new or empty directory")
     real = given.resolve()
-    if real.exists() and real not in _ACTIVE:
+    if real.exists() and real not in _active():
         _inspect(real, kind, frozenset(adopt))
 
 
@@ -177,8 +182,9 @@ def output_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ())
     A directory created here and left without any file (the command failed) is removed again."""
     check_dir(path, kind, adopt=adopt)
     real = Path(path).resolve()
-    if real in _ACTIVE:
-        yield _ACTIVE[real]
+    active = _active()
+    if real in active:
+        yield active[real]
         return
     created = not real.exists()
     top = real  # the highest directory made here (removed again if nothing is written)
@@ -192,11 +198,11 @@ def output_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ())
         out = OutputDir(real, kind, files, created, fd)
         if new_marker:
             out.save_marker()
-        _ACTIVE[real] = out
+        active[real] = out
         try:
             yield out
         finally:
-            del _ACTIVE[real]
+            del active[real]
             if new_marker and not out.files and not _entries(real):  # nothing written: leave no trace
                 for name in (MARKER, LOCK):
                     (real / name).unlink(missing_ok=True)
@@ -211,16 +217,18 @@ def output_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ())
 
 def _claim_of(target: Path) -> tuple[OutputDir, str] | None:
     """The active claim holding ``target`` (nearest claimed ancestor) and target's path relative to it."""
+    active = _active()
     for parent in target.parents:
-        if parent in _ACTIVE:
-            return _ACTIVE[parent], target.relative_to(parent).as_posix()
+        if parent in active:
+            return active[parent], target.relative_to(parent).as_posix()
     return None
 
 
 def check_target(path: str | os.PathLike) -> tuple[Path, OutputDir | None, str]:
     """Check that ``path`` may be written now; returns (absolute path, claim or None, relative name).
 
-    Never a non-regular file; inside a claimed directory never a file that claim did not write."""
+    Never a non-regular file; inside a claimed directory never a file that claim did not write;
+    while this thread holds a claim, nothing outside its claimed directories."""
     p = Path(os.path.abspath(path))
     if p.name in (MARKER, LOCK):
         raise OutputError(f"{p}: is spikecount's own bookkeeping file; refusing to write it")
@@ -231,6 +239,9 @@ def check_target(path: str | os.PathLike) -> tuple[Path, OutputDir | None, str]:
     real = p.parent.resolve() / p.name
     claim = _claim_of(real)
     if claim is None:
+        if _active():
+            raise OutputError(f"{p}: outside the output directory {', '.join(map(str, _active()))}; refusing to "
+                              "write it")
         return p, None, p.name
     out, rel = claim
     if os.path.lexists(real) and not out.owns(rel):

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from simcore.outputs import current_options
 
-__all__ = ["MAX_SEED", "ResourceError", "available_bytes", "require_memory", "simulation_bytes", "human"]
+__all__ = ["MAX_SEED", "ResourceError", "available_bytes", "require_memory", "simulation_bytes", "human",
+           "encoding_seconds", "require_time"]
 
 
+ENCODER_DRAWS_PER_SECOND = 2e9  # simcore's Bernoulli counts, measured on the development machine (1.7-2.0e9)
+MAX_RUN_SECONDS = 86_400.0  # a run whose input encoding alone would take longer than a day is refused
 MAX_SEED = 2**32 - 1  # largest seed a command accepts (seeds are mixed into 64-bit encoder keys)
 
 
@@ -64,3 +67,15 @@ def simulation_bytes(net, samples: int, steps: int, threads: int | None = None) 
     per_sample = 12 * total + 8 * len(net.projections) + 8 * steps
     per_thread = steps * (4 * total + widest) + 64 * total
     return samples * per_sample + threads * per_thread
+
+
+def encoding_seconds(samples: float, features: int, T: int, encoding: str = "bernoulli") -> float:
+    """Lower bound of the time (s) to draw the Bernoulli inputs of ``samples`` samples (0 for analog input)."""
+    return samples * features * T / ENCODER_DRAWS_PER_SECOND if encoding == "bernoulli" else 0.0
+
+
+def require_time(seconds: float, what: str) -> None:
+    """ResourceError when a run's time bound exceeds ``MAX_RUN_SECONDS`` (unless --force)."""
+    if seconds > MAX_RUN_SECONDS and not current_options().force:
+        raise ResourceError(f"{what} would take at least {seconds / 3600:.3g} h (drawing the input spikes alone); "
+                            "use a smaller T, --epochs or --limit, or pass --force to try anyway")

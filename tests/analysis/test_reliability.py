@@ -299,9 +299,12 @@ def test_memory_estimate_refuses_before_the_run(tmp_path, capsys, argv, needle):
     assert not (tmp_path / "m").exists()
 
 
-def test_simulate_with_a_huge_T_is_refused(tree, capsys):
-    w, _ = tree
+def test_huge_T_is_refused_before_the_run(tree, capsys):
+    w, before = tree
     refused(["simulate", "--model", w / "snn", "--T", "1000000000000"], capsys, "needs about")
+    refused(["evaluate", "--model", w / "snn", "--T", "1000000000000"], capsys, "would take at least", "h (drawing")
+    refused(["train", *IRIS, "--T", "1000000000000", "--out", w / "x"], capsys, "would take at least")
+    assert not kept(before, snapshot(w)) and not (w / "x").exists()
 
 
 def test_disk_full_and_out_of_memory_are_one_line(tree, capsys, monkeypatch):

@@ -83,6 +83,8 @@ def test_never_replaces_a_file_the_command_did_not_write(tmp_path):
         with pytest.raises(OutputError, match="bookkeeping"):
             _write(out / MARKER)
         assert remove_own(out / "index.html") and not (out / "index.html").exists()
+        with pytest.raises(OutputError, match="outside the output directory"):
+            _write(tmp_path / "elsewhere.txt")
     assert (out / "user.md").read_text() == "user"
 
 
@@ -159,3 +161,30 @@ def test_nan_results_are_one_line(tmp_path):
     with pytest.raises(ValueError, match="NaN or infinite"):
         write_json(tmp_path / "a.json", {"x": float("nan")})
     assert not (tmp_path / "a.json").exists()
+
+
+def test_claims_belong_to_their_thread(tmp_path):
+    import threading
+
+    errors, inside = [], threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with output_dir(tmp_path / "a", "sweep"):
+            _write(tmp_path / "a" / "x.json")
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    inside.wait(10)
+    try:
+        _write(tmp_path / "free.json")  # this thread holds no claim: not confined to the other's directory
+        with pytest.raises(OutputError, match="another spikecount run"):
+            with output_dir(tmp_path / "a", "sweep"):
+                pass
+    except BaseException as e:  # noqa: BLE001 -- reported below, after the thread is released
+        errors.append(e)
+    release.set()
+    t.join()
+    assert not errors, errors
