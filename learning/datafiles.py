@@ -13,7 +13,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from learning.datasets import _MNIST_MD5, _UCI, _find_file, _resolve_mnist_dir, _uci_bytes
+from learning.datasets import _MNIST_MD5, _find_file, _resolve_mnist_dir
+from learning.uci import _UCI, _uci_bytes
 
 __all__ = ["data_files", "resolve_data_dir"]
 

@@ -157,7 +157,7 @@ def test_resume_of_a_run_killed_before_model_json_evaluates_without_dropout(tmp_
 
 
 def test_replacement_data_file_is_recorded_and_checked(tmp_path, capsys):
-    from learning.datasets import _UCI, _packaged_uci_file
+    from learning.uci import _UCI, _packaged_uci_file
 
     data = tmp_path / "data"
     data.mkdir()
