@@ -9,7 +9,9 @@ import argparse
 import json
 import sys
 
+from baselines.choices import RESETS
 from baselines.normalise import NORMS
+from learning.choices import ENCODINGS, MODES
 from learning.datasets import DATASETS
 
 __all__ = ["main", "build_parser"]
@@ -216,10 +218,6 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from baselines.convert import RESETS
-    from learning.inputs import ENCODINGS
-    from learning.model import MODES
-
     parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

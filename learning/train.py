@@ -16,10 +16,11 @@ import torch.nn.functional as F
 
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
-from learning.inputs import ENCODINGS, input_counts, input_trains
+from learning.choices import ENCODINGS, MODES
+from learning.inputs import input_counts, input_trains
 from learning.io import save_model
 from learning.loop import fit, load_pair
-from learning.model import MODES, SpikingNet
+from learning.model import SpikingNet
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
 from learning.spec import AvgPool, parse_spec
