@@ -11,7 +11,9 @@ import sys
 
 from analysis.cli_safety import OneLineParser, claimed as _claimed, finite as _finite, run_command
 from analysis.cli_safety import safety_options as _safety_options, seed as _seed, seeds as _seeds
+from baselines.choices import RESETS
 from baselines.normalise import NORMS
+from learning.choices import ENCODINGS, MODES
 from learning.datasets import DATASETS
 
 __all__ = ["main", "build_parser"]
@@ -233,10 +235,6 @@ def cmd_demo(a: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from baselines.convert import RESETS
-    from learning.inputs import ENCODINGS
-    from learning.model import MODES
-
     parser = OneLineParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

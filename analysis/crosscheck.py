@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from analysis.brian2_net import population_neurons, pre_threshold, run_brian2
-from learning.inputs import ENCODINGS
+from learning.choices import ENCODINGS
 from simcore import Network, compile_network, encoding as enc, predict, simulate
 from simcore.neuron import NeuronParams, initial_potential, step
 

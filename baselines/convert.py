@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from baselines.ann import ANN, ConversionError
+from baselines.choices import INPUTS, RESETS
 from baselines.normalise import (NORMS, ActivationStats, applied_divisors, apply_factors, data_based_factors,
                                  model_based_factors)
 from learning.datafiles import resolve_data_dir
@@ -40,11 +41,9 @@ from simcore.neuron import NeuronParams
 from simcore.outputs import GRAPH_FILES, check_dir, output_dir
 from simcore.provenance import environment
 
-__all__ = ["INPUTS", "RESETS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
+__all__ = ["DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
            "activation_stats", "scale_factors", "convert_ann", "convert", "load_converted_model"]
 
-INPUTS = {"poisson": "bernoulli", "bernoulli": "bernoulli", "analog": "analog"}
-RESETS = ("subtract", "zero")  # Rueckauer (subtract), Diehl (zero): NeuronParams resets
 CONVERT_FILES = (*GRAPH_FILES, MODEL_FILE)  # what convert writes
 DEFAULT_T = 100  # window recorded in model.json for `spikecount simulate` (override with --T)
 DEFAULT_ROBUST_SAMPLES = 10_000  # default normalisation subset for the percentile (memory)

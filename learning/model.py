@@ -42,14 +42,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from learning.activation import spike_count, with_count_gradient
+from learning.choices import MODES
 from learning.dense_if import dense_integrate_and_fire
 from learning.quantise import qmax, quantise_ste
 from learning.spec import Arch, Stage
 from simcore.neuron import NeuronParams
 
-__all__ = ["SpikingNet", "Forward", "MODES", "NEURON_SUPPORT", "check_neuron", "build_stages", "stage_input"]
+__all__ = ["SpikingNet", "Forward", "NEURON_SUPPORT", "check_neuron", "build_stages", "stage_input"]
 
-MODES = ("aggregate", "stepped")
 NEURON_SUPPORT = ("the paper's neuron (no leak, threshold test '>=', reset by subtraction, "
                   "bias as the initial potential)")
 

@@ -29,8 +29,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from simcore.fileio import read_json
-
 if TYPE_CHECKING:
     from simcore import Network
 
@@ -99,6 +97,8 @@ def _resolve(kind: str, path: Path) -> Loader:
 
 def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     """The model.json of a model directory, checked for the fields every model has."""
+    from simcore.fileio import read_json  # simcore's import pulls in numba: only when a model is read
+
     path = Path(model_dir) / MODEL_FILE
     meta = read_json(path, "model description")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -129,8 +129,7 @@ _OPTIONAL = {"weight_bits", "data_dir", "data_files", "dataset"}
 def _field_checks() -> dict:
     """Every model.json field a loader reads: (check, description); names from their one home."""
     from learning.datasets import DATASETS
-    from learning.inputs import ENCODINGS
-    from learning.model import MODES
+    from learning.choices import ENCODINGS, MODES
     from simcore.resources import MAX_SEED
 
     return {

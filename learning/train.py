@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from learning.datafiles import data_files
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
-from learning.inputs import ENCODINGS, input_counts, input_trains
+from learning.choices import ENCODINGS, MODES
+from learning.inputs import input_counts, input_trains
 from learning.io import save_model
 from learning.loop import RUN_FILES, fit, load_pair, start_run
-from learning.model import MODES, SpikingNet
+from learning.model import SpikingNet
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
 from learning.resources import check_training_cost
