@@ -79,8 +79,6 @@ class OutputDir:
     path: Path
     kind: str
     files: set[str] = field(default_factory=set)
-    created: bool = False
-    _fd: int | None = None
 
     def owns(self, rel: str) -> bool:
         return rel in self.files
@@ -195,7 +193,7 @@ def output_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ())
     fd = _lock(real)
     try:
         files, new_marker = _inspect(real, kind, frozenset(adopt))  # under the lock: no run claims it meanwhile
-        out = OutputDir(real, kind, files, created, fd)
+        out = OutputDir(real, kind, files)
         if new_marker:
             out.save_marker()
         active[real] = out
