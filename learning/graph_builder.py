@@ -35,18 +35,6 @@ def source_names(arch: Arch) -> list[str]:
     return [INPUT, *population_names(arch)[:-1]]
 
 
-def _add_population(graph: Network, name: str, shape: tuple[int, ...], neuron: NeuronParams,
-                    bias: np.ndarray) -> None:
-    """The builder's one call into ``Network.add_neurons`` (its keyword form: threshold, bias_mode and
-    reset "subtract" | "zero"; a leak, the strict test or a non-zero reset value need simcore's
-    ``neuron=`` form)."""
-    if neuron.beta != 1.0 or neuron.strict or (neuron.reset == "to_value" and neuron.v_reset != 0.0):
-        raise GraphError(f"population '{name}': this simcore Network holds only non-leaky '>=' neurons "
-                         f"that reset by subtraction or to zero, got {neuron}")
-    graph.add_neurons(name, shape, threshold=neuron.threshold, bias=bias, bias_mode=neuron.bias_mode,
-                      reset="subtract" if neuron.reset == "subtract" else "zero")
-
-
 def build_graph(arch: Arch, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None],
                 neuron: NeuronParams, delay: int = 0) -> Network:
     """The simcore network of ``arch``'s stages (float64 copies of the arrays).
@@ -68,7 +56,7 @@ def build_graph(arch: Arch, weights: Sequence[np.ndarray], biases: Sequence[np.n
         ops.append(Dense(w) if stage.kind == "dense" else Conv2d(w, stride=1, padding=0))
         per_map = int(np.prod(stage.out_shape[1:]))
         b = np.zeros(int(np.prod(stage.out_shape))) if b is None else np.repeat(np.asarray(b, np.float64), per_map)
-        _add_population(graph, name, tuple(stage.out_shape), neuron, b)
+        graph.add_neurons(name, tuple(stage.out_shape), neuron=neuron, bias=b)
         graph.connect(prev, name, ops, delay=delay)
         prev = name
     graph.validate()
