@@ -79,11 +79,14 @@ class OutputDir:
     path: Path
     kind: str
     files: set[str] = field(default_factory=set)
+    changed: bool = False  # this claim wrote or removed a file
+
 
     def owns(self, rel: str) -> bool:
         return rel in self.files
 
     def record(self, rel: str) -> None:
+        self.changed = True
         if rel not in self.files:
             self.files.add(rel)
             self.save_marker()
@@ -146,10 +149,26 @@ def _inspect(path: Path, kind: str, adopt: frozenset[str]) -> tuple[set[str], bo
             raise OutputError(f"{path}: holds the output of `{doc['kind']}`, not of `{kind}`; choose another --out")
         return {str(f) for f in doc["files"]}, False
     entries = _entries(path)
-    if entries and not all(n in adopt and stat.S_ISREG(os.lstat(path / n).st_mode) for n in entries):
+    if entries and not (all(n in adopt and stat.S_ISREG(os.lstat(path / n).st_mode) for n in entries)
+                        and any(_signed(path / n) for n in entries)):
         raise OutputError(f"{path}: not empty and not an output of `{kind}` (no {MARKER}); "
                           "refusing to write into it, choose a new or empty directory")
     return set(entries), True
+
+
+_SIGNATURES = {"model.json": "spikecount-model", "graph.json": "simcore-network"}
+
+
+def _signed(path: Path) -> bool:
+    """True for a description file this tool wrote before markers existed (a model.json or graph.json
+    whose ``format`` is this tool's), the evidence that an unmarked directory is an earlier output."""
+    if path.name not in _SIGNATURES:
+        return False
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == _SIGNATURES[path.name]
 
 
 def _lock(path: Path) -> int:
@@ -201,10 +220,10 @@ def output_dir(path: str | os.PathLike, kind: str, *, adopt: Iterable[str] = ())
             yield out
         finally:
             del active[real]
-            if new_marker and not out.files and not _entries(real):  # nothing written: leave no trace
+            if new_marker and not out.changed:  # nothing written or removed: leave no trace
                 for name in (MARKER, LOCK):
                     (real / name).unlink(missing_ok=True)
-                if created:
+                if created and not _entries(real):
                     for d in [real, *real.parents]:
                         d.rmdir()
                         if d == top:
@@ -263,6 +282,7 @@ def remove_own(path: str | os.PathLike) -> bool:
     if claim is None or not claim[0].owns(claim[1]) or not stat.S_ISREG(os.lstat(real).st_mode):
         raise OutputError(f"{p}: was not written by this command; refusing to remove it")
     real.unlink()
+    claim[0].changed = True
     claim[0].files.discard(claim[1])
     claim[0].save_marker()
     return True

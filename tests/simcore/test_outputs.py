@@ -61,7 +61,12 @@ def test_foreign_or_other_kind_directories_are_refused(tmp_path):
 def test_legacy_outputs_are_adopted_only_when_every_entry_is_the_kinds_own(tmp_path):
     legacy = tmp_path / "legacy"
     legacy.mkdir()
-    (legacy / "graph.json").write_text("{}")
+    (legacy / "graph.json").write_text("{}")  # a user's file of that name: not this tool's
+    with pytest.raises(OutputError, match="not empty"):
+        with output_dir(legacy, "export", adopt=("graph.json", "weights.npz")):
+            pass
+    assert sorted(os.listdir(legacy)) == ["graph.json"]  # the refusal left no trace
+    (legacy / "graph.json").write_text('{"format": "simcore-network"}')  # written before markers existed
     with output_dir(legacy, "export", adopt=("graph.json", "weights.npz")):
         _write(legacy / "graph.json", "new")
     (legacy / "notes.txt").write_text("user")
