@@ -1,7 +1,7 @@
 """Side-by-side speed and equality of two simcore versions in ONE process (interleaved repetitions).
 
     PYTHONPATH=. python benchmarks/compare_simcore.py --old-root DIR [--old-package simcore_old]
-        [--n 2000] [--cnn-n 300] [--check-n 1000] [--reps 7] [--T 50] [--threads K]
+        [--n 2000] [--cnn-n 300] [--check-n 1000] [--reps 7] [--T 50] [--threads K] [--only cnn-async]
 
 ``DIR`` holds a copy of an older ``simcore`` package renamed to ``--old-package`` (its internal
 ``simcore.`` imports renamed likewise). Both versions get the same deterministic networks of the
@@ -82,6 +82,7 @@ def main(argv=None):
     ap.add_argument("--data-dir", default=MNIST)
     ap.add_argument("--json", default=None, help="also write the figures here")
     ap.add_argument("--threads", type=int, default=None, help="numba threads (default: numba's setting)")
+    ap.add_argument("--only", default=None, help="one configuration, e.g. cnn-async")
     args = ap.parse_args(argv)
     if args.threads:
         import numba
@@ -95,9 +96,13 @@ def main(argv=None):
     images = np.asarray(d.x, dtype=np.float64).reshape(len(d.y), -1)
     rows = []
     for kind, n in (("mlp", args.n), ("cnn", args.cnn_n)):
+        if args.only and not args.only.startswith(kind):
+            continue
         nets = {"old": build(old, kind), "new": build(simcore, kind)}
         mods = {"old": old, "new": simcore}
         for mode in ("sync", "async"):
+            if args.only and args.only != f"{kind}-{mode}":
+                continue
             xc = images[: args.check_n]
             same = identical(timed(old, nets["old"], xc, args.T, mode)[1],
                              timed(simcore, nets["new"], xc, args.T, mode)[1])
@@ -107,12 +112,15 @@ def main(argv=None):
                 for who in (("old", "new") if r % 2 == 0 else ("new", "old")):
                     times[who].append(timed(mods[who], nets[who], x, args.T, mode)[0])
             med = {k: statistics.median(v) for k, v in times.items()}
+            ratios = sorted(b / a for a, b in zip(times["old"], times["new"]))
             row = {"network": kind, "mode": mode, "N": n, "T": args.T, "reps": args.reps, "old_median_s": med["old"],
-                   "new_median_s": med["new"], "new_over_old": med["new"] / med["old"], "old_s": times["old"],
+                   "new_median_s": med["new"], "new_over_old": med["new"] / med["old"],
+                   "paired_ratio_median": statistics.median(ratios), "old_s": times["old"],
                    "new_s": times["new"], "identical_on": args.check_n, "identical": same}
             rows.append(row)
             print(f"{kind} {mode:5s} N={n:5d}: old {med['old']:.3f} s, new {med['new']:.3f} s (medians of "
-                  f"{args.reps}), new/old {row['new_over_old']:.3f}; identical on {args.check_n} images: {same}",
+                  f"{args.reps}), new/old {row['new_over_old']:.3f} (median of paired ratios "
+                  f"{row['paired_ratio_median']:.3f}); identical on {args.check_n} images: {same}",
                   flush=True)
     import numba
 
