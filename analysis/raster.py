@@ -24,13 +24,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from simcore import simulate  # noqa: E402
+from simcore import Network, simulate  # noqa: E402
 from simcore.fileio import atomic_write  # noqa: E402
-from simcore.graph import Network  # noqa: E402
+from simcore.outputs import result_file  # noqa: E402
 
 __all__ = ["Raster", "record_rasters", "raster_plot", "write_raster", "model_raster", "report_rasters", "CREATOR"]
 
-CREATOR = "spikecount raster"  # PNG "Software" text: a file we may replace
+CREATOR = "spikecount raster"  # PNG "Software" text
+RESULT_KIND = "raster"  # PNG "spikecount_output" text: a single-file result of this kind (simcore.outputs)
 
 
 @dataclass
@@ -123,20 +124,9 @@ def raster_plot(r: Raster, path: str | os.PathLike, title: str = "") -> Path:
     fig.suptitle(f"{title or f'sample {r.sample}'}: decision {int(r.decision[-1])}{verdict}", fontsize=10)
     buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110, metadata={"Software": CREATOR})
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": CREATOR, "spikecount_output": RESULT_KIND})
     plt.close(fig)
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
-
-
-def _ours(path: Path) -> bool:
-    """True if ``path`` is a PNG this module wrote (its Software text says so)."""
-    try:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return im.info.get("Software") == CREATOR
-    except Exception:  # noqa: BLE001 -- unreadable or not a PNG: not ours
-        return False
 
 
 def model_raster(model, sample: int = 0, *, dataset: str | None = None, split: str = "test", T: int | None = None,
@@ -153,13 +143,13 @@ def model_raster(model, sample: int = 0, *, dataset: str | None = None, split: s
 
 
 def write_raster(model, out: str | os.PathLike, sample: int = 0, **options) -> Path:
-    """``spikecount raster``: draw sample ``sample`` of a model into ``out`` (a PNG). Refuses to replace
-    a file it did not create."""
+    """``spikecount raster``: draw sample ``sample`` of a model into ``out`` (a PNG), a single-file
+    result of kind "raster" (:func:`simcore.outputs.result_file`: an earlier raster is replaced,
+    another file only with --overwrite)."""
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out {out}: the raster is a PNG; name it *.png")
-    if out.exists() and not _ours(out):
-        raise ValueError(f"--out {out} exists and was not written by spikecount raster; refusing to replace it")
+    result_file(out, RESULT_KIND)  # refuse before the work
     r = model_raster(model, sample, **options)
     return raster_plot(r, out, title=f"{Path(str(model)).name}, sample {sample}, T={r.T}")
 
@@ -168,7 +158,7 @@ def report_rasters(runs: str | os.PathLike, out_dir: str | os.PathLike) -> list[
     """One raster (test sample 0) per method among the models under ``runs`` (spike-count per T,
     conversion per normalisation); (title, PNG path) pairs written into out_dir. Models whose data
     cannot be loaded are skipped."""
-    from learning.io import MODEL_FILE, read_meta
+    from learning.models import MODEL_FILE, read_meta
 
     methods: dict[str, Path] = {}
     for f in sorted(Path(runs).rglob(MODEL_FILE)):

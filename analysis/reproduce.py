@@ -20,13 +20,12 @@ import numpy as np
 import torch
 
 from analysis.report import markdown_table
-from baselines.ann import load_ann
 from baselines.convert import convert
 from baselines.evaluate import accuracy_vs_T
 from baselines.train_ann import ann_accuracy, ann_config_from, train_ann
 from learning.datasets import load_dataset
 from learning.evaluate import evaluate_model
-from learning.io import MODEL_FILE
+from learning.models import MODEL_FILE, load
 from learning.simulate import simulate_dataset
 from learning.train import config_from, train
 from simcore.fileio import atomic_write, read_json, write_json
@@ -101,7 +100,7 @@ def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=t
             a = out / f"{ds}_ann_seed{seed}"
             _train_once(a, ann_config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit),
                         train_ann)
-            ann, _ = load_ann(a)
+            ann = load(a, kinds=("ann",), purpose="the ANN rows").net
             for split in ("train", "test"):
                 data = load_dataset(ds, split, limit=limit)
                 acc[f"ann_{split}"].append(ann_accuracy(ann, data.x, data.y))

@@ -19,18 +19,17 @@ from tqdm.auto import tqdm
 from analysis.latency import decision_latency
 from analysis.plots import accuracy_vs_T, decision_latency as latency_plot
 from baselines.convert import convert
+from baselines.normalise import NORMS
 from baselines.train_ann import ann_config_from, train_ann
 from learning.datasets import load_dataset
-from learning.io import MODEL_FILE
-from learning.simulate import load_simulatable
+from learning.models import MODEL_FILE, load
 from learning.train import config_from, train
 from simcore import simulate
 from simcore.fileio import atomic_write, write_json
 from simcore.provenance import environment
 
-__all__ = ["sweep", "NORMS", "COLUMNS"]
+__all__ = ["sweep", "COLUMNS"]
 
-NORMS = ("model", "data", "robust")
 COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample", "samples")
 
 
@@ -40,7 +39,8 @@ def _complete(d: Path) -> bool:
 
 def _evaluate(model_dir: Path, x: np.ndarray, y: np.ndarray, T_infer: list[int], seed: int):
     """Rows (T_infer, accuracy, sops) and the decision-latency trace at the largest T."""
-    graph, meta, _ = load_simulatable(model_dir)
+    loaded = load(model_dir)
+    graph, meta = loaded.graph, loaded.meta
     enc, rate = meta.get("encoding", "bernoulli"), float(meta.get("max_rate", 1.0))
     out, trace = [], None
     for T in T_infer:

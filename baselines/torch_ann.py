@@ -29,15 +29,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.ann import ConversionError
-from baselines.convert import DEFAULT_ROBUST_SAMPLES, DEFAULT_T, INPUTS, RESETS, convert_ann
+from baselines.choices import INPUTS, RESETS
+from baselines.convert import CONVERT_FILES, DEFAULT_ROBUST_SAMPLES, DEFAULT_T, conversion_neuron, convert_ann
 from baselines.normalise import NORMS, applied_divisors
 from baselines.torch_spec import build_chain, parse_chain
+from learning.datafiles import data_files
 from learning.datasets import load_dataset
-from learning.io import FORMAT, MODEL_FILE, load_arrays
-from learning.model import Stage, stage_input
+from learning.graph_builder import population_names
+from learning.io import load_arrays
+from learning.model import stage_input
+from learning.models import FORMAT, MODEL_FILE
 from learning.npz_data import provenance
+from learning.spec import Stage
+from simcore import Network, save_network
 from simcore.fileio import write_json
-from simcore.graph import Network
+from simcore.outputs import check_dir, output_dir
 from simcore.provenance import environment
 
 __all__ = ["ChainArch", "FoldedANN", "fold_chain", "convert_torch", "leaves", "load_torch_state", "convert_torch_state"]
@@ -48,10 +54,15 @@ _ALLOWED = "Linear, Conv2d, ReLU, AvgPool2d, Flatten, Dropout, BatchNorm1d/2d"
 
 @dataclass(frozen=True)
 class ChainArch:
-    """What the builders read of an architecture: a description and the input shape."""
+    """What the graph builder (:func:`learning.graph_builder.build_graph`) reads of an architecture:
+    a description, the input shape and the weighted stages (with their strides and paddings)."""
 
     spec: str
     input_shape: tuple[int, ...]
+    stage_list: tuple[Stage, ...]
+
+    def stages(self) -> list[Stage]:
+        return list(self.stage_list)
 
 
 def leaves(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
@@ -139,6 +150,7 @@ class _Chain:
 
     def __init__(self, input_shape: tuple[int, ...]):
         self.shape, self.stages, self.layers = tuple(input_shape), [], []
+        self.src = self.shape  # the source population's shape (input or previous stage), before pool/flatten
         self.pool, self.flatten, self.need_relu, self.bn_ok, self.last = 0, False, False, False, ""
 
     def weighted(self, name: str, m: nn.Module) -> None:
@@ -149,16 +161,17 @@ class _Chain:
             if len(self.shape) != 1 or self.shape[0] != m.in_features:
                 raise ConversionError(f"module {name} (Linear) takes {m.in_features} inputs but gets shape "
                                       f"{self.shape}{' (add nn.Flatten)' if len(self.shape) == 3 else ''}")
-            self.stages.append(Stage(self.pool, self.flatten, "dense"))
             self.shape = (m.out_features,)
+            self.stages.append(Stage(self.pool, self.flatten, "dense", 0, self.src, self.shape))
         else:
             if len(self.shape) != 3 or self.shape[0] != m.in_channels:
                 raise ConversionError(f"module {name} (Conv2d) takes {m.in_channels} channels but gets shape {self.shape}")
             (k0, k1), s, p = m.kernel_size, m.stride[0], m.padding[0]
             h, w = (self.shape[1] + 2 * p - k0) // s + 1, (self.shape[2] + 2 * p - k1) // s + 1
-            self.stages.append(Stage(self.pool, False, "conv"))
             self.shape = (m.out_channels, h, w)
+            self.stages.append(Stage(self.pool, False, "conv", int(k0), self.src, self.shape, int(s), int(p)))
         self.layers.append(layer)
+        self.src = self.shape
         self.pool, self.flatten, self.need_relu, self.bn_ok, self.last = 0, False, True, True, name
 
     def add(self, name: str, m: nn.Module) -> None:
@@ -208,7 +221,7 @@ def fold_chain(module: nn.Module, input_shape: tuple[int, ...], description: str
     if chain.pool or chain.flatten:
         raise ConversionError(f"the chain must end with its output layer (Linear/Conv2d), not pooling or flatten")
     spec = description or " -> ".join(type(m).__name__ for _, m in leaves(module))
-    folded = FoldedANN(ChainArch(spec, tuple(input_shape)), chain.stages, chain.layers)
+    folded = FoldedANN(ChainArch(spec, tuple(input_shape), tuple(chain.stages)), chain.stages, chain.layers)
     _check_forward(module, folded, chain.need_relu)
     return folded
 
@@ -274,8 +287,7 @@ def convert_torch_state(state_path: str | os.PathLike, spec: str, dataset: str, 
     if norm != "robust" and percentile is not None:
         raise ValueError("percentile applies only to norm 'robust'")
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "graph.json").is_file())):
-        raise ValueError(f"--out {out} exists and holds no converted model; refusing to replace it")
+    check_dir(out, "convert", adopt=CONVERT_FILES)  # refuse before the work; output_dir claims it below
     model = load_torch_state(state_path, spec)
     shape = parse_chain(spec)[0]
     limit = norm_samples or (DEFAULT_ROBUST_SAMPLES if norm == "robust" else None)
@@ -288,16 +300,19 @@ def convert_torch_state(state_path: str | os.PathLike, spec: str, dataset: str, 
                                            reset=reset)
     with torch.no_grad():
         logits = folded(torch.from_numpy(test.x.astype(np.float64)))
-    graph.save(out)
     info = {"format": FORMAT, "kind": "converted", "arch": spec, "source": "torch", "torch_state": str(state_path),
             "torch_state_sha256": hashlib.sha256(Path(state_path).read_bytes()).hexdigest(), "dataset": dataset,
             "norm": norm, "percentile": pct if norm == "robust" else None, "reset": reset,
             "input": "analog" if INPUTS[input] == "analog" else "poisson", "encoding": INPUTS[input],
-            "bias_mode": "current", "theta": 1.0, "max_rate": 1.0, "T": int(T),
+            "bias_mode": "current", "theta": 1.0, "neuron": conversion_neuron(reset).to_dict(), "max_rate": 1.0,
+            "T": int(T),
             "scale_factors": [float(v) for v in lambdas], "applied_divisors": applied_divisors(lambdas),
-            "populations": [p for p in graph.populations if p != "input"],
+            "populations": population_names(folded.arch),
             "ann_test_accuracy": float(np.mean(logits.argmax(1).numpy() == test.y)),
             "norm_samples": len(train.x) if norm != "model" else None, "split_seed": split_seed, "seed": int(seed),
-            **provenance(dataset), **environment()}
-    write_json(out / MODEL_FILE, info)
+            "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
+            "data_files": data_files(dataset, data_dir), **provenance(dataset), **environment()}
+    with output_dir(out, "convert", adopt=CONVERT_FILES):
+        save_network(graph, out)
+        write_json(out / MODEL_FILE, info)
     return info

@@ -15,13 +15,14 @@ import torch
 
 from learning.datasets import Dataset, load_dataset
 from learning.evaluate import Evaluation, evaluate
-from learning.export import population_names, to_graph
+from learning.export import to_graph
+from learning.graph_builder import population_names
 from learning.inputs import input_trains
 from learning.model import SpikingNet
 from learning.spec import parse_spec
 from learning.train import config_from, train_network
 from simcore import simulate
-from simcore.graph import Network
+from simcore import Network
 
 __all__ = ["Trained", "build_net", "train_net", "evaluate_net", "spike_trains", "simulate_net",
            "check_intensity", "check_trains"]
@@ -121,7 +122,7 @@ def spike_trains(net: SpikingNet, x, T: int, *, seed: int = 0, encoding: str = "
     finally:
         net.train(was_training)
     trains = {"input": inp.numpy() if encoding == "analog" else inp.numpy().astype(np.uint8)}
-    trains.update({name: s.numpy().astype(np.uint8) for name, s in zip(population_names(net), out.trains)})
+    trains.update({name: s.numpy().astype(np.uint8) for name, s in zip(population_names(net.arch), out.trains)})
     return trains
 
 

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from learning.datasets import Dataset, DatasetError, minmax_train
+from learning.choices import SCALINGS
+from learning.dataset_record import Dataset, DatasetError
+from learning.uci import minmax_train
 
 __all__ = ["PREFIX", "NpzInfo", "from_arrays", "load_npz", "npz_name", "npz_path", "provenance", "check_recorded"]
 
@@ -131,9 +133,9 @@ def from_arrays(x_train, y_train, x_test, y_test, *, n_classes: int | None = Non
     shape = _input_shape(xs[0])
     flat = [x.reshape(len(x), -1) for x in xs]
     if all(x.min() >= 0.0 and x.max() <= 1.0 for x in flat):
-        scaling, scaled = "as-is", [x.astype(np.float32) for x in flat]
+        scaling, scaled = SCALINGS[0], [x.astype(np.float32) for x in flat]
     else:
-        scaling, scaled = "minmax-train", [minmax_train(flat[0], x) for x in flat]
+        scaling, scaled = SCALINGS[1], [minmax_train(flat[0], x) for x in flat]
     info = NpzInfo(path, sha256, scaling, n_classes)
     pair = tuple(Dataset(name, split, np.ascontiguousarray(x), y, shape, n_classes)
                  for split, x, y in zip(("train", "test"), scaled, ys))

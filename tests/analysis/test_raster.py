@@ -42,7 +42,7 @@ def test_cli_raster_writes_png_and_refuses_foreign_files(model_dir, tmp_path, ca
     foreign.write_bytes(b"not ours")
     assert main(["raster", "--model", str(model_dir), "--out", str(foreign)]) == 2
     assert foreign.read_bytes() == b"not ours"
-    assert "was not written by spikecount raster" in capsys.readouterr().err
+    assert "photo.png: exists and is not an earlier `raster` result; pass --overwrite" in capsys.readouterr().err
     assert main(["raster", "--model", str(model_dir), "--sample", "1000", "--out", str(tmp_path / "x.png")]) == 2
 
 
