@@ -38,6 +38,18 @@ def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-seed", type=_seed, help="seed of the stratified train/test split (UCI, digits)")
 
 
+def _runner_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=_positive_int, help="run the jobs on a local Dask cluster of N worker "
+                   "processes (needs: pip install 'spikecount[dist]')")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the jobs on the Dask cluster of this scheduler")
+
+
+def _runner(a: argparse.Namespace):
+    from analysis.runner import Runner
+
+    return Runner(workers=a.workers, scheduler=a.scheduler, progress=not getattr(a, "quiet", False))
+
+
 def _print_json(obj: dict, out: str | None) -> None:
     from simcore.fileio import write_json
 
@@ -88,10 +100,11 @@ def cmd_export(a: argparse.Namespace) -> None:
 
 
 def cmd_simulate(a: argparse.Namespace) -> None:
-    from learning.simulate import simulate_dataset
+    from analysis.runner.shard import simulate_sharded
 
-    res = simulate_dataset(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
-                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, progress=not a.quiet)
+    res = simulate_sharded(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
+                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, runner=_runner(a),
+                           shards=a.shards)
     _print_json(res, a.out)
 
 
@@ -112,7 +125,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
                 seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
                 data_dir=a.data_dir,
-                limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
+                limit_train=a.limit_train, limit_test=a.limit_test, runner=_runner(a))
     print(markdown_table(res["rows"], ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))
 
 
@@ -194,7 +207,7 @@ def _row_seeds(items: list[str], table: tuple) -> dict[str, int]:
 def cmd_reproduce(a: argparse.Namespace) -> None:
     from analysis.reproduce import reproduce
 
-    kwargs = {"seeds": tuple(range(a.seeds)), "epochs": a.epochs} if a.what != "cost" else {}
+    kwargs = {"seeds": tuple(range(a.seeds)), "epochs": a.epochs, "runner": _runner(a)} if a.what != "cost" else {}
     if a.what == "table1":
         kwargs["limit"] = a.limit
     if a.what == "table2":
@@ -211,7 +224,8 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
 def cmd_demo(a: argparse.Namespace) -> None:
     from analysis.demo import demo
 
-    demo(a.out, epochs=a.epochs, crosscheck_samples=a.crosscheck_samples, brian2_target=a.brian2_target)
+    demo(a.out, epochs=a.epochs, crosscheck_samples=a.crosscheck_samples, brian2_target=a.brian2_target,
+         runner=_runner(a))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -282,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
     p.add_argument("--out", help="write the result JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _runner_options(p)
+    p.add_argument("--shards", type=_positive_int, help="with --workers/--scheduler: sample-id ranges to split "
+                   "the split into (default: one per worker)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("sweep", help="latency-accuracy sweep: direct training vs conversion, in simcore")
@@ -298,8 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.add_argument("--limit-train", type=_positive_int)
     p.add_argument("--limit-test", type=_positive_int)
-    p.add_argument("--out", required=True, help="directory for models, sweep.json/csv and plots")
+    p.add_argument("--out", required=True, help="directory for jobs (models, evaluations), sweep.json/csv, plots")
     p.add_argument("--quiet", action="store_true")
+    _runner_options(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("quantisation", help="per-layer quantisation error of a trained network")
@@ -384,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "e.g. 2=3 (the CNN with seeds 0-2)")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True)
+    _runner_options(p)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("demo", help="the main job: everything on the embedded digits set, with a report")
@@ -391,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--crosscheck-samples", type=_positive_int, default=20)
     p.add_argument("--brian2-target", choices=("cython", "numpy"), default="cython")
+    _runner_options(p)
     p.set_defaults(func=cmd_demo)
     return parser
 
