@@ -11,6 +11,7 @@ at the end. A Dask worker that dies mid-job has its job run again elsewhere (the
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
@@ -130,7 +131,7 @@ class Runner:
             futures, jobs = {}, {}
             for job in todo:
                 after = [futures[n] for n in job.needs.values() if n in futures]
-                futures[job.id] = client.submit(execute, job, root, *after, key=job.id, pure=False,
+                futures[job.id] = client.submit(execute, job, root, *after, key=f"{job.id}-{uuid.uuid4().hex[:8]}",
                                                 retries=self.retries)
                 jobs[futures[job.id].key] = job
             for fut in as_completed(list(futures.values())):

@@ -9,7 +9,9 @@ Model directories are ``<job dir>/model``; every model loader this package uses 
 """
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from dataclasses import fields
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from analysis.runner.job import Job, claim, finish, is_done, job_dir, read_result
+from simcore.fileio import read_json
 
 __all__ = ["execute", "model_dir", "MODEL"]
 
@@ -55,9 +58,12 @@ def _train_ann(job: Job, d: Path, needs: dict) -> dict:
 def _convert(job: Job, d: Path, needs: dict) -> dict:
     from baselines.convert import convert
 
-    c = job.config
-    info = convert(needs["ann"], c["norm"], out_dir=d / MODEL, data_dir=job.data_dir, seed=c["seed"])
-    return {"scale_factors": info["scale_factors"]}
+    c, out = job.config, d / MODEL
+    if not (out / "model.json").is_file():  # converted in a staging directory, renamed when complete
+        stage = d / f".{MODEL}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        convert(needs["ann"], c["norm"], out_dir=stage, data_dir=job.data_dir, seed=c["seed"])
+        os.replace(stage, out)
+    return {"scale_factors": read_json(out / "model.json", "converted model")["scale_factors"]}
 
 
 def _sweep_rows(model: Path, job: Job) -> dict:

@@ -19,7 +19,11 @@ from analysis.runner.job import JOB_FILE, RESULT_FILE, claim, job_dir
 from analysis.sweep import sweep
 from learning.train import config_from
 
-distributed = pytest.importorskip("distributed")
+try:
+    import distributed
+except ImportError:  # the dist extra is not installed: only the Dask tests are skipped
+    distributed = None
+needs_dask = pytest.mark.skipif(distributed is None, reason="needs the dist extra (dask[distributed])")
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(dataset="digits", arch="64-10-10", T_train=(5,), T_infer=(5, 10), norms=("model",), seeds=(0, 1),
@@ -64,6 +68,7 @@ def _rows(result):
     return result["rows"]
 
 
+@needs_dask
 def test_local_cluster_sweep_equals_serial(serial, tmp_path):
     _, reference = serial
     res = sweep(out_dir=tmp_path, runner=Runner(workers=2, progress=False), **TINY)
@@ -104,12 +109,14 @@ def tcp_cluster(tmp_path_factory):
                 p.kill()
 
 
+@needs_dask
 def test_scheduler_with_tcp_workers_equals_serial(serial, tcp_cluster, tmp_path):
     _, reference = serial
     res = sweep(out_dir=tmp_path, runner=Runner(scheduler=tcp_cluster, progress=False), **TINY)
     assert _rows(res) == _rows(reference)
 
 
+@needs_dask
 def test_a_worker_killed_mid_job_still_gives_the_serial_table(tcp_cluster, tmp_path):
     reference = sweep(out_dir=tmp_path / "serial", **SLOW)
     done, killed = {}, []
@@ -182,6 +189,7 @@ def test_a_failed_job_is_reported_and_the_others_finish(tmp_path, capsys):
     assert len(line) == 1 and bad.id in line[0] and "arch=64-10-3" in line[0] and "ValueError" in line[0]
 
 
+@needs_dask
 def test_sharded_simulate_equals_single_process(serial):
     from analysis.runner.shard import simulate_sharded
     from learning.simulate import simulate_dataset
