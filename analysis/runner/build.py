@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from analysis.runner.job import Job
-from learning.datasets import data_fingerprint
+from learning.fingerprint import data_fingerprint
 
 __all__ = ["train_job", "convert_job", "eval_job"]
 
