@@ -142,7 +142,12 @@ class Runner:
                     continue
                 needs_failed = any(futures.get(n) is not None and futures[n].status == "error"
                                    for n in job.needs.values())
-                failed[job.id] = "skipped: a job it needs failed" if needs_failed else _one_line(fut.exception())
+                if fut.status != "error":
+                    failed[job.id] = f"{fut.status} (the cluster dropped it)"
+                elif needs_failed:
+                    failed[job.id] = "skipped: a job it needs failed"
+                else:
+                    failed[job.id] = _one_line(fut.exception())
                 tally.fail(_running(client))
 
 

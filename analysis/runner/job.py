@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,12 +109,20 @@ def read_result(root, job: Job) -> dict:
 
 
 def claim(root, job: Job) -> Path:
-    """The job's directory, created with its job.json if new (a matching one is kept: resume)."""
+    """The job's directory (a matching one is kept: resume). A new one is prepared with its job.json
+    beside it and renamed into place, so a job directory never exists without its job.json, even
+    if the process is killed while creating it."""
     d = job_dir(root, job)
     _check_owner(d, job)
     if not (d / JOB_FILE).is_file():
-        make_dir(d)
-        write_json(d / JOB_FILE, {**_identity(job), **environment()})
+        stage = make_dir(d.parent / f".{d.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        write_json(stage / JOB_FILE, {**_identity(job), **environment()})
+        try:
+            os.rename(stage, d)
+        except OSError:  # d appeared meanwhile (another process claimed it) or holds something
+            (stage / JOB_FILE).unlink()
+            stage.rmdir()
+            _check_owner(d, job)
     return d
 
 

@@ -190,6 +190,21 @@ def test_a_failed_job_is_reported_and_the_others_finish(tmp_path, capsys):
 
 
 @needs_dask
+def test_a_failed_job_on_a_cluster_is_reported_and_its_dependents_skipped(tcp_cluster, tmp_path, capsys):
+    from analysis.runner.build import eval_job
+
+    good = train_job(config_from("digits", "64-10-10", epochs=1, limit_train=20, limit_test=20))
+    bad = train_job(config_from("digits", "64-10-3", epochs=1, limit_train=20, limit_test=20))
+    after_bad, after_good = eval_job(bad, "tensor", split="test", limit=20), eval_job(good, "tensor", split="test", limit=20)
+    with pytest.raises(JobsFailed, match="2 of 4 jobs failed"):
+        Runner(scheduler=tcp_cluster, progress=False).run([bad, good, after_bad, after_good], tmp_path)
+    assert (job_dir(tmp_path, after_good) / RESULT_FILE).is_file()
+    lines = {l.split()[1]: l for l in capsys.readouterr().out.splitlines() if l.startswith("failed:")}
+    assert set(lines) == {bad.id, after_bad.id}
+    assert "ValueError" in lines[bad.id] and "skipped: a job it needs failed" in lines[after_bad.id]
+
+
+@needs_dask
 def test_sharded_simulate_equals_single_process(serial):
     from analysis.runner.shard import simulate_sharded
     from learning.simulate import simulate_dataset
