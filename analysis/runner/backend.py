@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -89,6 +90,7 @@ class Runner:
     def run(self, jobs: list[Job], root) -> dict[str, dict]:
         """Run ``jobs`` (dependency order; ``root`` holds the job directories, None for result-only
         jobs); returns {job id: result}. Raises JobsFailed after the others finished if any failed."""
+        root = None if root is None else Path(root).resolve()  # workers may run in another directory
         ids = [j.id for j in jobs]
         if len(set(ids)) != len(ids):
             jobs = list({j.id: j for j in jobs}.values())

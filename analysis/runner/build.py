@@ -3,6 +3,7 @@ whose configuration holds every setting, the data files' sha256 and the ids of t
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from analysis.runner.job import Job
 from learning.fingerprint import data_fingerprint
@@ -16,6 +17,7 @@ def train_job(cfg) -> Job:
 
     settings = asdict(cfg)
     data_dir = settings.pop("data_dir")
+    data_dir = None if data_dir is None else str(Path(data_dir).expanduser().resolve())  # same path on workers
     kind = "train-snn" if isinstance(cfg, TrainConfig) else "train-ann"
     return Job({"kind": kind, **settings, "data": data_fingerprint(cfg.dataset, data_dir)}, data_dir=data_dir)
 
