@@ -21,14 +21,14 @@ import numpy as np
 from analysis.plots import accuracy_vs_T, decision_latency as latency_plot
 from analysis.runner import Runner, model_dir
 from analysis.runner.build import convert_job, eval_job, train_job
+from baselines.normalise import NORMS
 from baselines.train_ann import ann_config_from
 from learning.train import config_from
 from simcore.fileio import atomic_write, write_json
 from simcore.provenance import environment
 
-__all__ = ["sweep", "sweep_jobs", "NORMS", "COLUMNS"]
+__all__ = ["sweep", "sweep_jobs", "COLUMNS"]
 
-NORMS = ("model", "data", "robust")
 COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample", "samples", "model")
 
 

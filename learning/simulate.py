@@ -1,44 +1,29 @@
 """Dataset-scale simulation in simcore, checked against the tensor twin where there is one.
 
-``--model`` may be a trained model directory (model.json of kind "snn": exported on the fly and
-compared with the tensor model's ``stepped`` mode on the same spike trains), or a simcore graph
-directory (graph.json; with a model.json of kind "converted" from baselines, or bare).
+``--model`` is any model directory that :func:`learning.models.load` gives a simcore graph for:
+kind "snn" (exported on the fly and compared with the tensor model's ``stepped`` mode on the same
+spike trains), "converted" (baselines) or "graph" (a bare simcore graph directory).
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
+from learning.datafiles import resolve_data_dir
 from learning.datasets import Dataset, load_dataset
 from learning.evaluate import evaluate
-from learning.export import population_names, to_graph
-from learning.io import MODEL_FILE, load_model, read_meta
+from learning.graph_builder import population_names
 from learning.model import SpikingNet
-from simcore import simulate
-from simcore.graph import Network
+from learning.models import load
+from simcore import Network, compile_network, simulate
 from simcore.provenance import environment
+from simcore.resources import encoding_seconds, require_memory, require_time, simulation_bytes
 
-__all__ = ["load_simulatable", "RunInputs", "prepare_run", "simulate_dataset", "simulate_range", "merge_ranges"]
-
-
-def load_simulatable(path: str | os.PathLike) -> tuple[Network, dict, SpikingNet | None]:
-    """(simcore network, metadata, tensor twin or None) for a model or graph directory."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ValueError(f"model directory not found: {path}")
-    meta = read_meta(path) if (path / MODEL_FILE).is_file() else {}
-    if meta.get("kind") == "snn":
-        net, meta = load_model(path, dtype=torch.float64)
-        return to_graph(net), meta, net
-    if (path / "graph.json").is_file():
-        return Network.load(path), meta, None
-    raise ValueError(f"{path}: neither a trained model (model.json) nor a simcore graph (graph.json)")
+__all__ = ["RunInputs", "prepare_run", "simulate_dataset", "simulate_range", "merge_ranges"]
 
 
 @dataclass
@@ -69,7 +54,11 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
     if isinstance(model, Network):
         graph, meta, twin, source = model, {}, None, "<Network>"
     else:
-        (graph, meta, twin), source = load_simulatable(model), str(model)
+        loaded = load(model)
+        if loaded.graph is None:
+            raise ValueError(f"{model}: a model of kind {loaded.kind!r} has no simcore network; convert it first")
+        graph, meta, source = loaded.graph, loaded.meta, str(model)
+        twin = loaded.net if loaded.kind == "snn" else None
     dataset = dataset or meta.get("dataset")
     if dataset is None:
         raise ValueError(f"{source}: no dataset recorded; pass --dataset")
@@ -78,10 +67,17 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
         raise ValueError(f"{source}: no T recorded; pass --T (time steps >= 1)")
     seed = int(meta.get("seed", 0) if seed is None else seed)
     split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    data_dir = resolve_data_dir(meta, dataset, data_dir, source)
     data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:
         raise ValueError(f"{source}: input population has {n_in} neurons, {dataset} has {data.x.shape[1]} features")
+    if data.n_classes > graph.size(graph.output):
+        raise ValueError(f"{source}: output population has {graph.size(graph.output)} neurons, {dataset} has "
+                         f"{data.n_classes} classes")
+    what = f"simulating {source} at T={T}"
+    require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + compile_network(graph).max_path_delay), what)
+    require_time(encoding_seconds(len(data.y), n_in, T, meta.get("encoding", "bernoulli")), what)
     return RunInputs(graph, meta, twin, data, T, seed, meta.get("encoding", "bernoulli"),
                      float(meta.get("max_rate", 1.0)), source)
 
@@ -119,8 +115,9 @@ def simulate_range(run: RunInputs, lo: int, hi: int, *, mode: str = "sync", chun
         pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
         part["twin_correct"] = int(np.sum(ref.predictions == run.data.y[ids]))
         part["prediction_equal"] = int(np.sum(ref.predictions == pred))
-        part["count_equal"] = {name: int(np.sum(ref.stage_counts[k].reshape(hi - lo, -1) == np.concatenate(counts[name])))
-                               for k, name in enumerate(population_names(twin))}
+        part["count_equal"] = {
+            name: int(np.sum(ref.stage_counts[k].reshape(hi - lo, -1) == np.concatenate(counts[name])))
+            for k, name in enumerate(population_names(twin.arch))}
     return part
 
 

@@ -7,22 +7,30 @@ and sample ids 0..N-1, the trains that ``spikecount simulate`` regenerates for t
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from learning.constraints import check_rate_options, qmax, rate_penalty
+from learning.datafiles import data_files
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
-from learning.inputs import ENCODINGS, input_counts, input_trains
+from learning.choices import ENCODINGS, MODES
+from learning.inputs import input_counts, input_trains
 from learning.io import save_model
-from learning.loop import fit, load_pair
-from learning.model import MODES, SpikingNet
+from learning.loop import RUN_FILES, fit, load_pair, start_run
+from learning.model import SpikingNet
+from learning.quantise import qmax
+from learning.rate_penalty import check_rate_options, rate_penalty
+from learning.resources import check_training_cost
 from learning.spec import AvgPool, parse_spec
-from simcore.decode import predict
+from simcore import predict
+from simcore.outputs import output_dir
+from simcore.resources import MAX_SEED
 
 __all__ = ["TrainConfig", "defaults_for", "config_from", "train", "epoch_seed"]
 
@@ -51,7 +59,7 @@ class TrainConfig:
     bounded_output: bool = True
     lr_decay: float = 1.0  # multiply lr by this after every epoch (1.0: constant, the paper)
     dropout: float = 0.0  # hidden-neuron dropout in training (0: none, the paper)
-    rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.constraints)
+    rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.rate_penalty)
     rate_target: float | None = None  # penalise only counts above this (spikes per neuron per sample)
     weight_bits: int | None = None  # k-bit (2..8) quantisation-aware training; None: float weights
     data_dir: str | None = None
@@ -69,14 +77,38 @@ class TrainConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        if not (self.lr > 0 and self.theta > 0 and self.batch_size >= 1 and self.seed >= 0):
-            raise ValueError("lr, theta and batch_size must be positive and seed >= 0")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        check_common(self)
+        for name, lo, hi in (("theta", 0, math.inf), ("max_rate", 0, 1)):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and lo < value <= hi):
+                raise ValueError(f"{name} must be a finite number in ({lo}, {hi}], got {value}")
+        if not (math.isfinite(self.init_std) and self.init_std > 0):
+            raise ValueError(f"init_std must be a finite number > 0, got {self.init_std}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         n_stages = sum(not isinstance(layer, AvgPool) for layer in parse_spec(self.arch).layers)
         check_rate_options(self.rate_lambda, self.rate_target, n_stages)
         if self.weight_bits is not None:
             qmax(self.weight_bits)
+
+
+def check_common(cfg) -> None:
+    """Ranges shared by every trainer's config: lr finite > 0, lr_decay in (0, 1], batch size,
+    seeds and limits integers in range."""
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {cfg.lr}")
+    if not 0 < cfg.lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], got {cfg.lr_decay}")
+    if int(cfg.batch_size) != cfg.batch_size or cfg.batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {cfg.batch_size}")
+    for name in ("seed", "split_seed"):
+        value = getattr(cfg, name)
+        if int(value) != value or not 0 <= value <= MAX_SEED:
+            raise ValueError(f"{name} must be an integer in 0..{MAX_SEED}, got {value}")
+    for name in ("limit_train", "limit_test"):
+        value = getattr(cfg, name)
+        if value is not None and (int(value) != value or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value}")
 
 
 def defaults_for(dataset: str) -> dict:
@@ -111,6 +143,16 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     cfg.validate()
     train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
                                     cfg.limit_test)
+    check_training_cost(cfg.arch, cfg.batch_size, cfg.T, cfg.mode, len(train_set.y), len(test_set.y), cfg.epochs,
+                        cfg.encoding)
+    files = data_files(cfg.dataset, cfg.data_dir)
+    with output_dir(out_dir, "train", adopt=RUN_FILES):
+        start_run(out_dir, resume)
+        return _train(cfg, out_dir, train_set, test_set, files, resume, progress, stop_after)
+
+
+def _train(cfg: TrainConfig, out_dir, train_set: Dataset, test_set: Dataset, files: dict, resume: bool,
+           progress: bool, stop_after: int | None) -> dict:
     torch.manual_seed(cfg.seed)
     net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
 
@@ -130,16 +172,21 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
         return res.accuracy, _activity(res)
 
     run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
-              stop_after=stop_after)
+              stop_after=stop_after, data_files=files)
     final = None
-    if run.complete:
+    if run.complete:  # evaluate() runs in eval mode (no dropout), also when a resumed run had no epoch left
         final = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                          max_rate=cfg.max_rate)
         save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
                                   "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
-                                  "split_seed": cfg.split_seed, "test_accuracy": final.accuracy})
+                                  "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
+                                  "data_dir": _abs(cfg.data_dir), "data_files": files})
     return run.write_metrics(final.accuracy if final else None,
                              **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
+
+
+def _abs(data_dir) -> str | None:
+    return None if data_dir is None else str(Path(data_dir).expanduser().resolve())
 
 
 _ACTIVITY_KEYS = ("spikes_per_neuron", "sops_per_sample", "sops_per_sample_by_population")

@@ -6,7 +6,9 @@ from their directories, not run again; each job writes its results as it finishe
 a crash or Ctrl-C does only what is missing. A job that fails is reported with its settings and a
 one-line error while the others go on; jobs that need it are skipped; :class:`JobsFailed` is raised
 at the end. A Dask worker that dies mid-job has its job run again elsewhere (the scheduler's
-``allowed-failures``; ``retries`` covers exceptions).
+``allowed-failures``; ``retries`` covers exceptions). Each job claims its own directory
+(:func:`analysis.runner.job.claim`) in whichever process runs it, so workers write inside a ``ROOT``
+that the command holds as its claimed output directory.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from tqdm.auto import tqdm
 
 from analysis.runner.job import Job, is_done, read_result
 from analysis.runner.kinds import PERSISTENT, execute
+from simcore.outputs import current_options
 
 __all__ = ["Runner", "JobsFailed", "WORKER_ENV", "warm_kernels"]
 
@@ -129,12 +132,13 @@ class Runner:
     def _dask(self, todo, root, results, failed, tally) -> None:
         from distributed import as_completed
 
+        run_options = current_options()  # --overwrite/--force, for the workers
         with _connect(self.workers, self.scheduler) as client:
             futures, jobs = {}, {}
             for job in todo:
                 after = [futures[n] for n in job.needs.values() if n in futures]
-                futures[job.id] = client.submit(execute, job, root, *after, key=f"{job.id}-{uuid.uuid4().hex[:8]}",
-                                                retries=self.retries)
+                futures[job.id] = client.submit(execute, job, root, *after, run_options=run_options,
+                                                key=f"{job.id}-{uuid.uuid4().hex[:8]}", retries=self.retries)
                 jobs[futures[job.id].key] = job
             for fut in as_completed(list(futures.values())):
                 job = jobs[fut.key]

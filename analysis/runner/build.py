@@ -6,7 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from analysis.runner.job import Job
-from learning.fingerprint import data_fingerprint
+from learning.datafiles import data_fingerprint
 
 __all__ = ["train_job", "convert_job", "eval_job"]
 

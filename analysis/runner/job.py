@@ -10,7 +10,11 @@ jobs it reads) gives another directory. ``ROOT/jobs/<kind>-<hash16>/`` holds
 * ``result.json``: the job's result dict, written atomically last; its presence marks the job done.
 
 A directory whose ``job.json`` is missing or differs from the job's configuration is refused with
-one line and never written into: results are never relabelled.
+one line and never written into: results are never relabelled. Each job directory is a claimed
+output directory of kind ``job`` (:mod:`simcore.outputs`: marker file, lock, writes only inside),
+claimed by whoever runs the job (the serial runner, or a Dask worker process or thread, which
+cannot share the claim that the command holds on ``ROOT``); the lock keeps two processes out of
+one job.
 """
 from __future__ import annotations
 
@@ -19,18 +23,22 @@ import json
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from simcore.fileio import read_json, write_json
+from simcore.outputs import LOCK, MARKER, output_dir
 from simcore.provenance import environment
 
-__all__ = ["Job", "JobDirError", "job_dir", "is_done", "read_result", "claim", "finish", "make_dir", "JOB_FILE",
-           "RESULT_FILE"]
+__all__ = ["Job", "JobDirError", "job_dir", "is_done", "read_result", "claim", "finish", "JOB_FILE",
+           "RESULT_FILE", "JOB_KIND"]
 
 JOB_FILE = "job.json"
 RESULT_FILE = "result.json"
 JOBS_DIR = "jobs"
+JOB_KIND = "job"  # the output kind of a job directory (simcore.outputs)
 
 
 class JobDirError(ValueError):
@@ -71,12 +79,6 @@ def job_dir(root: str | os.PathLike, job: Job | str) -> Path:
     return Path(root) / JOBS_DIR / (job if isinstance(job, str) else job.id)
 
 
-def make_dir(path: Path) -> Path:
-    """The one place the runner creates directories (parents included)."""
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _identity(job: Job) -> dict:
     return {"id": job.id, "config": job.config, "needs": job.needs}
 
@@ -108,22 +110,31 @@ def read_result(root, job: Job) -> dict:
     return read_json(job_dir(root, job) / RESULT_FILE, "job result")["result"]
 
 
-def claim(root, job: Job) -> Path:
-    """The job's directory (a matching one is kept: resume). A new one is prepared with its job.json
-    beside it and renamed into place, so a job directory never exists without its job.json, even
-    if the process is killed while creating it."""
+def _create(d: Path, job: Job) -> None:
+    """Make the job directory with its job.json: prepared as a claimed directory beside it and renamed
+    into place, so it never exists without its job.json, even if the process is killed meanwhile."""
+    stage = d.parent / f".{d.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+    with output_dir(stage, JOB_KIND):
+        write_json(stage / JOB_FILE, {**_identity(job), **environment()})
+    try:
+        os.rename(stage, d)
+    except OSError:  # d appeared meanwhile (another process created it) or holds something
+        for name in (JOB_FILE, MARKER, LOCK):  # all that the stage holds, written just above
+            (stage / name).unlink()
+        stage.rmdir()
+        _check_owner(d, job)
+
+
+@contextmanager
+def claim(root, job: Job) -> Iterator[Path]:
+    """Hold the job's directory (created if new; a matching one is kept: resume) as this thread's
+    claimed output directory for the ``with`` block; yields its path."""
     d = job_dir(root, job)
     _check_owner(d, job)
     if not (d / JOB_FILE).is_file():
-        stage = make_dir(d.parent / f".{d.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-        write_json(stage / JOB_FILE, {**_identity(job), **environment()})
-        try:
-            os.rename(stage, d)
-        except OSError:  # d appeared meanwhile (another process claimed it) or holds something
-            (stage / JOB_FILE).unlink()
-            stage.rmdir()
-            _check_owner(d, job)
-    return d
+        _create(d, job)
+    with output_dir(d, JOB_KIND):
+        yield d
 
 
 def finish(d: Path, result: dict, seconds: float) -> None:

@@ -5,7 +5,7 @@ result is only returned) and the model directories of the jobs it needs; it retu
 Kinds: ``train-snn`` / ``train-ann`` (a learning.train / baselines.train_ann configuration),
 ``convert`` (an ANN job's model, a normalisation), ``evaluate`` (a model job, a ``measure``),
 ``simulate-shard`` (a sample-id range of ``spikecount simulate``, result only).
-Model directories are ``<job dir>/model``; every model loader this package uses is called here.
+Model directories are ``<job dir>/model``, read with the one loader (``learning.models.load``).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import torch
 
 from analysis.runner.job import Job, claim, finish, is_done, job_dir, read_result
 from simcore.fileio import read_json
+from simcore.outputs import Options, options
 
 __all__ = ["execute", "model_dir", "MODEL"]
 
@@ -68,15 +69,17 @@ def _convert(job: Job, d: Path, needs: dict) -> dict:
 
 def _sweep_rows(model: Path, job: Job) -> dict:
     """Accuracy and SOPs at every T_infer in simcore (sync) and the decision latency at the largest."""
+    import baselines  # noqa: F401  (registers the "converted" kind in this worker)
     from analysis.latency import decision_latency
     from learning.datasets import load_dataset
-    from learning.simulate import load_simulatable
+    from learning.models import load
     from simcore import simulate
 
     c = job.config
     test = load_dataset(c["dataset"], "test", job.data_dir, limit=c["limit"])
     x, y = test.x.astype(np.float64), test.y
-    graph, meta, _ = load_simulatable(model)
+    loaded = load(model, kinds=("snn", "converted"), purpose="a sweep")
+    graph, meta = loaded.graph, loaded.meta
     enc, rate = meta.get("encoding", "bernoulli"), float(meta.get("max_rate", 1.0))
     rows, trace = [], None
     for T in c["T_infer"]:
@@ -101,14 +104,16 @@ def _evaluate(job: Job, d: Path, needs: dict) -> dict:
         res = simulate_dataset(model, split=split, limit=limit, data_dir=job.data_dir, progress=False, compare=False)
         return {"accuracy": res["accuracy"], "sops_per_sample": res["sops_per_sample"]}
     if measure == "ann":
-        from baselines.ann import load_ann
         from baselines.train_ann import ann_accuracy
+        from learning.datafiles import resolve_data_dir
         from learning.datasets import load_dataset
+        from learning.models import load
 
-        ann, meta = load_ann(model)
-        data = load_dataset(meta["dataset"], split, job.data_dir, split_seed=int(meta.get("split_seed", 0)),
+        ann = load(model, kinds=("ann",), purpose="the ANN rows")
+        data_dir = resolve_data_dir(ann.meta, ann.meta["dataset"], job.data_dir, str(model))
+        data = load_dataset(ann.meta["dataset"], split, data_dir, split_seed=int(ann.meta.get("split_seed", 0)),
                             limit=limit)
-        return {"accuracy": ann_accuracy(ann, data.x, data.y)}
+        return {"accuracy": ann_accuracy(ann.net, data.x, data.y)}
     if measure == "converted-at-T":
         from baselines.evaluate import accuracy_vs_T
 
@@ -133,23 +138,33 @@ KINDS = {"train-snn": _train_snn, "train-ann": _train_ann, "convert": _convert, 
 PERSISTENT = {"train-snn", "train-ann", "convert", "evaluate"}
 
 
-def execute(job: Job, root, *_after) -> dict:
+def execute(job: Job, root, *_after, run_options: Options | None = None) -> dict:
     """Run ``job`` here with one torch thread (so results do not depend on where it runs) and return
     its result; a finished job is read back, not run again. ``_after``: results of the jobs it needs
-    (passed only so that Dask runs it after them)."""
+    (passed only so that Dask runs it after them); ``run_options``: the command's --overwrite/--force
+    (a Dask worker does not see the caller's :func:`simcore.outputs.options`)."""
+    if run_options is not None:
+        with options(overwrite=run_options.overwrite, force=run_options.force):
+            return execute(job, root)
     if job.kind not in KINDS:
         raise ValueError(f"unknown job kind {job.kind!r}")
-    persistent = job.kind in PERSISTENT
-    if persistent and is_done(root, job):
+    needs = {role: model_dir(root, dep) for role, dep in job.needs.items()}
+    if job.kind not in PERSISTENT:
+        return _timed(job, None, needs)[0]
+    if is_done(root, job):
         return read_result(root, job)
+    with claim(root, job) as d:
+        result, seconds = _timed(job, d, needs)
+        finish(d, result, seconds)
+    return result
+
+
+def _timed(job: Job, d: Path | None, needs: dict) -> tuple[dict, float]:
+    """The kind's result with torch pinned to one thread, and its seconds."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     try:
-        d = claim(root, job) if persistent else None
-        result = KINDS[job.kind](job, d, {role: model_dir(root, dep) for role, dep in job.needs.items()})
+        return KINDS[job.kind](job, d, needs), time.perf_counter() - t0
     finally:
         torch.set_num_threads(threads)
-    if persistent:
-        finish(d, result, time.perf_counter() - t0)
-    return result

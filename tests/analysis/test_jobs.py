@@ -18,6 +18,7 @@ from analysis.runner.build import train_job
 from analysis.runner.job import JOB_FILE, RESULT_FILE, claim, job_dir
 from analysis.sweep import sweep
 from learning.train import config_from
+from simcore.outputs import MARKER, output_dir
 
 try:
     import distributed
@@ -61,19 +62,51 @@ def test_a_directory_not_written_by_the_job_is_refused_and_kept(tmp_path):
     other = Job({**job.config, "epochs": 2})
     (d / JOB_FILE).write_text(json.dumps({"id": other.id, "config": other.config, "needs": {}}))
     with pytest.raises(JobDirError, match="another configuration"):
-        claim(tmp_path, job)
+        with claim(tmp_path, job):
+            pass
 
 
 def _rows(result):
     return result["rows"]
 
 
+def _marker_kind(d: Path) -> str:
+    return json.loads((d / MARKER).read_text())["kind"]
+
+
 @needs_dask
-def test_local_cluster_sweep_equals_serial(serial, tmp_path):
-    _, reference = serial
-    res = sweep(out_dir=tmp_path, runner=Runner(workers=2, progress=False), **TINY)
-    assert _rows(res) == _rows(reference)
-    assert (tmp_path / "sweep.csv").read_text() == (serial[0] / "sweep.csv").read_text()
+def test_local_cluster_sweep_in_a_claimed_out_equals_serial(serial, tmp_path, capsys):
+    """`spikecount sweep --workers 2`: the command claims --out (marker, lock) and each worker process
+    claims the job directories it writes inside it; same table as the serial run."""
+    out = tmp_path / "out"
+    args = ["sweep", "--dataset", "digits", "--arch", "64-10-10", "--T-train", "5", "--T-infer", "5,10", "--norms",
+            "model", "--seeds", "0,1", "--epochs", "1", "--ann-epochs", "1", "--limit-train", "80", "--limit-test",
+            "40", "--quiet", "--out", str(out)]
+    assert main(args + ["--workers", "2"]) == 0, capsys.readouterr().err
+    assert json.loads((out / "sweep.json").read_text())["rows"] == _rows(serial[1])
+    assert (out / "sweep.csv").read_text() == (serial[0] / "sweep.csv").read_text()
+    assert _marker_kind(out) == "sweep"
+    assert {"sweep.json", "sweep.csv"} <= set(json.loads((out / MARKER).read_text())["files"])
+    job_dirs = [d for d in (out / "jobs").iterdir() if not d.name.startswith(".")]
+    assert len(job_dirs) == 10 and all(_marker_kind(d) == "job" for d in job_dirs)
+    assert not [d for d in (out / "jobs").iterdir() if d.name.startswith(".")]  # no stage left behind
+    held, release = threading.Event(), threading.Event()
+
+    def other_run():  # another run (claims are per thread) holds --out
+        with output_dir(out, "sweep"):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    try:
+        assert held.wait(60)
+        assert main(args + ["--workers", "2"]) == 2  # refused with one line, nothing run
+    finally:
+        release.set()
+        holder.join()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another spikecount run is writing this directory" in err[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,11 @@
+"""Named options of a run, in a module without torch so that the CLI can offer them cheaply.
+
+MODES: the tensor model's forward passes (:mod:`learning.model`); ENCODINGS: the input encodings
+(:mod:`simcore.encoding`'s Bernoulli trains, or the analog intensity every step).
+"""
+from __future__ import annotations
+
+__all__ = ["MODES", "ENCODINGS"]
+
+MODES = ("aggregate", "stepped")
+ENCODINGS = ("bernoulli", "analog")
