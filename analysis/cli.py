@@ -12,6 +12,7 @@ import sys
 
 from analysis.cli_safety import OneLineParser, claimed as _claimed, finite as _finite, run_command
 from analysis.cli_safety import safety_options as _safety_options, seed as _seed, seeds as _seeds
+from analysis.cli_runner import runner as _runner, runner_options
 from baselines.choices import RESETS
 from baselines.normalise import NORMS
 from learning.choices import ENCODINGS, MODES
@@ -100,10 +101,11 @@ def cmd_export(a: argparse.Namespace) -> None:
 
 
 def cmd_simulate(a: argparse.Namespace) -> None:
-    from learning.simulate import simulate_dataset
+    from analysis.runner.shard import simulate_sharded
 
-    res = simulate_dataset(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
-                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, progress=not a.quiet)
+    res = simulate_sharded(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
+                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, runner=_runner(a),
+                           shards=a.shards)
     _print_json(res, a.out, a.result_kind)
 
 
@@ -125,7 +127,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
         res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
                     seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay,
                     dropout=a.dropout, data_dir=a.data_dir, limit_train=a.limit_train, limit_test=a.limit_test,
-                    progress=not a.quiet)
+                    runner=_runner(a))
     print(markdown_table(res["rows"], ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))
 
 
@@ -229,7 +231,7 @@ def _row_seeds(items: list[str], table: tuple) -> dict[str, int]:
 def cmd_reproduce(a: argparse.Namespace) -> None:
     from analysis.reproduce import reproduce
 
-    kwargs = {"seeds": tuple(range(a.seeds)), "epochs": a.epochs} if a.what != "cost" else {}
+    kwargs = {"seeds": tuple(range(a.seeds)), "epochs": a.epochs, "runner": _runner(a)} if a.what != "cost" else {}
     if a.what == "table1":
         kwargs["limit"] = a.limit
     if a.what == "table2":
@@ -252,8 +254,8 @@ def cmd_demo(a: argparse.Namespace) -> None:
     from analysis.demo import demo
 
     with _claimed(a, "demo"):
-        demo(a.out, epochs=a.epochs, crosscheck_samples=a.crosscheck_samples,
-             brian2_target=a.brian2_target)
+        demo(a.out, epochs=a.epochs, crosscheck_samples=a.crosscheck_samples, brian2_target=a.brian2_target,
+             runner=_runner(a))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
     p.add_argument("--out", help="write the result JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    runner_options(p, _positive_int)
+    p.add_argument("--shards", type=_positive_int, help="with --workers/--scheduler: sample-id ranges to split "
+                   "the split into (default: one per worker)")
     _safety_options(p, force=True)
     p.set_defaults(func=cmd_simulate, result_kind="simulate")
 
@@ -344,8 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.add_argument("--limit-train", type=_positive_int)
     p.add_argument("--limit-test", type=_positive_int)
-    p.add_argument("--out", required=True, help="directory for models, sweep.json/csv and plots")
+    p.add_argument("--out", required=True, help="directory for jobs (models, evaluations), sweep.json/csv, plots")
     p.add_argument("--quiet", action="store_true")
+    runner_options(p, _positive_int)
     _safety_options(p)
     p.set_defaults(func=cmd_sweep)
 
@@ -453,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "e.g. 2=3 (the CNN with seeds 0-2)")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True)
+    runner_options(p, _positive_int)
     _safety_options(p)
     p.set_defaults(func=cmd_reproduce)
 
@@ -461,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--crosscheck-samples", type=_positive_int, default=20)
     p.add_argument("--brian2-target", choices=("cython", "numpy"), default="cython")
+    runner_options(p, _positive_int)
     _safety_options(p)
     p.set_defaults(func=cmd_demo)
     return parser
