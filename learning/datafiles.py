@@ -3,7 +3,7 @@
 ``data_files(dataset, data_dir)`` -> ``{file name: {"path": ..., "sha256": ...}}`` for the files
 ``load_dataset`` reads: the MNIST IDX files (raw or .gz, as found), a UCI file (a replacement
 given with ``data_dir``, or the packaged copy, shown as its path); ``{}`` for digits
-(scikit-learn's packaged copy). Training records it in the checkpoint, ``metrics.json`` and
+(scikit-learn's packaged copy); the .npz file of an ``npz:PATH`` set. Training records it in the checkpoint, ``metrics.json`` and
 ``model.json`` (with ``data_dir``); :func:`resolve_data_dir` makes a later evaluation read the
 same files or refuse with one line. :func:`data_fingerprint` (``{file name: sha256}``, digits
 included) is the same record without paths: it names the data in a job's identity
@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from learning.datasets import DATASETS, DatasetError, _MNIST_MD5, _find_file, _resolve_mnist_dir
+from learning.npz_data import npz_path
 from learning.uci import _UCI, _uci_bytes
 
 __all__ = ["data_files", "data_fingerprint", "resolve_data_dir"]
@@ -45,6 +46,11 @@ def data_files(dataset: str, data_dir: str | os.PathLike | None = None) -> dict[
         files = [] if found is None else [_find_file(found, base) for base in _MNIST_MD5]
         return {p.name.removesuffix(".gz"): {"path": str(p.resolve()), "sha256": _sha256_file(p)}
                 for p in files if p is not None}
+    npz = npz_path(dataset)
+    if npz is not None:  # the user's own file: recorded by content like the others
+        if not npz.is_file():
+            raise DatasetError(f"{npz}: no such .npz file")
+        return {npz.name: {"path": str(npz.resolve()), "sha256": _sha256_file(npz)}}
     if dataset in _UCI:
         data, shown = _uci_bytes(_UCI[dataset], data_dir)
         path = str(Path(shown).resolve()) if data_dir is not None else shown
@@ -56,7 +62,7 @@ def data_fingerprint(dataset: str, data_dir: str | os.PathLike | None = None) ->
     """sha256 of every file ``load_dataset(dataset, ..., data_dir)`` reads, keyed by file name: the
     :func:`data_files` record without paths, plus scikit-learn's packaged ``digits.csv.gz`` for
     digits. DatasetError (one line) for an unknown name or MNIST files that are not there."""
-    if dataset not in DATASETS:
+    if dataset not in DATASETS and npz_path(dataset) is None:
         raise DatasetError(f"unknown dataset {dataset!r}; valid names: {', '.join(DATASETS)}")
     if dataset == "digits":
         res = importlib.resources.files("sklearn.datasets").joinpath("data", "digits.csv.gz")
