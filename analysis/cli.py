@@ -108,13 +108,13 @@ def _ints(text: str) -> list[int]:
 
 def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
-    from analysis.sweep import sweep
+    from analysis.sweep import COLUMNS, sweep
 
     res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
                 seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
                 data_dir=a.data_dir,
                 limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
-    print(markdown_table(res["rows"], ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))
+    print(markdown_table(res["rows"], [c for c in COLUMNS if c != "samples"]))
 
 
 def cmd_quantisation(a: argparse.Namespace) -> None:

@@ -46,7 +46,8 @@ def _sections(runs: Path) -> list[tuple[str, str]]:
     if sweep:
         rows = sweep["rows"] if isinstance(sweep, dict) else sweep
         out.append(("Latency against accuracy", markdown_table(
-            rows, ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"])))
+            rows, ["method", "T_train", "T_infer", "seed", "accuracy", "counts_only_accuracy", "tie_fraction",
+                   "ann_accuracy", "sops_per_sample"])))
     quant = _load(runs / "quantisation.json")
     if quant:
         for res in quant if isinstance(quant, list) else [quant]:

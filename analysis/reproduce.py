@@ -64,14 +64,22 @@ def _train_once(d: Path, cfg, trainer) -> dict:
     return trainer(cfg, d, resume=(d / "checkpoint.safetensors").is_file(), progress=False)
 
 
-def _evaluated(d: Path, name: str, fn) -> float:
-    """The accuracy ``fn()`` of the model in d, computed once and kept in ``d/eval_{name}.json``."""
+SCORES = ("accuracy", "counts_only_accuracy", "tie_fraction")
+
+
+def _evaluated(d: Path, name: str, fn) -> dict:
+    """The decode scores (:data:`SCORES`, from :func:`simcore.decode.decode_scores`) returned by
+    ``fn()`` for the model in d, computed once and kept in ``d/eval_{name}.json`` (a cache without
+    every score, from an older version, is recomputed)."""
     path = d / f"eval_{name}.json"
     if path.is_file():
-        return read_json(path, "evaluation")["accuracy"]
-    accuracy = float(fn())
-    write_json(path, {"accuracy": accuracy, **environment()})
-    return accuracy
+        cached = read_json(path, "evaluation")
+        if all(k in cached for k in SCORES):
+            return {k: cached[k] for k in SCORES}
+    res = fn()
+    scores = {k: None if res.get(k) is None else float(res[k]) for k in SCORES}
+    write_json(path, {**scores, **environment()})
+    return scores
 
 
 def _write(out: Path, name: str, title: str, table: str, rows: list, config: dict, seconds: float, notes: str = ""):
@@ -89,14 +97,17 @@ def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=t
     rows, table = [], []
     for ds in datasets:
         arch, paper, ref23 = TABLE1[ds]
-        acc = {k: [] for k in ("tensor_train", "tensor_test", "simcore_train", "simcore_test", "ann_train", "ann_test")}
+        acc = {k: [] for k in ("tensor_train", "tensor_test", "simcore_train", "simcore_test", "simcore_test_counts_only",
+                               "simcore_test_ties", "ann_train", "ann_test")}
         for seed in seeds:
             d = out / f"{ds}_seed{seed}"
             _train_once(d, config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit), train)
             for split in ("train", "test"):
                 acc[f"tensor_{split}"].append(evaluate_model(d, split=split, limit=limit)["accuracy"])
-                acc[f"simcore_{split}"].append(
-                    simulate_dataset(d, split=split, limit=limit, progress=False, compare=False)["accuracy"])
+                sim = simulate_dataset(d, split=split, limit=limit, progress=False, compare=False)
+                acc[f"simcore_{split}"].append(sim["accuracy"])
+            acc["simcore_test_counts_only"].append(sim["counts_only_accuracy"])
+            acc["simcore_test_ties"].append(sim["tie_fraction"])
             a = out / f"{ds}_ann_seed{seed}"
             _train_once(a, ann_config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit),
                         train_ann)
@@ -109,9 +120,14 @@ def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=t
                       "ref [23] train/test": f"{ref23[0]:.1f} / {ref23[1]:.1f}",
                       "tensor train": _pm(acc["tensor_train"]), "tensor test": _pm(acc["tensor_test"]),
                       "simcore train": _pm(acc["simcore_train"]), "simcore test": _pm(acc["simcore_test"]),
+                      "simcore test, counts only": _pm(acc["simcore_test_counts_only"]),
+                      "tied test samples": _pm(acc["simcore_test_ties"]),
                       "ANN train": _pm(acc["ann_train"]), "ANN test": _pm(acc["ann_test"])})
     md_table = markdown_table(table, list(table[0]))
     notes = (f"Seeds: {list(seeds)}; mean ± standard deviation (%). T = 20, Bernoulli input. "
+             "Accuracies break ties between output counts by the final membrane potential; 'counts only' "
+             "breaks them by the lower class index (simcore.decode.decode_scores); 'tied' is the fraction "
+             "of test samples whose top count is shared. "
              f"Epochs: {epochs or 'default'}{'; samples limited to ' + str(limit) if limit else ''}. "
              "ANN: same architecture, ReLU, analog input, trained on the same split.\n")
     return _write(out, "table1", "Table I: UCI data sets", md_table, rows,
@@ -134,7 +150,7 @@ def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TA
         recipe = {**recipe, **{k: v for k, v in (("epochs", epochs), ("lr_decay", lr_decay),
                                                   ("dropout", dropout)) if v is not None}}
         tag = arch.replace("x", "_") + f"_T{T}"
-        tensor, sim, conv, settings = [], [], [], set()
+        tensor, sim, sim_co, ties, conv, conv_co, settings = [], [], [], [], [], [], set()
         row_seeds = tuple(seeds)[: (seeds_for or {}).get(arch, len(seeds))]
         for seed in row_seeds:
             d = out / f"{tag}_seed{seed}"
@@ -143,8 +159,11 @@ def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TA
             tensor.append(m["test_accuracy"])
             c = m["config"]
             settings.add(f"{c['epochs']} ep, decay {c.get('lr_decay', 1.0)}, dropout {c.get('dropout', 0.0)}")
-            sim.append(_evaluated(d, f"simcore_sync_limit{limit_test}", lambda: simulate_dataset(
-                d, data_dir=data_dir, limit=limit_test, progress=False, compare=False)["accuracy"]))
+            scores = _evaluated(d, f"simcore_sync_limit{limit_test}", lambda: simulate_dataset(
+                d, data_dir=data_dir, limit=limit_test, progress=False, compare=False))
+            sim.append(scores["accuracy"])
+            sim_co.append(scores["counts_only_accuracy"])
+            ties.append(scores["tie_fraction"])
             if conversion:
                 a = out / f"{arch.replace('x', '_')}_ann_seed{seed}"
                 _train_once(a, ann_config_from("mnist", arch, seed=seed, epochs=recipe["epochs"], data_dir=data_dir,
@@ -152,17 +171,25 @@ def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TA
                 c = out / f"{arch.replace('x', '_')}_conv_robust_seed{seed}"
                 if not (c / MODEL_FILE).is_file():
                     convert(a, "robust", out_dir=c, data_dir=data_dir, seed=seed)
-                conv.append(_evaluated(c, f"T{T}_limit{limit_test}", lambda: accuracy_vs_T(
-                    c, Ts=(T,), limit=limit_test, data_dir=data_dir, seed=seed)[0]["accuracy"]))
+                scores = _evaluated(c, f"T{T}_limit{limit_test}", lambda: accuracy_vs_T(
+                    c, Ts=(T,), limit=limit_test, data_dir=data_dir, seed=seed)[0])
+                conv.append(scores["accuracy"])
+                conv_co.append(scores["counts_only_accuracy"])
             rows.append({"arch": arch, "T": T, "seed": seed, "tensor": tensor[-1], "simcore": sim[-1],
-                         "conversion_robust": conv[-1] if conv else None})
+                         "simcore_counts_only": sim_co[-1], "simcore_tie_fraction": ties[-1],
+                         "conversion_robust": conv[-1] if conv else None,
+                         "conversion_robust_counts_only": conv_co[-1] if conv else None})
         table.append({"network": arch, "T": T, "paper": f"{paper:.2f}", "tensor model": _pm(tensor),
-                      "simcore": _pm(sim), "robust conversion, same T": _pm(conv) if conv else "not run",
+                      "simcore": _pm(sim), "simcore, counts only": _pm(sim_co), "tied": _pm(ties),
+                      "robust conversion, same T": _pm(conv) if conv else "not run",
+                      "conversion, counts only": _pm(conv_co) if conv else "not run",
                       "seeds": len(row_seeds), "training": "; ".join(sorted(settings))})
     md_table = markdown_table(table, list(table[0]))
     notes = (f"Seeds: {list(seeds)}{f', fewer where the seeds column says so' if seeds_for else ''}; "
              f"mean ± standard deviation (%). Tensor model: the training mode "
-             f"(aggregate), float64; simcore: sync mode, same spike trains. Conversion: the ANN of the same "
+             f"(aggregate), float64; simcore: sync mode, same spike trains, ties between output counts broken "
+             f"by the final membrane potential; 'counts only': ties to the lower class index; 'tied': fraction "
+             f"of test samples whose top count is shared (simcore.decode.decode_scores). Conversion: the ANN of the same "
              f"architecture, robust normalisation (99.9th percentile), Bernoulli input, reset by subtraction."
              f"{' Samples limited.' if limit_train or limit_test else ''}\n")
     return _write(out, "table2", "Table II: MNIST", md_table, rows,

@@ -25,12 +25,14 @@ from learning.datasets import load_dataset
 from learning.models import MODEL_FILE, load
 from learning.train import config_from, train
 from simcore import simulate
+from simcore.decode import decode_scores
 from simcore.fileio import atomic_write, write_json
 from simcore.provenance import environment
 
 __all__ = ["sweep", "COLUMNS"]
 
-COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample", "samples")
+COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "counts_only_accuracy", "tie_fraction",
+           "ann_accuracy", "sops_per_sample", "samples")
 
 
 def _complete(d: Path) -> bool:
@@ -38,14 +40,15 @@ def _complete(d: Path) -> bool:
 
 
 def _evaluate(model_dir: Path, x: np.ndarray, y: np.ndarray, T_infer: list[int], seed: int):
-    """Rows (T_infer, accuracy, sops) and the decision-latency trace at the largest T."""
+    """Rows (T_infer, decode scores (:func:`simcore.decode.decode_scores`), sops) and the
+    decision-latency trace at the largest T."""
     loaded = load(model_dir)
     graph, meta = loaded.graph, loaded.meta
     enc, rate = meta.get("encoding", "bernoulli"), float(meta.get("max_rate", 1.0))
     out, trace = [], None
     for T in T_infer:
         res = simulate(graph, x, T, seed, encoding=enc, max_rate=rate, sample_ids=np.arange(len(y)), mode="sync")
-        out.append((T, float(np.mean(res.predictions == y)), float(res.total_sops.mean())))
+        out.append((T, decode_scores(res.counts[res.output], res.membrane[res.output], y), float(res.total_sops.mean())))
         trace = res.prediction_trace
     return out, decision_latency(trace, y)
 
@@ -94,9 +97,9 @@ def sweep(
             evaluated, lat = _evaluate(model_dir, x, y, T_infer, seed)
             latencies.setdefault(method, []).append(lat)
             windows[method] = max(T_infer)
-            for t_inf, acc, sops in evaluated:
+            for t_inf, scores, sops in evaluated:
                 rows.append({"method": method, "T_train": t_train, "T_infer": t_inf, "seed": seed,
-                             "accuracy": acc, "sops_per_sample": sops, "samples": len(y)})
+                             **scores, "sops_per_sample": sops, "samples": len(y)})
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
               "seeds": list(seeds), "epochs": epochs, "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "rows": rows, **environment()}
     write_json(out / "sweep.json", result)

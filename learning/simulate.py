@@ -19,6 +19,7 @@ from learning.graph_builder import population_names
 from learning.model import SpikingNet
 from learning.models import load
 from simcore import Network, simulate
+from simcore.decode import decode_scores
 from simcore.provenance import environment
 
 __all__ = ["RunInputs", "prepare_run", "simulate_dataset"]
@@ -90,7 +91,7 @@ def simulate_dataset(
     encoding, max_rate, dataset = run.encoding, run.max_rate, run.data.name
     n = len(data.y)
     x = data.x.astype(np.float64)
-    preds, counts, sops = [], {p: [] for p in graph.populations}, {}
+    preds, membranes, counts, sops = [], [], {p: [] for p in graph.populations}, {}
     sim_seconds = 0.0
     t0 = time.perf_counter()
     with tqdm(total=n, desc=f"simcore {mode}", unit="sample", disable=not progress) as bar:
@@ -99,6 +100,7 @@ def simulate_dataset(
             res = simulate(graph, x[ids], T, seed, encoding=encoding, max_rate=max_rate, sample_ids=ids, mode=mode)
             sim_seconds += res.elapsed
             preds.append(res.predictions)
+            membranes.append(res.membrane[res.output])
             for p in graph.populations:
                 counts[p].append(res.counts[p])
             for p, s in res.sops.items():
@@ -107,8 +109,9 @@ def simulate_dataset(
     wall = time.perf_counter() - t0
     pred = np.concatenate(preds)
     counts = {p: np.concatenate(c) for p, c in counts.items()}
+    out = graph.output
     result = {
-        "accuracy": float(np.mean(pred == data.y)),
+        **decode_scores(counts[out], np.concatenate(membranes), data.y),
         "samples": n, "dataset": dataset, "split": split, "T": T, "mode": mode, "seed": seed,
         "encoding": encoding, "model": str(model),
         "sops_per_sample": sum(sops.values()) / n,
