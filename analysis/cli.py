@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from baselines.normalise import NORMS
+from baselines.normalise import NORMS, RELU_NORMS
 from learning.datasets import DATASETS
 
 __all__ = ["main", "build_parser"]
@@ -111,6 +111,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.sweep import COLUMNS, sweep
 
     res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
+                qcfs_levels=a.qcfs_levels, v_inits=a.v_init.split(","),
                 seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
                 data_dir=a.data_dir,
                 limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
@@ -150,7 +151,7 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
     from baselines.train_ann import ann_config_from, train_ann
 
     cfg = ann_config_from(a.dataset, a.arch, epochs=a.epochs, seed=a.seed, lr=a.lr, batch_size=a.batch_size,
-                          bias=not a.no_bias, data_dir=a.data_dir, split_seed=a.split_seed, lr_decay=a.lr_decay,
+                          bias=not a.no_bias, activation=a.activation, levels=a.levels, data_dir=a.data_dir, split_seed=a.split_seed, lr_decay=a.lr_decay,
                           limit_train=a.limit_train, limit_test=a.limit_test)
     metrics = train_ann(cfg, a.out, resume=a.resume, progress=not a.quiet)
     print(f"ANN test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
@@ -160,9 +161,10 @@ def cmd_convert(a: argparse.Namespace) -> None:
     from baselines.convert import convert
 
     info = convert(a.ann, a.norm, percentile=a.percentile, reset=a.reset, input=a.input, out_dir=a.out,
-                   data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed)
+                   data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed, v_init=a.v_init)
     factors = ", ".join(f"{v:.4g}" for v in info["scale_factors"])
-    print(f"converted ({info['norm']}, reset {info['reset']}, {info['encoding']} input; scale factors {factors}) "
+    print(f"converted ({info['norm']}, reset {info['reset']}, V(0) {info['v_init']}, {info['encoding']} input; "
+          f"scale factors {factors}) "
           f"-> {a.out}")
 
 
@@ -294,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", required=True)
     p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
     p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
-    p.add_argument("--norms", default=",".join(NORMS), help="comma-separated normalisations")
+    p.add_argument("--norms", default=",".join(RELU_NORMS), help="comma-separated normalisations of the ReLU ANN")
+    p.add_argument("--qcfs-levels", type=_ints, default=[],
+                   help="comma-separated L: also train QCFS ANNs with these levels and convert them")
+    p.add_argument("--v-init", default="zero", help="comma-separated initial potentials of conversion: zero,half")
     p.add_argument("--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[0])
     p.add_argument("--epochs", type=_positive_int, help="spike-count training epochs")
     p.add_argument("--ann-epochs", type=_positive_int)
@@ -339,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--no-bias", action="store_true", help="no biases (Diehl's bias-free nets)")
+    p.add_argument("--activation", choices=("relu", "qcfs"), default="relu",
+                   help="hidden activation: ReLU, or QCFS (Bu et al. 2022; needs --levels)")
+    p.add_argument("--levels", type=_positive_int, help="QCFS quantisation levels L")
     p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after each epoch")
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=_positive_int)
@@ -354,8 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert a trained ANN into a spiking network (weight normalisation)")
     p.add_argument("--ann", required=True, help="ANN directory written by train-ann")
     p.add_argument("--norm", choices=NORMS, required=True,
-                   help="Diehl 2015 model- or data-based, or Rueckauer 2017 robust (percentile)")
-    p.add_argument("--percentile", type=float, help="robust only: percentile of non-zero activations (default 99.9)")
+                   help="Diehl 2015 model- or data-based, Rueckauer 2017 robust (percentile), or qcfs "
+                        "(the trained thresholds of a QCFS ANN, Bu et al. 2022)")
+    p.add_argument("--percentile", type=float,
+                   help="robust (and qcfs output layer): percentile of non-zero activations (default 99.9)")
+    p.add_argument("--v-init", choices=("zero", "half"),
+                   help="initial potential 0 or theta/2 (Bu et al.); default half for qcfs, else zero")
     p.add_argument("--reset", choices=RESETS, default="subtract")
     p.add_argument("--input", choices=("poisson", "analog"), default="poisson",
                    help="Bernoulli spike input (intensity = spike probability per step) or analog current")

@@ -36,6 +36,8 @@ class ANNConfig:
     lr: float = 1e-3
     batch_size: int = 128
     bias: bool = True
+    activation: str = "relu"  # or "qcfs" (baselines.qcfs) with ``levels``
+    levels: int | None = None
     lr_decay: float = 1.0
     data_dir: str | None = None
     split_seed: int = 0
@@ -43,7 +45,7 @@ class ANNConfig:
     limit_test: int | None = None
 
     def validate(self) -> None:
-        parse_convertible(self.arch)
+        ANN(parse_convertible(self.arch), self.bias, self.activation, self.levels)  # one-line errors
         if int(self.epochs) != self.epochs or self.epochs < 1:
             raise ValueError(f"epochs must be an integer >= 1, got {self.epochs}")
         if not (self.lr > 0 and self.batch_size >= 1 and self.seed >= 0):
@@ -100,7 +102,7 @@ def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = Fals
     if resume:
         _check_resume_bias(Path(out_dir), cfg)
     torch.manual_seed(cfg.seed)
-    net = ANN(parse_convertible(cfg.arch), bias=cfg.bias)
+    net = ANN(parse_convertible(cfg.arch), bias=cfg.bias, activation=cfg.activation, levels=cfg.levels)
     x_train = torch.from_numpy(train_set.x)
     y_train = torch.from_numpy(train_set.y)
 
