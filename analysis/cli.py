@@ -32,6 +32,13 @@ _positive_int = _int_at_least(1)
 _seed = _int_at_least(0, "an integer seed")
 
 
+def _validation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--val-fraction", type=float, help="stratified part of the training split held out for "
+                   "validation (best epoch, early stopping); default 0.1 for mnist/digits, 0 for UCI")
+    p.add_argument("--patience", type=_positive_int,
+                   help="stop after this many epochs without a lower validation loss")
+
+
 def _data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=DATASETS, help="data set (default: the model's own where there is one)")
     p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
@@ -67,10 +74,11 @@ def cmd_train(a: argparse.Namespace) -> None:
         bounded_output=None if a.output_grad is None else a.output_grad == "bounded",
         data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
         rate_lambda=None if a.rate_lambda is None else (a.rate_lambda[0] if len(a.rate_lambda) == 1 else a.rate_lambda),
-        rate_target=a.rate_target, weight_bits=a.weight_bits,
+        rate_target=a.rate_target, weight_bits=a.weight_bits, val_fraction=a.val_fraction, patience=a.patience,
     )
     metrics = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
-    print(f"test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
+    print(f"test accuracy {metrics['test_accuracy']:.4f} (counts only {metrics['counts_only_test_accuracy']:.4f}); "
+          f"best epoch {metrics['best_epoch']} on validation  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -151,10 +159,13 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
     from baselines.train_ann import ann_config_from, train_ann
 
     cfg = ann_config_from(a.dataset, a.arch, epochs=a.epochs, seed=a.seed, lr=a.lr, batch_size=a.batch_size,
-                          bias=not a.no_bias, activation=a.activation, levels=a.levels, data_dir=a.data_dir, split_seed=a.split_seed, lr_decay=a.lr_decay,
-                          limit_train=a.limit_train, limit_test=a.limit_test)
+                          bias=not a.no_bias, activation=a.activation, levels=a.levels, data_dir=a.data_dir,
+                          split_seed=a.split_seed, lr_decay=a.lr_decay,
+                          limit_train=a.limit_train, limit_test=a.limit_test, val_fraction=a.val_fraction,
+                          patience=a.patience)
     metrics = train_ann(cfg, a.out, resume=a.resume, progress=not a.quiet)
-    print(f"ANN test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
+    print(f"ANN test accuracy {metrics['test_accuracy']:.4f}; best epoch {metrics['best_epoch']} of "
+          f"{metrics['epochs_done']} on validation  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
 
 
 def cmd_convert(a: argparse.Namespace) -> None:
@@ -227,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a spiking network with the spike-count rule")
     p.add_argument("--dataset", choices=DATASETS, required=True)
+    _validation_options(p)
     p.add_argument("--arch", required=True, help="spec string, e.g. 784-800-10 or 28x28-12c5-2a-64c5-2a-10")
     p.add_argument("--T", type=_positive_int, help="time steps per sample (default: the paper's for the data set)")
     p.add_argument("--mode", choices=MODES, default="aggregate",
@@ -340,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-ann", help="train the ReLU ANN twin of a spec (for conversion)")
     p.add_argument("--dataset", choices=DATASETS, required=True)
+    _validation_options(p)
     p.add_argument("--arch", required=True, help="spec string, e.g. 64-100-10 or 8x8-12c3-2a-10")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--epochs", type=_positive_int)

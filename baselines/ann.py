@@ -83,7 +83,7 @@ class ANN(nn.Module):
         self.stages, self.layers = build_stages(arch, bias=self.bias)
         if activation == "qcfs":
             self.thresholds = nn.ParameterList(
-                [nn.Parameter(torch.tensor(DEFAULT_LAMBDA)) for _ in range(len(self.layers) - 1)])
+                [nn.Parameter(torch.tensor([DEFAULT_LAMBDA])) for _ in range(len(self.layers) - 1)])
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Per stage output: ReLU activations (B, *shape) of hidden stages, logits (B, C) last."""

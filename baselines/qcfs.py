@@ -1,7 +1,7 @@
 """The quantisation-clip-floor-shift activation (QCFS; Bu, Fang, Ding, Dai, Yu, Huang, "Optimal
 ANN-SNN conversion for high-accuracy and ultra-low-latency spiking neural networks", ICLR 2022).
 
-Forward, per hidden layer with a trainable threshold ``lambda`` (one scalar per layer) and ``L``
+Forward, per hidden layer with a trainable threshold ``lambda`` (one scalar per layer, stored as shape (1,)) and ``L``
 quantisation levels::
 
     h(z) = lambda / L * clip(floor(z * L / lambda + 1/2), 0, L)

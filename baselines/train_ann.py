@@ -4,7 +4,12 @@ Uses the shared epoch loop :func:`learning.loop.fit` (checkpoint after every epo
 provisional ``metrics.json``, progress bar) with the conventions of :mod:`learning.train`:
 initial weights from ``torch.manual_seed(seed)`` (torch's default layer init), epoch ``e``
 shuffled with ``seed * 100003 + e``; nothing else is random (the input is the analog intensity,
-no encoder). Defaults per data set (lr, epochs, batch size) are :func:`learning.train.defaults_for`'s.
+no encoder).
+
+The ANN has its own recipe (:data:`ANN_RECIPE`), chosen on the validation split (10% of the
+training split for MNIST and digits, :mod:`learning.validation`): Adam at lr 1e-3, up to
+``epochs`` epochs with early stopping once the validation loss has not improved for ``patience``
+epochs, the best-validation-loss epoch kept. Test accuracy is computed once, at the end.
 """
 from __future__ import annotations
 
@@ -19,10 +24,15 @@ import torch
 import torch.nn.functional as F
 
 from baselines.ann import ANN, parse_convertible, save_ann
-from learning.loop import CHECKPOINT_FILE, fit, load_pair
+from learning.loop import CHECKPOINT_FILE, fit, load_splits
 from learning.train import defaults_for
+from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction
 
-__all__ = ["ANNConfig", "ann_config_from", "train_ann", "ann_accuracy"]
+__all__ = ["ANN_RECIPE", "ANNConfig", "ann_config_from", "train_ann", "ann_accuracy"]
+
+
+# data set -> (max epochs, patience): the ANN trains to convergence on validation (see the docstring)
+ANN_RECIPE = {"digits": (300, 30), "mnist": (100, 10)}
 
 
 @dataclass
@@ -43,8 +53,11 @@ class ANNConfig:
     split_seed: int = 0
     limit_train: int | None = None
     limit_test: int | None = None
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    patience: int | None = None
 
     def validate(self) -> None:
+        check_schedule(self.val_fraction, self.patience)
         ANN(parse_convertible(self.arch), self.bias, self.activation, self.levels)  # one-line errors
         if int(self.epochs) != self.epochs or self.epochs < 1:
             raise ValueError(f"epochs must be an integer >= 1, got {self.epochs}")
@@ -55,9 +68,14 @@ class ANNConfig:
 
 
 def ann_config_from(dataset: str, arch: str, **overrides) -> ANNConfig:
-    """An ANNConfig with the data set's default lr / epochs / batch size; ``None`` overrides are ignored."""
+    """An ANNConfig with the data set's default lr / batch size, its validation fraction and the ANN
+    recipe's epochs and patience (:data:`ANN_RECIPE`; else the spike-count epochs, no early
+    stopping); ``None`` overrides are ignored."""
     d = defaults_for(dataset)
     base = {k: d[k] for k in ("lr", "epochs", "batch_size")}
+    base["val_fraction"] = default_val_fraction(dataset)
+    if dataset in ANN_RECIPE:
+        base["epochs"], base["patience"] = ANN_RECIPE[dataset]
     base.update({k: v for k, v in overrides.items() if v is not None})
     return ANNConfig(dataset=dataset, arch=arch, **base)
 
@@ -97,8 +115,8 @@ def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = Fals
     Returns the metrics dict (also written to out_dir/metrics.json).
     """
     cfg.validate()
-    train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
-                                    cfg.limit_test)
+    train_set, val_set, test_set = load_splits(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed,
+                                               cfg.limit_train, cfg.limit_test, cfg.val_fraction)
     if resume:
         _check_resume_bias(Path(out_dir), cfg)
     torch.manual_seed(cfg.seed)
@@ -112,17 +130,23 @@ def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = Fals
         loss = F.cross_entropy(logits, y_train[t])
         return loss, logits.detach().argmax(1).numpy()
 
-    def test_accuracy() -> float:
-        return ann_accuracy(net, test_set.x, test_set.y)
+    def validate() -> tuple[float, float, dict]:
+        with torch.no_grad():
+            logits = net(torch.from_numpy(val_set.x))
+            loss = F.cross_entropy(logits, torch.from_numpy(val_set.y)).item()
+        return float((logits.argmax(1).numpy() == val_set.y).mean()), loss, {}
 
-    run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
-              stop_after=stop_after)
+    run = fit(net, step, validate if val_set is not None else None, train_set.y, cfg, out_dir, resume=resume,
+              progress=progress, stop_after=stop_after, n_val=0 if val_set is None else len(val_set))
     final = None
     if run.complete:
         net.eval()
         final = ann_accuracy(net, test_set.x, test_set.y)
         save_ann(out_dir, net, {"dataset": cfg.dataset, "seed": cfg.seed, "split_seed": cfg.split_seed,
-                                "test_accuracy": final, "epochs": cfg.epochs, "lr": cfg.lr,
+                                "test_accuracy": final, "val_accuracy": run.best.get("val_accuracy"),
+                                "best_epoch": run.best_epoch, "epochs_done": len(run.history),
+                                "val_fraction": cfg.val_fraction, "patience": cfg.patience,
+                                "epochs": cfg.epochs, "lr": cfg.lr,
                                 "batch_size": cfg.batch_size, "limit_train": cfg.limit_train,
                                 "limit_test": cfg.limit_test})
     return run.write_metrics(final)

@@ -18,7 +18,8 @@ from learning.datasets import Dataset
 from learning.evaluate import evaluate
 from learning.inputs import ENCODINGS, input_counts, input_trains
 from learning.io import save_model
-from learning.loop import fit, load_pair
+from learning.loop import fit, load_splits
+from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction
 from learning.model import MODES, SpikingNet
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
@@ -59,9 +60,12 @@ class TrainConfig:
     split_seed: int = 0
     limit_train: int | None = None
     limit_test: int | None = None
+    val_fraction: float = DEFAULT_VAL_FRACTION  # held-out part of the training split (learning.validation)
+    patience: int | None = None  # early stopping on the validation loss (None: run every epoch)
 
     def validate(self) -> None:
         parse_spec(self.arch)
+        check_schedule(self.val_fraction, self.patience)
         if int(self.T) != self.T or self.T < 1:
             raise ValueError(f"T (number of time steps) must be an integer >= 1, got {self.T}")
         if self.epochs < 1:
@@ -110,8 +114,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     epochs of this call (to simulate an interruption in tests). Returns the metrics dict.
     """
     cfg.validate()
-    train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
-                                    cfg.limit_test)
+    train_set, val_set, test_set = load_splits(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
+                                               cfg.limit_test, cfg.val_fraction)
     torch.manual_seed(cfg.seed)
     net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
 
@@ -125,21 +129,27 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
             loss = loss + rate_penalty(out.counts, cfg.rate_lambda, cfg.rate_target)
         return loss, predict(out.output.detach().numpy(), out.membrane[-1].detach().numpy())
 
-    def test_accuracy() -> tuple[float, dict]:
-        res = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
+    def validate() -> tuple[float, float, dict]:
+        res = evaluate(net, val_set.x, val_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                        max_rate=cfg.max_rate, dtype=torch.float32)
-        return res.accuracy, _activity(res)
+        loss = F.cross_entropy(torch.from_numpy(res.counts).double(), torch.from_numpy(val_set.y)).item()
+        return res.accuracy, loss, _activity(res)
 
-    run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
-              stop_after=stop_after)
+    run = fit(net, step, validate if val_set is not None else None, train_set.y, cfg, out_dir, resume=resume,
+              progress=progress, stop_after=stop_after, n_val=0 if val_set is None else len(val_set))
     final = None
     if run.complete:
         final = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                          max_rate=cfg.max_rate)
         save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
                                   "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
-                                  "split_seed": cfg.split_seed, "test_accuracy": final.accuracy})
+                                  "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
+                                  "counts_only_test_accuracy": final.counts_only_accuracy,
+                                  "test_tie_fraction": final.tie_fraction, "val_fraction": cfg.val_fraction,
+                                  "val_accuracy": run.best.get("val_accuracy"), "best_epoch": run.best_epoch})
     return run.write_metrics(final.accuracy if final else None,
+                             counts_only_test_accuracy=final.counts_only_accuracy if final else None,
+                             test_tie_fraction=final.tie_fraction if final else None,
                              **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
 
 
@@ -153,7 +163,7 @@ def _activity(res) -> dict:
 
 def config_from(dataset: str, arch: str, **overrides) -> TrainConfig:
     """A TrainConfig with the paper's defaults for ``dataset``; ``None`` overrides are ignored."""
-    base = defaults_for(dataset)
+    base = {**defaults_for(dataset), "val_fraction": default_val_fraction(dataset)}
     base.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(dataset=dataset, arch=arch, **base)
 
