@@ -118,7 +118,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
     from analysis.sweep import COLUMNS, sweep
 
-    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
+    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=[n for n in a.norms.split(",") if n],
                 qcfs_levels=a.qcfs_levels, v_inits=a.v_init.split(","),
                 seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
                 data_dir=a.data_dir,
@@ -183,7 +183,7 @@ def cmd_crosscheck(a: argparse.Namespace) -> None:
     from analysis.crosscheck import crosscheck
 
     res = crosscheck(a.model, a.dataset, limit=a.limit, data_dir=a.data_dir, seed=a.seed, split=a.split,
-                     target=a.target, T=a.T, split_seed=a.split_seed)
+                     target=a.target, T=a.T, split_seed=a.split_seed, schedule=a.schedule.replace("-", "_"))
     _print_json(res, a.out)
 
 
@@ -391,7 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for the converted model (graph + model.json)")
     p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2 (default schedule)")
+    p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2")
+    p.add_argument("--schedule", choices=("same-step", "delayed"), default="same-step",
+                   help="same-step: the zero-delay network as reported (Brian2 ordered per layer); delayed: "
+                        "Brian2's default schedule against a copy with one more step of delay per projection")
     p.add_argument("--model", required=True, help="trained model or simcore graph directory")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
