@@ -149,6 +149,12 @@ def cmd_depth_series(a: argparse.Namespace) -> None:
     print(markdown_table(rows, list(rows[-1])))
 
 
+def cmd_fight(a: argparse.Namespace) -> None:
+    from analysis.fight import write_fight
+
+    print(write_fight(a.sweep, a.out, a.title))
+
+
 def cmd_report(a: argparse.Namespace) -> None:
     from analysis.report import write_report
 
@@ -344,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, default=1000, help="test samples measured")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_depth_series)
+
+    p = sub.add_parser("fight", help="who wins at which latency: a sweep.json over seeds (fight.md, fight.png)")
+    p.add_argument("--sweep", required=True, help="sweep.json written by `spikecount sweep`")
+    p.add_argument("--title", default="")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_fight)
 
     p = sub.add_parser("report", help="HTML + Markdown report of a runs directory")
     p.add_argument("--runs", required=True)
