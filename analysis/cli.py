@@ -33,10 +33,8 @@ _seed = _int_at_least(0, "an integer seed")
 
 
 def _validation_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--val-fraction", type=float, help="stratified part of the training split held out for "
-                   "validation (best epoch, early stopping); default 0.1 for mnist/digits, 0 for UCI")
-    p.add_argument("--patience", type=_positive_int,
-                   help="stop after this many epochs without a lower validation loss")
+    p.add_argument("--val-fraction", type=float, help="held-out validation part (default 0.1; UCI 0)")
+    p.add_argument("--patience", type=_positive_int, help="early stopping: epochs without a lower val loss")
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
@@ -118,7 +116,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
     from analysis.sweep import COLUMNS, sweep
 
-    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=[n for n in a.norms.split(",") if n],
+    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=list(filter(None, a.norms.split(","))),
                 qcfs_levels=a.qcfs_levels, v_inits=a.v_init.split(","),
                 seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
                 data_dir=a.data_dir,
@@ -181,8 +179,7 @@ def cmd_convert(a: argparse.Namespace) -> None:
                    data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed, v_init=a.v_init)
     factors = ", ".join(f"{v:.4g}" for v in info["scale_factors"])
     print(f"converted ({info['norm']}, reset {info['reset']}, V(0) {info['v_init']}, {info['encoding']} input; "
-          f"scale factors {factors}) "
-          f"-> {a.out}")
+          f"scale factors {factors}) -> {a.out}")
 
 
 def cmd_crosscheck(a: argparse.Namespace) -> None:
@@ -315,8 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
     p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
     p.add_argument("--norms", default=",".join(RELU_NORMS), help="comma-separated normalisations of the ReLU ANN")
-    p.add_argument("--qcfs-levels", type=_ints, default=[],
-                   help="comma-separated L: also train QCFS ANNs with these levels and convert them")
+    p.add_argument("--qcfs-levels", type=_ints, default=[], help="also QCFS ANNs with these levels L, converted")
     p.add_argument("--v-init", default="zero", help="comma-separated initial potentials of conversion: zero,half")
     p.add_argument("--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[0])
     p.add_argument("--epochs", type=_positive_int, help="spike-count training epochs")
@@ -369,8 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--no-bias", action="store_true", help="no biases (Diehl's bias-free nets)")
-    p.add_argument("--activation", choices=("relu", "qcfs"), default="relu",
-                   help="hidden activation: ReLU, or QCFS (Bu et al. 2022; needs --levels)")
+    p.add_argument("--activation", choices=("relu", "qcfs"), default="relu", help="qcfs (Bu 2022) needs --levels")
     p.add_argument("--levels", type=_positive_int, help="QCFS quantisation levels L")
     p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after each epoch")
     p.add_argument("--lr", type=float)
@@ -389,10 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=NORMS, required=True,
                    help="Diehl 2015 model- or data-based, Rueckauer 2017 robust (percentile), or qcfs "
                         "(the trained thresholds of a QCFS ANN, Bu et al. 2022)")
-    p.add_argument("--percentile", type=float,
-                   help="robust (and qcfs output layer): percentile of non-zero activations (default 99.9)")
-    p.add_argument("--v-init", choices=("zero", "half"),
-                   help="initial potential 0 or theta/2 (Bu et al.); default half for qcfs, else zero")
+    p.add_argument("--percentile", type=float, help="robust, qcfs output: percentile of non-zero activations (99.9)")
+    p.add_argument("--v-init", choices=("zero", "half"), help="V(0) 0 or theta/2; default half for qcfs, else zero")
     p.add_argument("--reset", choices=RESETS, default="subtract")
     p.add_argument("--input", choices=("poisson", "analog"), default="poisson",
                    help="Bernoulli spike input (intensity = spike probability per step) or analog current")
@@ -405,8 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2")
     p.add_argument("--schedule", choices=("same-step", "delayed"), default="same-step",
-                   help="same-step: the zero-delay network as reported (Brian2 ordered per layer); delayed: "
-                        "Brian2's default schedule against a copy with one more step of delay per projection")
+                   help="same-step: the zero-delay network as reported; delayed: Brian2's default schedule")
     p.add_argument("--model", required=True, help="trained model or simcore graph directory")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
