@@ -116,7 +116,8 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
     from analysis.sweep import COLUMNS, sweep
 
-    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=list(filter(None, a.norms.split(","))),
+    norms = [n for n in a.norms.split(",") if n]
+    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=norms,
                 qcfs_levels=a.qcfs_levels, v_inits=a.v_init.split(","),
                 seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
                 data_dir=a.data_dir,
