@@ -280,7 +280,8 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
         bnet.run(K * W * b2.ms, namespace={})
         wall = time.perf_counter() - t1
         loop = float(b2.device._last_run_time)
-        code_objects = sorted({type(c).__name__ for o in bnet.objects for c in o._code_objects})
+        # the classes of the generated code objects (held as weak proxies: ``__class__`` is the real one)
+        code_objects = sorted({c.__class__.__name__ for o in bnet.objects for c in o._code_objects})
         # ---- read back ----
         counts, events = {}, {}
         for name, m in mons.items():

@@ -116,8 +116,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
     from analysis.sweep import COLUMNS, sweep
 
-    norms = [n for n in a.norms.split(",") if n]
-    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=norms,
+    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms,
                 qcfs_levels=a.qcfs_levels, v_inits=a.v_init.split(","),
                 seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
                 data_dir=a.data_dir,
@@ -151,7 +150,7 @@ def cmd_depth_series(a: argparse.Namespace) -> None:
 def cmd_fight(a: argparse.Namespace) -> None:
     from analysis.fight import write_fight
 
-    print(write_fight(a.sweep, a.out, a.title))
+    print(write_fight(a.sweep, a.out))
 
 
 def cmd_report(a: argparse.Namespace) -> None:
@@ -312,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", required=True)
     p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
     p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
-    p.add_argument("--norms", default=",".join(RELU_NORMS), help="comma-separated normalisations of the ReLU ANN")
+    p.add_argument("--norms", type=lambda t: [n for n in t.split(",") if n], default=list(RELU_NORMS),
+                   help="comma-separated normalisations of the ReLU ANN ('' for none)")
     p.add_argument("--qcfs-levels", type=_ints, default=[], help="also QCFS ANNs with these levels L, converted")
     p.add_argument("--v-init", default="zero", help="comma-separated initial potentials of conversion: zero,half")
     p.add_argument("--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[0])
@@ -350,7 +350,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fight", help="who wins at which latency: a sweep.json over seeds (fight.md, fight.png)")
     p.add_argument("--sweep", required=True, help="sweep.json written by `spikecount sweep`")
-    p.add_argument("--title", default="")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_fight)
 

@@ -205,6 +205,7 @@ def test_same_step_mlp_identical_to_the_zero_delay_network(x20, bias_mode, reset
     res = crosscheck_network(net, x20, 12, seed=5, **SAME)
     _assert_identical(res)
     assert res["schedule"] == "same_step" and res["reference_delays"] == [0, 0] and res["steps"] == 12
+    assert res["brian2_code_objects"] == ["NumpyCodeObject"]
     ref = simulate(net, x20, 12, 5)  # exactly the run behind a reported accuracy
     assert res["predictions_simcore"] == ref.predictions.tolist() == res["predictions_brian2"]
     assert all(c.sum() > 0 for c in ref.counts.values())
