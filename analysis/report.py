@@ -71,7 +71,8 @@ def _sections(runs: Path) -> list[tuple[str, str]]:
         if data and data.get("config"):
             cfg = data["config"]
             trained.append({"run": str(m.parent.relative_to(runs)), "arch": cfg.get("arch"), "T": cfg.get("T"),
-                            "epochs": data.get("epochs_done"), "test_accuracy": data.get("test_accuracy"),
+                            "epochs": data.get("epochs_done"), "best_epoch (val)": data.get("best_epoch"),
+                            "val_accuracy": data.get("val_accuracy"), "test_accuracy": data.get("test_accuracy"),
                             "wall s": data.get("wall_seconds")})
     if trained:
         out.append(("Training runs", markdown_table(trained, list(trained[0]))))
