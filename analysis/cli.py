@@ -117,10 +117,9 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.sweep import COLUMNS, sweep
 
     res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms,
-                qcfs_levels=a.qcfs_levels, v_inits=a.v_init.split(","),
-                seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
-                data_dir=a.data_dir,
-                limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
+                qcfs_levels=a.qcfs_levels, v_inits=a.v_init.split(","), seeds=a.seeds, epochs=a.epochs,
+                ann_epochs=a.ann_epochs, lr=a.lr, lr_decay=a.lr_decay, dropout=a.dropout, patience=a.patience,
+                data_dir=a.data_dir, limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
     print(markdown_table(res["rows"], [c for c in COLUMNS if c != "samples"]))
 
 
@@ -320,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ann-epochs", type=_positive_int)
     p.add_argument("--lr-decay", type=float, help="learning-rate decay per epoch (spike-count and ANN training)")
     p.add_argument("--dropout", type=float, help="hidden-neuron dropout for spike-count training")
+    p.add_argument("--lr", type=float, help="spike-count lr")
+    p.add_argument("--patience", type=_positive_int, help="spike-count early stopping (validation loss)")
     p.add_argument("--data-dir")
     p.add_argument("--limit-train", type=_positive_int)
     p.add_argument("--limit-test", type=_positive_int)
@@ -397,8 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2")
-    p.add_argument("--schedule", choices=("same-step", "delayed"), default="same-step",
-                   help="same-step: the zero-delay network as reported; delayed: Brian2's default schedule")
+    p.add_argument("--schedule", choices=("same-step", "delayed"), default="same-step", help="what is compared: README")
     p.add_argument("--model", required=True, help="trained model or simcore graph directory")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")

@@ -102,14 +102,15 @@ def sweep(
     dataset: str, arch: str, out_dir: str | os.PathLike, *, T_train=(5, 10, 20), T_infer=None,
     norms=RELU_NORMS, qcfs_levels=(), v_inits=("zero",), seeds=(0,), epochs: int | None = None,
     ann_epochs: int | None = None, lr_decay: float | None = None, dropout: float | None = None,
-    data_dir=None, limit_train: int | None = None, limit_test: int | None = None, progress: bool = True,
+    lr: float | None = None, patience: int | None = None, data_dir=None, limit_train: int | None = None, limit_test: int | None = None, progress: bool = True,
 ) -> dict:
     """Train, convert and evaluate everything (see the module docstring). Returns the sweep dict.
 
     qcfs_levels: also train a QCFS ANN per L and convert it (norm "qcfs"). v_inits: the initial
     potentials ("zero", "half" = theta/2) every conversion is run with; "half" also runs each
     spike-count network with theta/2 added to its initial potentials. Every converted row carries
-    its ANN's test accuracy (``ann_accuracy``)."""
+    its ANN's test accuracy (``ann_accuracy``). lr, patience: the spike-count training's (the ANNs
+    train with their own recipe, :data:`baselines.train_ann.ANN_RECIPE`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     T_train = sorted({int(t) for t in T_train})
@@ -127,7 +128,8 @@ def sweep(
     test = load_dataset(dataset, "test", data_dir, limit=limit_test)
     x, y = test.x.astype(np.float64), test.y
     common = {"data_dir": data_dir, "limit_train": limit_train, "limit_test": limit_test}
-    opts = {"snn": {"epochs": epochs, "lr_decay": lr_decay, "dropout": dropout, **common},
+    opts = {"snn": {"epochs": epochs, "lr_decay": lr_decay, "dropout": dropout, "lr": lr, "patience": patience,
+                    **common},
             "ann": {"epochs": ann_epochs, "lr_decay": lr_decay, **common}, "data_dir": data_dir}
     rows, latencies, windows = [], {}, {}
     jobs = ([("snn", T, s) for s in seeds for T in T_train] + [("ann", None, s) for s in seeds]
@@ -147,7 +149,8 @@ def sweep(
                              "samples": len(y)})
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
               "qcfs_levels": list(qcfs_levels), "v_inits": list(v_inits), "seeds": list(seeds), "epochs": epochs,
-              "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "rows": rows, **environment()}
+              "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "lr": lr, "patience": patience,
+              "rows": rows, **environment()}
     write_json(out / "sweep.json", result)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS)
