@@ -29,7 +29,8 @@ def default_val_fraction(dataset: str) -> float:
 
 
 def split_validation(train: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
-    """(fitting part, validation part or None for fraction 0) of a training split; stratified by class."""
+    """(fitting part, validation part or None for fraction 0) of a training split; stratified by class
+    (a split too small to stratify, e.g. a few samples under ``limit``, is drawn without it)."""
     if not 0 <= fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {fraction}")
     if fraction == 0:
@@ -37,11 +38,13 @@ def split_validation(train: Dataset, fraction: float, seed: int) -> tuple[Datase
     from sklearn.model_selection import train_test_split
 
     n_val = int(round(fraction * len(train)))
-    if n_val < train.n_classes or len(train) - n_val < train.n_classes:
-        raise ValueError(f"val_fraction {fraction} of {len(train)} training samples leaves too few samples for "
-                         f"a stratified split over {train.n_classes} classes")
+    if n_val < 1 or len(train) - n_val < 1:
+        raise ValueError(f"val_fraction {fraction} of {len(train)} training samples leaves an empty part")
     counts = np.bincount(train.y, minlength=train.n_classes)
-    stratify = train.y if counts[counts > 0].min() >= 2 else None
+    n_cls = int((counts > 0).sum())
+    # stratified where sklearn can (every class twice, each part at least one per class); else plain
+    ok = counts[counts > 0].min() >= 2 and min(n_val, len(train) - n_val) >= n_cls
+    stratify = train.y if ok else None
     idx_fit, idx_val = train_test_split(np.arange(len(train)), test_size=n_val, stratify=stratify, random_state=seed)
     idx_fit, idx_val = np.sort(idx_fit), np.sort(idx_val)
     return (replace(train, x=train.x[idx_fit], y=train.y[idx_fit]),
