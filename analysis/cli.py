@@ -425,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: everything on the embedded digits set, with a report")
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--epochs", type=_positive_int, default=300, help="spike-count maximum (early stopping)")
     p.add_argument("--crosscheck-samples", type=_positive_int, default=20)
     p.add_argument("--brian2-target", choices=("cython", "numpy"), default="cython")
     p.set_defaults(func=cmd_demo)

@@ -1,6 +1,8 @@
 """The main job: the whole toolkit on the embedded 8x8 digits set, in a few minutes on 2 cores.
 
-1. trains spike-count networks at two latencies (T_train = 10 and 20),
+1. trains spike-count networks at two latencies (T_train = 10 and 20) to convergence (lr 1e-2, up
+   to 300 epochs, early stopping on a validation split: the recipe chosen on validation in
+   docs/results.md section 10),
 2. trains an ANN of the same architecture (its own recipe: early stopping on a validation split)
    and converts it with the three normalisations, and a QCFS ANN (L = 8, Bu et al. 2022), each
    conversion with V(0) = 0 and V(0) = theta/2,
@@ -26,7 +28,8 @@ __all__ = ["demo"]
 ARCH = "8x8-12c3-2a-10"
 
 
-def demo(out_dir: str | os.PathLike = "runs/demo", *, epochs: int = 30, T_train=(10, 20), T_infer=(5, 10, 20, 50),
+def demo(out_dir: str | os.PathLike = "runs/demo", *, epochs: int = 300, lr: float = 1e-2, patience: int = 30,
+         T_train=(10, 20), T_infer=(5, 10, 20, 50),
          qcfs_levels=(8,), v_inits=("zero", "half"), ann_epochs: int | None = None,
          crosscheck_samples: int = 20, limit_train: int | None = None, limit_test: int | None = None,
          brian2_target: str = "cython", progress: bool = True) -> dict:
@@ -35,7 +38,8 @@ def demo(out_dir: str | os.PathLike = "runs/demo", *, epochs: int = 30, T_train=
     t0 = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)
     say(f"[1-3/6] spike-count training at T={list(T_train)}, ANN + conversion, simcore at T={list(T_infer)}")
-    res = sweep("digits", ARCH, out, T_train=T_train, T_infer=T_infer, epochs=epochs, ann_epochs=ann_epochs,
+    res = sweep("digits", ARCH, out, T_train=T_train, T_infer=T_infer, epochs=epochs, lr=lr, patience=patience,
+                ann_epochs=ann_epochs,
                 qcfs_levels=qcfs_levels, v_inits=v_inits,
                 limit_train=limit_train, limit_test=limit_test, progress=progress)
     snn = out / f"snn_T{max(T_train)}_seed0"
