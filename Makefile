@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0   # the CPU wheel; any other spec pulls a multi-GB CUDA build
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,dist]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -56,7 +56,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from simcore import Network
+from simcore import Network, compile_network
 from simcore.neuron import NeuronParams, initial_potential, step
 
 __all__ = ["run_brian2", "population_neurons", "brian2_neuron", "Brian2Neuron", "pre_threshold"]
@@ -67,10 +67,9 @@ def population_neurons(net: Network) -> dict[str, NeuronParams]:
     thresholds are read from the compiled network where they are needed)."""
     out = {}
     for name in net.populations:
-        a = net.graph.nodes[name]
-        if a["kind"] != "input":
-            out[name] = NeuronParams(threshold=float(np.ravel(a["threshold"])[0]), reset=a["reset"],
-                                     bias_mode=a["bias_mode"])
+        pop = net.population(name)
+        if not pop.is_input:
+            out[name] = pop.neuron
     return out
 
 
@@ -203,7 +202,7 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
                 overrides: dict[str, NeuronParams], same_step: bool) -> dict:
     import brian2 as b2
 
-    comp = net.compile()
+    comp = compile_network(net)
     neurons = {**population_neurons(net), **overrides}
     names = comp.names
     inp = comp.input_index

@@ -27,8 +27,8 @@ from dataclasses import replace
 import numpy as np
 
 from analysis.brian2_net import population_neurons, pre_threshold, run_brian2
-from learning.inputs import ENCODINGS
-from simcore import Network, encoding as enc, predict, simulate
+from learning.choices import ENCODINGS
+from simcore import Network, compile_network, encoding as enc, predict, simulate
 from simcore.neuron import NeuronParams, initial_potential, step
 
 __all__ = ["crosscheck", "crosscheck_network", "delayed_copy", "ROUNDING_TOL", "SCHEDULES"]
@@ -44,17 +44,8 @@ MAX_EXPLAINED = 2000  # potential traces are recomputed for at most this many mi
 # --------------------------------------------------------------------------------------------
 def delayed_copy(net: Network, extra: int = 1) -> Network:
     """The same populations and op chains with every projection's delay increased by ``extra``."""
-    out = Network()
-    for name in net._order:
-        a = net.graph.nodes[name]
-        if a["kind"] == "input":
-            out.add_input(name, a["shape"])
-        else:
-            out.add_neurons(name, a["shape"], threshold=a["threshold"], bias=a["bias"],
-                            bias_mode=a["bias_mode"], reset=a["reset"])
-    for p in net.projections:
-        out.connect(p.src, p.tgt, list(p.ops), delay=p.delay + int(extra))
-    return out
+    projs = [replace(p, delay=p.delay + int(extra)) for p in net.projections]
+    return Network.from_records(net.population_records, projs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,15 +173,15 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     same_step = schedule == "same_step"
-    net.compile()
+    compile_network(net)
     ref = reference if reference is not None else (net if same_step else delayed_copy(net))
-    ref_comp = ref.compile()
-    if ref_comp.names != net.compile().names:
+    ref_comp = compile_network(ref)
+    if ref_comp.names != compile_network(net).names:
         raise ValueError("reference network must have the same populations as net")
     trains, analog_x, sim_in, T = _inputs(intensity, T, seed, trains, encoding, max_rate, sample_ids)
     # Brian2's schedule: one step of lag per projection; the window lets that activity drain. It does not
     # depend on ``reference`` (a wrong reference is simulated for the same number of steps).
-    steps = T + (net if same_step else delayed_copy(net)).compile().max_path_delay
+    steps = T + compile_network(net if same_step else delayed_copy(net)).max_path_delay
     # ---- simcore ----
     sres = simulate(ref, T=T, seed=seed, mode="sync", steps=steps, record_raster=True, **sim_in)
     # ---- Brian2 ----
@@ -259,7 +250,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
         "brian2_version": bres["brian2_version"],
         "simcore_seconds": sres.elapsed,
         "reference_delays": [int(d) for d in ref_comp.p_delay],
-        "brian2_synapse_delays": [int(d) for d in net.compile().p_delay],
+        "brian2_synapse_delays": [int(d) for d in compile_network(net).p_delay],
         "predictions_brian2": b_pred.tolist(),
         "predictions_simcore": s_pred.tolist(),
         "mismatches": mismatches,

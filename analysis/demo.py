@@ -2,7 +2,7 @@
 
 1. trains spike-count networks at two latencies (T_train = 10 and 20) to convergence (lr 1e-2, up
    to 300 epochs, early stopping on a validation split: the recipe chosen on validation in
-   docs/results.md section 10),
+   docs/results.md section 12),
 2. trains an ANN of the same architecture (its own recipe: early stopping on a validation split)
    and converts it with the three normalisations, and a QCFS ANN (L = 8, Bu et al. 2022), each
    conversion with V(0) = 0 and V(0) = theta/2,
@@ -20,6 +20,7 @@ from pathlib import Path
 from analysis.crosscheck import crosscheck
 from analysis.quantisation import write_layer_errors
 from analysis.report import markdown_table, write_report
+from analysis.runner import Runner
 from analysis.sweep import sweep
 from simcore.fileio import write_json
 
@@ -32,17 +33,17 @@ def demo(out_dir: str | os.PathLike = "runs/demo", *, epochs: int = 300, lr: flo
          T_train=(10, 20), T_infer=(5, 10, 20, 50),
          qcfs_levels=(8,), v_inits=("zero", "half"), ann_epochs: int | None = None,
          crosscheck_samples: int = 20, limit_train: int | None = None, limit_test: int | None = None,
-         brian2_target: str = "cython", progress: bool = True) -> dict:
-    """Run the demo into ``out_dir`` (models, JSON, plots, ``report/index.html``); return a summary."""
+         brian2_target: str = "cython", progress: bool = True, runner: Runner | None = None) -> dict:
+    """Run the demo into ``out_dir`` (models, JSON, plots, ``report/index.html``); return a summary.
+    Steps 1-3 are jobs run by ``runner`` (default: serially here)."""
     out = Path(out_dir)
     t0 = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)
     say(f"[1-3/6] spike-count training at T={list(T_train)}, ANN + conversion, simcore at T={list(T_infer)}")
     res = sweep("digits", ARCH, out, T_train=T_train, T_infer=T_infer, epochs=epochs, lr=lr, patience=patience,
-                ann_epochs=ann_epochs,
-                qcfs_levels=qcfs_levels, v_inits=v_inits,
-                limit_train=limit_train, limit_test=limit_test, progress=progress)
-    snn = out / f"snn_T{max(T_train)}_seed0"
+                ann_epochs=ann_epochs, qcfs_levels=qcfs_levels, v_inits=v_inits,
+                limit_train=limit_train, limit_test=limit_test, progress=progress, runner=runner)
+    snn = out / next(r["model"] for r in res["rows"] if r["T_train"] == max(T_train) and r["seed"] == 0)
     say("[4/6] per-layer quantisation error")
     quant = write_layer_errors(snn, out, limit=limit_test or 450)
     say(f"[5/6] Brian2 cross-check on {crosscheck_samples} samples ({brian2_target} target; first use compiles)")

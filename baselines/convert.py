@@ -37,22 +37,23 @@ import numpy as np
 import torch
 
 from baselines.ann import ANN, ConversionError
+from baselines.choices import INPUTS, RESETS, V_INITS
 from baselines.normalise import (NORMS, ActivationStats, applied_divisors, apply_factors, data_based_factors,
                                  model_based_factors)
+from learning.datafiles import resolve_data_dir
 from learning.datasets import load_dataset
 from learning.graph_builder import build_graph, population_names
 from learning.models import FORMAT, MODEL_FILE, Loaded, load, read_graph
-from simcore import GraphError, Network
+from simcore import GraphError, Network, save_network
 from simcore.fileio import write_json
 from simcore.neuron import NeuronParams
+from simcore.outputs import GRAPH_FILES, check_dir, output_dir
 from simcore.provenance import environment
 
-__all__ = ["INPUTS", "RESETS", "V_INITS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
+__all__ = ["V_INITS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
            "activation_stats", "scale_factors", "convert_ann", "convert", "load_converted_model"]
 
-INPUTS = {"poisson": "bernoulli", "bernoulli": "bernoulli", "analog": "analog"}
-RESETS = ("subtract", "zero")  # Rueckauer (subtract), Diehl (zero): NeuronParams resets
-V_INITS = {"zero": 0.0, "half": 0.5}  # initial potential, as a fraction of the threshold theta
+CONVERT_FILES = (*GRAPH_FILES, MODEL_FILE)  # what convert writes
 DEFAULT_T = 100  # window recorded in model.json for `spikecount simulate` (override with --T)
 DEFAULT_ROBUST_SAMPLES = 10_000  # default normalisation subset for the percentile (memory)
 
@@ -66,6 +67,11 @@ def ann_layers(net: ANN) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     return ws, bs
 
 
+def conversion_neuron(reset: str = "subtract", threshold: float = 1.0) -> NeuronParams:
+    """The converted network's neuron: non-leaky IF, ``>=``, ``reset`` ("subtract" | "zero"), bias as a current."""
+    return NeuronParams(threshold=threshold, reset=reset, bias_mode="current")
+
+
 def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray | None],
                   reset: str = "subtract", threshold: float = 1.0, v_init: str = "zero") -> Network:
     """The simcore network of ``net``'s stage structure with the given (normalised) weights and biases
@@ -75,9 +81,9 @@ def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray |
         raise ConversionError(f"reset must be one of {RESETS}, got {reset!r}")
     if v_init not in V_INITS:
         raise ConversionError(f"v_init must be one of {tuple(V_INITS)}, got {v_init!r}")
-    neuron = NeuronParams(threshold=threshold, reset=reset, bias_mode="current")
     try:
-        return build_graph(net.arch, weights, biases, neuron, v_init=V_INITS[v_init] * threshold)
+        return build_graph(net.arch, weights, biases, conversion_neuron(reset, threshold),
+                           v_init=V_INITS[v_init] * threshold)
     except GraphError as e:
         raise ConversionError(f"cannot convert {net.arch.spec!r}: {e}") from None
 
@@ -126,16 +132,6 @@ def convert_ann(net: ANN, norm: str, x_norm: np.ndarray | None = None, *, percen
     return build_network(net, weights, biases, reset=reset, v_init=v_init), lambdas
 
 
-def _check_out_dir(out: Path, ann_dir: Path) -> None:
-    if out.resolve() == ann_dir.resolve():
-        raise ValueError(f"--out {out} is the ANN's own directory; choose another")
-    if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"--out {out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / "graph.json").is_file():
-            raise ValueError(f"--out {out} is a non-empty directory that holds no converted model; refusing to replace it")
-
-
 def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = None, reset: str = "subtract",
             input: str = "poisson", out_dir: str | os.PathLike | None = None, *, data_dir=None,
             norm_samples: int | None = None, seed: int | None = None, previous: str = "scale_factor",
@@ -152,9 +148,11 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     ("scale_factor", or "applied" = the official MATLAB code).
 
     model.json fields: format, kind "converted", arch, dataset, norm, percentile, reset, input,
-    encoding, bias_mode "current", v_init, v_init_potential, theta 1.0, max_rate 1.0, T (default window for simulate),
-    scale_factors (lambda_l), applied_divisors (lambda_l/lambda_{l-1}), populations,
-    ann_test_accuracy, ann_val_accuracy, ann_activation, ann_levels, ann_dir, bias, norm_samples, previous (data only), split_seed, seed, environment.
+    encoding, bias_mode "current", theta 1.0, neuron (``NeuronParams.to_dict()``), max_rate 1.0,
+    T (default window for simulate), scale_factors (lambda_l), applied_divisors
+    (lambda_l/lambda_{l-1}), populations, v_init, v_init_potential, ann_test_accuracy,
+    ann_val_accuracy, ann_activation, ann_levels, ann_dir, bias, norm_samples, previous (data
+    only), split_seed, seed, environment.
     """
     ann_dir = Path(ann_dir)
     if norm not in NORMS:
@@ -181,7 +179,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     out = Path(out_dir)
     if not ann_dir.is_dir():
         raise ValueError(f"ANN directory not found: {ann_dir}")
-    _check_out_dir(out, ann_dir)
+    check_dir(out, "convert", adopt=CONVERT_FILES)  # refuse before the work; output_dir claims it below
     loaded = load(ann_dir, kinds=("ann",), purpose="conversion")
     net, meta = loaded.net, loaded.meta
     dataset = meta.get("dataset")
@@ -192,6 +190,7 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
             raise ValueError(f"{ann_dir}: model.json records no dataset; data-based normalisation needs one")
         limit = norm_samples if norm_samples is not None else (
             DEFAULT_ROBUST_SAMPLES if norm in ("robust", "qcfs") else None)
+        data_dir = resolve_data_dir(meta, dataset, data_dir, ann_dir)
         train = load_dataset(dataset, "train", data_dir, split_seed=split_seed, limit=limit)
         if train.x.shape[1] != net.arch.n_inputs:
             raise ConversionError(f"{ann_dir}: arch {net.arch.spec!r} takes {net.arch.n_inputs} inputs, "
@@ -199,13 +198,12 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         x_norm, n_used = train.x.astype(np.float64), len(train.x)
     graph, lambdas = convert_ann(net, norm, x_norm, percentile=percentile or 99.9, reset=reset, previous=previous,
                                  v_init=v_init)
-    graph.save(out)
     info = {
         "format": FORMAT, "kind": "converted", "arch": net.arch.spec, "dataset": dataset,
         "norm": norm, "percentile": percentile if norm in ("robust", "qcfs") else None, "reset": reset,
         "v_init": v_init, "v_init_potential": V_INITS[v_init] * 1.0,
         "input": "analog" if INPUTS[input] == "analog" else "poisson", "encoding": INPUTS[input],
-        "bias_mode": "current", "theta": 1.0, "max_rate": 1.0, "T": int(T),
+        "bias_mode": "current", "theta": 1.0, "neuron": conversion_neuron(reset).to_dict(), "max_rate": 1.0, "T": int(T),
         "scale_factors": [float(v) for v in lambdas], "applied_divisors": applied_divisors(lambdas),
         "populations": population_names(net.arch),
         "ann_test_accuracy": meta.get("test_accuracy"), "ann_val_accuracy": meta.get("val_accuracy"),
@@ -213,9 +211,13 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         "norm_samples": n_used if norm != "model" else None,
         **({"previous": previous} if norm == "data" else {}),
         "split_seed": split_seed, "seed": int(meta.get("seed", 0) if seed is None else seed),
+        "data_dir": meta.get("data_dir"), "data_files": meta.get("data_files"),
+        **{k: meta[k] for k in ("data_path", "data_sha256", "data_scaling") if k in meta},
         **environment(),
     }
-    write_json(out / MODEL_FILE, info)
+    with output_dir(out, "convert", adopt=CONVERT_FILES):
+        save_network(graph, out)
+        write_json(out / MODEL_FILE, info)
     return info
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, encoding, simulate  # noqa: E402
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, compile_network, encoding, simulate  # noqa: E402
 
 MNIST = "/work/shared/data/mnist"
 
@@ -159,7 +159,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     cnt = encoding.bernoulli_counts(x, args.T, 0)
     t_enc = time.perf_counter() - t0
-    comp = net.compile()
+    comp = compile_network(net)
     first = next(cp for cp in comp.projections if cp.src == comp.input_index)
     W_T = first.weights if first.dense else first.matrix().T  # (n_in, n_out)
     t0 = time.perf_counter()

@@ -13,7 +13,8 @@ from pathlib import Path
 from learning.graph_builder import build_graph
 from learning.model import SpikingNet
 from learning.models import load
-from simcore import Network
+from simcore import Network, save_network
+from simcore.outputs import GRAPH_FILES, output_dir
 
 __all__ = ["to_graph", "export_model"]
 
@@ -28,7 +29,9 @@ def to_graph(net: SpikingNet, delay: int = 0, v_init: float = 0.0) -> Network:
 
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, delay: int = 0) -> Path:
-    """``spikecount export``: write the simcore graph of a trained model directory to out_dir."""
+    """``spikecount export``: write the simcore graph of a trained model directory to out_dir (a new or
+    empty directory, or an earlier export; see :mod:`simcore.outputs`)."""
     graph = to_graph(load(model_dir, kinds=("snn",), purpose="export").net, delay)
-    graph.save(out_dir)
+    with output_dir(out_dir, "export", adopt=GRAPH_FILES):
+        save_network(graph, out_dir)
     return Path(out_dir)

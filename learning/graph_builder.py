@@ -6,8 +6,8 @@ populations: ``input``, then ``{kind}{k}`` for weighted stage k = 1.. (``dense1`
 
 Per stage: one population of ``stage.out_shape`` neurons and one projection from the previous
 population (the input for the first stage) whose op chain is the stage's parameter-free ops
-(``AvgPool2d`` then ``Flatten``) and its weighted op (``Dense``, or ``Conv2d`` with stride 1 and no
-padding). Weights are potential increments (a spike adds ``w`` to its target's potential). Biases
+(``AvgPool2d`` then ``Flatten``) and its weighted op (``Dense``, or ``Conv2d`` with the stage's stride
+and padding: 1 and 0 for a spec string). Weights are potential increments (a spike adds ``w`` to its target's potential). Biases
 are per output feature (one per channel for a convolution, repeated over the map here) or None.
 
 Initial potential ``v_init`` (Bu et al., AAAI 2022 / ICLR 2022: ``V(0) = theta/2``), added to every
@@ -58,20 +58,11 @@ def source_names(arch: Arch) -> list[str]:
     return [INPUT, *population_names(arch)[:-1]]
 
 
-def _add_population(graph: Network, name: str, shape: tuple[int, ...], neuron: NeuronParams,
-                    bias: np.ndarray) -> None:
-    """The builder's one call into ``Network.add_neurons`` (its keyword form: threshold, bias_mode and
-    reset "subtract" | "zero"; a leak, the strict test or a non-zero reset value need simcore's
-    ``neuron=`` form)."""
-    if neuron.beta != 1.0 or neuron.strict or (neuron.reset == "to_value" and neuron.v_reset != 0.0):
-        raise GraphError(f"population '{name}': this simcore Network holds only non-leaky '>=' neurons "
-                         f"that reset by subtraction or to zero, got {neuron}")
-    graph.add_neurons(name, shape, threshold=neuron.threshold, bias=bias, bias_mode=neuron.bias_mode,
-                      reset="subtract" if neuron.reset == "subtract" else "zero")
-
-
 def _add_v_init(graph: Network, name: str, shape: tuple[int, ...], neuron: NeuronParams, v_init: float) -> None:
     """The source that adds ``v_init`` to every neuron of ``name`` at step 0 (module docstring)."""
+    if neuron.beta != 1.0:
+        raise GraphError(f"population '{name}': the v_init emulation for a bias current holds only for "
+                         f"non-leaky neurons (beta 1), got beta {neuron.beta}")
     src = v_init_name(name)
     if len(shape) == 1:
         graph.add_neurons(src, (1,), threshold=neuron.threshold, bias=neuron.threshold, bias_mode="initial")
@@ -84,7 +75,8 @@ def _add_v_init(graph: Network, name: str, shape: tuple[int, ...], neuron: Neuro
 
 def build_graph(arch: Arch, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None],
                 neuron: NeuronParams, delay: int = 0, v_init: float = 0.0) -> Network:
-    """The simcore network of ``arch``'s stages (float64 copies of the arrays).
+    """The simcore network of ``arch``'s stages (float64 copies of the arrays). ``arch``: anything
+    with ``spec``, ``input_shape`` and ``stages()`` (a parsed spec, or a converted torch chain's).
 
     weights[k]: stage k's weighted op, (out, in) for dense, (C_out, C_in, k, k) for a convolution,
     in potential units; biases[k]: (out,) / (C_out,) or None (zeros). Every population gets
@@ -101,12 +93,12 @@ def build_graph(arch: Arch, weights: Sequence[np.ndarray], biases: Sequence[np.n
     for name, stage, w, b in zip(population_names(arch), stages, weights, biases):
         w = np.asarray(w, dtype=np.float64)
         ops = ([AvgPool2d(stage.pool)] if stage.pool else []) + ([Flatten()] if stage.flatten else [])
-        ops.append(Dense(w) if stage.kind == "dense" else Conv2d(w, stride=1, padding=0))
+        ops.append(Dense(w) if stage.kind == "dense" else Conv2d(w, stride=stage.stride, padding=stage.padding))
         per_map = int(np.prod(stage.out_shape[1:]))
         b = np.zeros(int(np.prod(stage.out_shape))) if b is None else np.repeat(np.asarray(b, np.float64), per_map)
         if v_init and neuron.bias_mode == "initial":
             b = b + v_init
-        _add_population(graph, name, tuple(stage.out_shape), neuron, b)
+        graph.add_neurons(name, tuple(stage.out_shape), neuron=neuron, bias=b)
         graph.connect(prev, name, ops, delay=delay)
         if v_init and neuron.bias_mode == "current":
             _add_v_init(graph, name, tuple(stage.out_shape), neuron, float(v_init))

@@ -1,5 +1,5 @@
 """Spike-count network directories (kind "snn", :mod:`learning.models`): ``model.json``
-(architecture, neuron parameters, provenance) plus ``weights.safetensors`` (arrays that numpy reads without torch: ``safetensors.numpy.load_file``).
+(architecture, ``theta`` and ``neuron`` (:meth:`simcore.neuron.NeuronParams.to_dict`), provenance) plus ``weights.safetensors`` (arrays that numpy reads without torch: ``safetensors.numpy.load_file``).
 
 Weight names: ``layers.{k}.weight`` ((out, in) for dense, (C_out, C_in, k, k) for convolution) and
 ``layers.{k}.bias`` for the k-th weighted stage. A model trained with k-bit weights (model.json
@@ -24,6 +24,7 @@ from learning.models import FORMAT, MODEL_FILE, Loaded
 from learning.quantise import qmax, quantise_int
 from learning.spec import parse_spec
 from simcore.fileio import atomic_write, write_json
+from simcore.neuron import NeuronParams
 
 __all__ = ["WEIGHTS_FILE", "save_model", "load_snn", "save_arrays", "load_arrays"]
 
@@ -84,7 +85,8 @@ def save_model(out_dir: str | os.PathLike, net: SpikingNet, meta: dict[str, Any]
     save_arrays(out / WEIGHTS_FILE, state_arrays(net))
     if getattr(net, "weight_bits", None) is not None:
         meta = {**meta, "weight_bits": net.weight_bits}
-    write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "snn", "arch": net.arch.spec, "theta": net.theta, **meta})
+    write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "snn", "arch": net.arch.spec, "theta": net.theta,
+                                  "neuron": net.neuron.to_dict(), **meta})
     return out
 
 
@@ -99,7 +101,11 @@ def _read_net(model_dir: str | os.PathLike, meta: dict) -> SpikingNet:
     if not isinstance(meta.get("theta"), (int, float)):
         raise ValueError(f"{model_dir}: model.json field 'theta' (threshold) missing or not a number")
     bits = meta.get("weight_bits")
-    net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits)
+    try:  # models saved before the neuron was recorded have theta only: the paper's neuron
+        neuron = NeuronParams.from_dict(meta["neuron"]) if "neuron" in meta else NeuronParams(float(meta["theta"]))
+        net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits, neuron=neuron)
+    except ValueError as e:
+        raise ValueError(f"{model_dir}: {e}") from None
     arrays = load_arrays(Path(model_dir) / WEIGHTS_FILE)
     if bits is not None:
         arrays = _dequantise(arrays, int(bits), model_dir)

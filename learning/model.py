@@ -42,14 +42,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from learning.activation import spike_count, with_count_gradient
-from learning.quantise import qmax, quantise_ste
+from learning.choices import MODES
 from learning.dense_if import dense_integrate_and_fire
+from learning.quantise import qmax, quantise_ste
 from learning.spec import Arch, Stage
 from simcore.neuron import NeuronParams
 
-__all__ = ["SpikingNet", "Forward", "MODES", "NEURON_SUPPORT", "check_neuron", "build_stages", "stage_input"]
+__all__ = ["SpikingNet", "Forward", "NEURON_SUPPORT", "check_neuron", "build_stages", "stage_input"]
 
-MODES = ("aggregate", "stepped")
 NEURON_SUPPORT = ("the paper's neuron (no leak, threshold test '>=', reset by subtraction, "
                   "bias as the initial potential)")
 
@@ -61,6 +61,7 @@ class Forward:
     counts: list[torch.Tensor]  # per stage (B, *shape), the last is the output layer (B, C)
     currents: list[torch.Tensor]  # per stage aggregated current z (B, *shape)
     membrane: list[torch.Tensor]  # per stage final potential V(T) (B, *shape)
+    trains: list[torch.Tensor] | None = None  # stepped with return_trains: per stage spikes (B, T, *shape)
 
     @property
     def output(self) -> torch.Tensor:
@@ -112,6 +113,8 @@ class SpikingNet(nn.Module):
         super().__init__()
         if neuron is not None:
             check_neuron(neuron)
+            if theta not in (1.0, neuron.threshold):
+                raise ValueError(f"give theta or neuron, not both (theta {theta}, neuron threshold {neuron.threshold})")
             theta = neuron.threshold
         # k-bit weights (learning.quantise): the forward pass uses quantised weights, the gradient
         # goes straight through to the float parameters; None: float weights
@@ -194,15 +197,19 @@ class SpikingNet(nn.Module):
                 a = a * self._drop_mask(a)
         return out
 
-    def stepped(self, s0: torch.Tensor, bounded_output: bool = True) -> Forward:
-        """Counts by explicit IF dynamics from input trains s0 (B, T, D) (0/1 spikes or analog values)."""
+    def stepped(self, s0: torch.Tensor, bounded_output: bool = True, return_trains: bool = False) -> Forward:
+        """Counts by explicit IF dynamics from input trains s0 (B, T, D) (0/1 spikes or analog values).
+
+        ``return_trains``: also keep every stage's spike trains (B, T, *shape) in ``Forward.trains``."""
         B, T = s0.shape[:2]
         s = self._input(s0, steps=True)
         a = s.sum(1)
-        out = Forward([], [], [])
+        out = Forward([], [], [], [] if return_trains else None)
         for k in range(len(self.layers)):
             with torch.no_grad():
                 s, v = self._stage_dynamics(k, s, B, T)
+            if return_trains:
+                out.trains.append(s)
             z = self.aggregated_current(k, a)
             last = k == len(self.layers) - 1
             a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
@@ -228,14 +235,22 @@ class SpikingNet(nn.Module):
         step_in = step_in.view(B, T, *step_in.shape[1:])
         return _integrate_and_fire(step_in, self._bias(k, step_in[:, 0]), self.theta)
 
-    def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True) -> Forward:
-        """x: input counts (B, D) for ``aggregate``; input trains (B, T, D) for ``stepped``."""
+    def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True,
+                return_trains: bool = False) -> Forward:
+        """x: input counts (B, D) for ``aggregate``; input trains (B, T, D), batch first, for ``stepped``.
+
+        ``return_trains`` (stepped only): ``Forward.trains`` holds every stage's spikes (B, T, *shape)."""
         if mode == "aggregate":
+            if return_trains:
+                raise ValueError("return_trains needs mode 'stepped' (aggregate mode has counts, not trains)")
             return self.aggregate(x, T, bounded_output)
         if mode == "stepped":
-            if x.dim() != 3 or x.shape[1] != T:
-                raise ValueError(f"stepped mode needs input trains of shape (B, {T}, D), got {tuple(x.shape)}")
-            return self.stepped(x, bounded_output)
+            D = self.arch.n_inputs
+            if x.dim() != 3 or x.shape[1] != T or x.shape[2] != D:
+                hint = " (time-first? pass x.transpose(0, 1))" if x.dim() == 3 and x.shape[0] == T else ""
+                raise ValueError(f"stepped mode needs batch-first input trains (B, T={T}, D={D}), "
+                                 f"got {tuple(x.shape)}{hint}")
+            return self.stepped(x, bounded_output, return_trains)
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 

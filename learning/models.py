@@ -29,8 +29,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from simcore.fileio import read_json
-
 if TYPE_CHECKING:
     from simcore import Network
 
@@ -38,7 +36,7 @@ __all__ = ["MODEL_FILE", "GRAPH_FILE", "FORMAT", "ENTRY_POINT_GROUP", "Loaded", 
            "read_meta", "load_graph"]
 
 MODEL_FILE = "model.json"
-GRAPH_FILE = "graph.json"  # simcore's Network.save writes it beside weights.npz
+GRAPH_FILE = "graph.json"  # simcore.save_network writes it beside weights.npz
 FORMAT = "spikecount-model"
 ENTRY_POINT_GROUP = "spikecount.model_kinds"
 
@@ -90,12 +88,17 @@ def _resolve(kind: str, path: Path) -> Loader:
         raise ValueError(f"{path}: unknown model kind {kind!r} (known: {', '.join(kinds())})")
     if isinstance(loader, str):
         module, _, name = loader.partition(":")
-        loader = getattr(importlib.import_module(module), name)
+        try:
+            loader = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"{path}: the loader of model kind {kind!r} ({loader}) cannot be imported: {e}") from None
     return loader
 
 
 def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     """The model.json of a model directory, checked for the fields every model has."""
+    from simcore.fileio import read_json  # simcore's import pulls in numba: only when a model is read
+
     path = Path(model_dir) / MODEL_FILE
     meta = read_json(path, "model description")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -105,7 +108,50 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
             raise ValueError(f"{path}: missing field {key!r}")
     if not isinstance(meta["kind"], str):
         raise ValueError(f"{path}: field 'kind' must be a string, got {meta['kind']!r}")
+    checks = _field_checks()
+    for key, value in meta.items():
+        if key in checks and not (key in _OPTIONAL and value is None) and not checks[key][0](value):
+            raise ValueError(f"{path}: field {key!r} must be {checks[key][1]}, got {value!r}")
     return meta
+
+
+def _number(lo: float, hi: float):
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and lo < v <= hi and v == v
+
+
+def _integer(lo: int, hi: float = float("inf")):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+_OPTIONAL = {"weight_bits", "data_dir", "data_files", "dataset"}
+
+
+def _field_checks() -> dict:
+    """Every model.json field a loader reads: (check, description); names from their one home."""
+    from learning.datasets import DATASETS
+    from learning.choices import ENCODINGS, MODES, SCALINGS
+    from simcore.resources import MAX_SEED
+
+    return {
+        "arch": (lambda v: isinstance(v, str) and bool(v.strip()), "a spec string"),
+        "theta": (_number(0, float("inf")), "a finite number > 0"),
+        "T": (_integer(1), "an integer >= 1"),
+        "seed": (_integer(0, MAX_SEED), f"an integer seed in 0..{MAX_SEED}"),
+        "split_seed": (_integer(0, MAX_SEED), f"an integer seed in 0..{MAX_SEED}"),
+        "dataset": (lambda v: v in DATASETS or (isinstance(v, str) and v.startswith("npz:") and len(v) > 4),
+                    f"one of {', '.join(DATASETS)} or npz:PATH"),
+        "mode": (lambda v: v in MODES, f"one of {', '.join(MODES)}"),
+        "encoding": (lambda v: v in ENCODINGS, f"one of {', '.join(ENCODINGS)}"),
+        "max_rate": (_number(0, 1), "a number in (0, 1]"),
+        "weight_bits": (_integer(2, 8), "an integer 2..8 or null"),
+        "bias": (lambda v: isinstance(v, bool), "true or false"),
+        "data_dir": (lambda v: isinstance(v, str), "a path or null"),
+        "data_files": (lambda v: isinstance(v, dict) and all(
+            isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in v.values()), "{name: {path, sha256}}"),
+        "data_path": (lambda v: isinstance(v, str), "the path of the npz file"),
+        "data_sha256": (lambda v: isinstance(v, str) and len(v) == 64, "a sha256 hex digest"),
+        "data_scaling": (lambda v: v in SCALINGS, f"one of {', '.join(SCALINGS)}"),
+    }
 
 
 def load(path: str | os.PathLike, kinds: tuple[str, ...] | None = None, purpose: str = "this command") -> Loaded:
@@ -131,12 +177,12 @@ def load(path: str | os.PathLike, kinds: tuple[str, ...] | None = None, purpose:
 
 def read_graph(path: Path) -> "Network":
     """The simcore Network saved in ``path``; one-line ValueError if it is missing or corrupt."""
-    from simcore import GraphError, Network  # numba: imported only when a graph is read
+    from simcore import GraphError, load_network  # numba: imported only when a graph is read
 
     if not (path / GRAPH_FILE).is_file():
         raise ValueError(f"{path}: {GRAPH_FILE} missing")
     try:
-        return Network.load(path)
+        return load_network(path)
     except GraphError:  # names the problem already
         raise
     except Exception as e:  # noqa: BLE001 -- json, npz (zip), missing keys: a corrupt file either way

@@ -48,7 +48,8 @@ Layer = Dense | Conv | AvgPool
 class Stage:
     """One weighted stage: parameter-free ops (``pool`` kernel or 0, then ``flatten``), then a
     weighted op of ``kind`` "dense" | "conv" (``kernel``: the convolution's, 0 for dense). ``in_shape``: the source population's shape (the
-    input or the previous stage); ``out_shape``: the shape of the stage's neurons."""
+    input or the previous stage); ``out_shape``: the shape of the stage's neurons. ``stride`` and
+    ``padding``: the convolution's (a spec string's are always 1 and 0; a converted torch chain's may differ)."""
 
     pool: int
     flatten: bool
@@ -56,6 +57,8 @@ class Stage:
     kernel: int
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
+    stride: int = 1
+    padding: int = 0
 
     @property
     def pooled_shape(self) -> tuple[int, ...]:

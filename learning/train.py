@@ -7,26 +7,34 @@ and sample ids 0..N-1, the trains that ``spikecount simulate`` regenerates for t
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from learning.datafiles import data_files
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
-from learning.inputs import ENCODINGS, input_counts, input_trains
+from learning.choices import ENCODINGS, MODES
+from learning.inputs import input_counts, input_trains
 from learning.io import save_model
-from learning.loop import fit, load_splits
-from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction
-from learning.model import MODES, SpikingNet
+from learning.loop import RUN_FILES, check_pair, fit, load_pair, start_run
+from learning.model import SpikingNet
+from learning.npz_data import provenance
+from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction, split_validation
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
+from learning.resources import check_training_cost
 from learning.spec import AvgPool, parse_spec
 from simcore import predict
+from simcore.outputs import output_dir
+from simcore.resources import MAX_SEED
 
-__all__ = ["TrainConfig", "defaults_for", "config_from", "train", "epoch_seed"]
+__all__ = ["TrainConfig", "defaults_for", "config_from", "train", "train_network", "epoch_seed"]
 
 UCI = ("iris", "wbc", "abalone", "yeast")
 # The paper gives no epochs or batch size for UCI; these give each set about 12,000 Adam steps.
@@ -74,14 +82,38 @@ class TrainConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        if not (self.lr > 0 and self.theta > 0 and self.batch_size >= 1 and self.seed >= 0):
-            raise ValueError("lr, theta and batch_size must be positive and seed >= 0")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        check_common(self)
+        for name, lo, hi in (("theta", 0, math.inf), ("max_rate", 0, 1)):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and lo < value <= hi):
+                raise ValueError(f"{name} must be a finite number in ({lo}, {hi}], got {value}")
+        if not (math.isfinite(self.init_std) and self.init_std > 0):
+            raise ValueError(f"init_std must be a finite number > 0, got {self.init_std}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         n_stages = sum(not isinstance(layer, AvgPool) for layer in parse_spec(self.arch).layers)
         check_rate_options(self.rate_lambda, self.rate_target, n_stages)
         if self.weight_bits is not None:
             qmax(self.weight_bits)
+
+
+def check_common(cfg) -> None:
+    """Ranges shared by every trainer's config: lr finite > 0, lr_decay in (0, 1], batch size,
+    seeds and limits integers in range."""
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {cfg.lr}")
+    if not 0 < cfg.lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], got {cfg.lr_decay}")
+    if int(cfg.batch_size) != cfg.batch_size or cfg.batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {cfg.batch_size}")
+    for name in ("seed", "split_seed"):
+        value = getattr(cfg, name)
+        if int(value) != value or not 0 <= value <= MAX_SEED:
+            raise ValueError(f"{name} must be an integer in 0..{MAX_SEED}, got {value}")
+    for name in ("limit_train", "limit_test"):
+        value = getattr(cfg, name)
+        if value is not None and (int(value) != value or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value}")
 
 
 def defaults_for(dataset: str) -> dict:
@@ -113,11 +145,42 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     ``resume`` continues from out_dir's checkpoint. ``stop_after`` ends the run after that many
     epochs of this call (to simulate an interruption in tests). Returns the metrics dict.
     """
+    return train_network(cfg, out_dir=out_dir, resume=resume, progress=progress, stop_after=stop_after)[1]
+
+
+def train_network(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
+                  out_dir: str | os.PathLike | None = None, *, net: SpikingNet | None = None, resume: bool = False,
+                  progress: bool = True, stop_after: int | None = None) -> tuple[SpikingNet, dict]:
+    """Train and return (network, metrics); :func:`train` with the data and the network optional.
+
+    data: (train, test) splits (default: ``cfg.dataset`` loaded). out_dir: None trains in memory
+    and writes nothing. net: a network to train further (default: a new one initialised from
+    ``cfg.seed``). torch's and numpy's global random states are left as they were.
+    """
     cfg.validate()
-    train_set, val_set, test_set = load_splits(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
-                                               cfg.limit_test, cfg.val_fraction)
-    torch.manual_seed(cfg.seed)
-    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
+    if data is None:
+        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
+        files = data_files(cfg.dataset, cfg.data_dir)
+    else:
+        check_pair(cfg.arch, *data)
+        files = {}  # arrays given by the caller: no files were read
+    train_set, test_set = data
+    train_set, val_set = split_validation(train_set, cfg.val_fraction, cfg.split_seed)
+    check_training_cost(cfg.arch, cfg.batch_size, cfg.T, cfg.mode, len(train_set.y), len(test_set.y), cfg.epochs,
+                        cfg.encoding)
+    if out_dir is None:
+        return _train(cfg, None, train_set, val_set, test_set, files, net, resume, progress, stop_after)
+    with output_dir(out_dir, "train", adopt=RUN_FILES):
+        start_run(out_dir, resume)
+        return _train(cfg, out_dir, train_set, val_set, test_set, files, net, resume, progress, stop_after)
+
+
+def _train(cfg: TrainConfig, out_dir, train_set: Dataset, val_set: Dataset | None, test_set: Dataset, files: dict, net: SpikingNet | None,
+           resume: bool, progress: bool, stop_after: int | None) -> tuple[SpikingNet, dict]:
+    if net is None:
+        with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the caller's state
+            torch.manual_seed(cfg.seed)
+            net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
 
     def step(idx: np.ndarray, epoch: int):
         inp = _inputs(cfg, train_set, idx, epoch_seed(cfg.seed, epoch))
@@ -136,21 +199,27 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
         return res.accuracy, loss, _activity(res)
 
     run = fit(net, step, validate if val_set is not None else None, train_set.y, cfg, out_dir, resume=resume,
-              progress=progress, stop_after=stop_after, n_val=0 if val_set is None else len(val_set))
+              progress=progress, stop_after=stop_after, data_files=files, n_val=0 if val_set is None else len(val_set))
     final = None
-    if run.complete:
+    if run.complete:  # evaluate() runs in eval mode (no dropout), also when a resumed run had no epoch left
         final = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                          max_rate=cfg.max_rate)
-        save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
-                                  "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
-                                  "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
-                                  "counts_only_test_accuracy": final.counts_only_accuracy,
-                                  "test_tie_fraction": final.tie_fraction, "val_fraction": cfg.val_fraction,
-                                  "val_accuracy": run.best.get("val_accuracy"), "best_epoch": run.best_epoch})
-    return run.write_metrics(final.accuracy if final else None,
-                             counts_only_test_accuracy=final.counts_only_accuracy if final else None,
-                             test_tie_fraction=final.tie_fraction if final else None,
-                             **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
+        if out_dir is not None:
+            save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
+                                      "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
+                                      "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
+                                      "counts_only_test_accuracy": final.counts_only_accuracy,
+                                      "test_tie_fraction": final.tie_fraction, "val_fraction": cfg.val_fraction,
+                                      "val_accuracy": run.best.get("val_accuracy"), "best_epoch": run.best_epoch,
+                                      "data_dir": _abs(cfg.data_dir), "data_files": files, **provenance(cfg.dataset)})
+    return net, run.write_metrics(final.accuracy if final else None,
+                                  counts_only_test_accuracy=final.counts_only_accuracy if final else None,
+                                  test_tie_fraction=final.tie_fraction if final else None,
+                                  **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
+
+
+def _abs(data_dir) -> str | None:
+    return None if data_dir is None else str(Path(data_dir).expanduser().resolve())
 
 
 _ACTIVITY_KEYS = ("spikes_per_neuron", "sops_per_sample", "sops_per_sample_by_population")

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 import learning.models as models
+from simcore import compile_network, save_network
 from baselines.ann import ANN, save_ann
 from baselines.convert import convert
 from learning.models import load
@@ -33,5 +34,7 @@ def test_ann_and_converted_load_through_the_one_loader(tmp_path):
     convert(tmp_path / "ann", "model", out_dir=tmp_path / "conv")
     conv = load(tmp_path / "conv")
     assert conv.kind == "converted" and conv.net is None and conv.meta["norm"] == "model"
+    assert conv.meta["neuron"] == {"threshold": 1.0, "threshold_test": ">=", "reset": "subtract", "v_reset": 0.0,
+                                   "beta": 1.0, "bias_mode": "current"}
     assert conv.graph.populations == ["input", "conv1", "dense2"]
-    assert np.all(conv.graph.compile().bias_mode[1:] == 1)  # bias as a current
+    assert np.all(compile_network(conv.graph).bias_mode[1:] == 1)  # bias as a current

@@ -17,7 +17,7 @@ from learning.rate_penalty import rate_penalty
 from learning.model import SpikingNet
 from learning.spec import parse_spec
 from learning.train import config_from, train
-from simcore import simulate
+from simcore import compile_network, simulate
 from simcore.sops import input_events, sops_from_counts
 
 TINY = dict(epochs=2, limit_train=200, limit_test=100, T=10)
@@ -164,7 +164,7 @@ def test_simcore_counts_and_sops_equal_the_tensor_model_exactly(spec, bits):
         assert np.array_equal(c.numpy().reshape(N, -1), res.counts[name]), name
         assert res.counts[name].sum() > 0, name  # not trivially silent
     # SOPs: fan-outs agree with simcore's structural tables, and so do the totals per source
-    comp = to_graph(net).compile()
+    comp = compile_network(to_graph(net))
     fan = fanouts(net)
     assert len(fan) == len(names)
     assert len(comp.projections) == len(names)

@@ -4,7 +4,7 @@ import pytest
 
 from learning.graph_builder import INPUT, build_graph, population_names, source_names
 from learning.spec import parse_spec
-from simcore import GraphError
+from simcore import GraphError, compile_network
 from simcore.neuron import NeuronParams
 
 
@@ -32,11 +32,11 @@ def test_names_shapes_and_ops_follow_the_arch(spec, names):
     assert g.populations == [INPUT, *names]
     neuron_shapes = [s for s, layer in zip(arch.shapes(), arch.layers) if type(layer).__name__ != "AvgPool"]
     assert [g.shape(p) for p in names] == [tuple(s) for s in neuron_shapes]
-    comp = g.compile()
+    comp = compile_network(g)
     assert np.all(comp.bias_mode[1:] == 1) and np.all(comp.reset[1:] == 1) and np.all(comp.threshold[comp.offsets[1]:] == 0.5)
     assert all(p.delay == 2 for p in g.projections)
     for k, (name, st, b) in enumerate(zip(names, arch.stages(), bs)):  # per-map biases repeated over the map
-        assert np.array_equal(g.graph.nodes[name]["bias"], np.repeat(b, int(np.prod(st.out_shape[1:]))))
+        assert np.array_equal(g.population(name).bias, np.repeat(b, int(np.prod(st.out_shape[1:]))))
         kinds = [type(op).__name__ for op in g.projection(([INPUT] + names)[k], name).ops]
         assert kinds == ["AvgPool2d"] * bool(st.pool) + ["Flatten"] * st.flatten + [
             "Dense" if st.kind == "dense" else "Conv2d"]
@@ -46,7 +46,7 @@ def test_missing_biases_are_zero_and_bad_arrays_are_one_line():
     arch = parse_spec("6-4-3")
     ws, _ = _arrays(arch, np.random.default_rng(1))
     g = build_graph(arch, ws, [None, None], NeuronParams())
-    assert np.all(g.compile().bias == 0)
+    assert np.all(compile_network(g).bias == 0)
     with pytest.raises(GraphError, match="2 weighted stages"):
         build_graph(arch, ws[:1], [None], NeuronParams())
     with pytest.raises(GraphError) as e:
@@ -100,4 +100,4 @@ def test_v_init_reaches_every_neuron_of_a_conv_net_once():
             assert np.all(res.counts[name] == spikes)
             assert np.all(res.membrane[name] == (v0 if spikes == 0 else 0.0))
     g = build_graph(arch, ws, [np.ones(3), np.ones(4)], NeuronParams(bias_mode="initial"), v_init=0.5)
-    assert np.all(g.graph.nodes["conv1"]["bias"] == 1.5) and g.populations == [INPUT, *population_names(arch)]
+    assert np.all(g.population("conv1").bias == 1.5) and g.populations == [INPUT, *population_names(arch)]

@@ -89,7 +89,7 @@ def test_resume_gives_same_final_weights(tmp_path, mode):
 
 def test_resume_refuses_other_config(tmp_path):
     train(_cfg(), tmp_path, progress=False, stop_after=1)
-    with pytest.raises(ValueError, match="checkpoint was made with"):
+    with pytest.raises(ValueError, match="checkpoint.safetensors was made with T=10, this run has T=11"):
         train(_cfg(T=11), tmp_path, progress=False, resume=True)
 
 

@@ -31,3 +31,12 @@ def test_tied_and_scores():
     assert s == {"accuracy": 1.0, "counts_only_accuracy": 0.5, "tie_fraction": 0.75}
     assert decode_scores(counts, None, y)["accuracy"] == 0.5
     assert np.isnan(decode_scores(np.zeros((0, 3)), None, np.zeros(0))["tie_fraction"])
+def test_predict_is_the_vectorised_rule_bit_for_bit():
+    """predict (the compiled best_index per row) equals the vectorised formulation of the rule."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 4, (2000, 7))  # many ties
+    membrane = rng.integers(-3, 3, (2000, 7)) / 4.0  # ties in potential too
+    top = counts == counts.max(axis=1, keepdims=True)
+    np.testing.assert_array_equal(predict(counts, membrane), np.argmax(np.where(top, membrane, -np.inf), axis=1))
+    np.testing.assert_array_equal(predict(counts), np.argmax(top, axis=1))
+    np.testing.assert_array_equal(predict(counts.astype(np.float32), membrane), predict(counts, membrane))

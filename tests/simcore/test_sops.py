@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from simcore import simulate
+from simcore import compile_network, simulate
 from simcore.sops import input_events, sops_from_counts
 from simcore_helpers import mlp, random_trains, small_cnn
 
@@ -12,7 +12,7 @@ from simcore_helpers import mlp, random_trains, small_cnn
 def test_sops_from_counts_equal_the_engine(make, encoding):
     rng = np.random.default_rng(3)
     net = mlp(rng, (12, 9, 4)) if make == "mlp" else small_cnn(rng)
-    comp = net.compile()
+    comp = compile_network(net)
     D, T, N = int(comp.sizes[comp.input_index]), 9, 5
     if encoding == "trains":
         inp = random_trains(rng, N, T, D)
