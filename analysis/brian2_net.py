@@ -28,6 +28,18 @@ Brian2 model (float64, ``defaultclock.dt = 1 ms``), one step ``n``:
   simcore orders the incoming projections, synapses per source in ascending target index, so even
   non-dyadic weights are summed in simcore's order.
 
+**Same-step schedule** (``same_step=True``; the network as simcore runs it and as every accuracy
+is reported: zero delay, a spike reaches the next layer in the step it is emitted). Everything of
+a step runs in Brian2's ``thresholds`` slot, population by population in the compiled (topological)
+order, with ``order = 1000 * rank + k`` (spec-notes section 3): the input generator (rank 0, order 0)
+fires; then for each neuron population: leak (``+1``), bias current (``+2``), the incoming
+pathways ``S.pre`` (``+100 + q``, q = simcore's projection index, so inputs are summed in simcore's
+order; a pathway pushes the source's spikes of THIS step, its source having run earlier in the
+slot, and delivers those with delay 0 at once), the thresholder (``+500``), the resetter
+(``+600``). The window start sets ``v = V(0)`` (:func:`simcore.neuron.initial_potential`), and
+the output potential is recorded after the last resetter. Projections with a delay ``d > 0``
+deliver ``d`` steps later at the same place in the order, as simcore does.
+
 Many samples run in ONE ``run()``: sample k occupies window ``[k W, (k+1) W)`` with
 ``W = steps + max(original delay)`` (the padding lets delayed spikes drain; neurons cannot fire
 in it). Spike counts and times per window come from ``SpikeMonitor``s; the output potentials at
@@ -118,11 +130,13 @@ def _cython_available() -> tuple[bool, str]:
 
 
 def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, target: str = "cython",
-               neurons: dict[str, NeuronParams] | None = None) -> dict:
+               neurons: dict[str, NeuronParams] | None = None, same_step: bool = False) -> dict:
     """Run K samples of ``net`` in Brian2, one window of ``steps`` (+ padding) steps each.
 
     trains: (K, T, D) bool input spike trains, or analog: (K, D) graded input values.
-    Brian2 synapses get the graph's own delays (the default schedule adds one step per projection).
+    Brian2 synapses get the graph's own delays; ``same_step=False``: Brian2's default schedule (one
+    extra step of lag per projection); ``same_step=True``: the per-layer schedule of the module
+    docstring (exactly simcore's semantics for the graph's own delays).
     neurons: the populations' neuron models (default :func:`population_neurons`); a population given
     here takes its threshold from its NeuronParams.
     Returns counts {population: (K, n) int64}, spike events {population: (sample, step, neuron)},
@@ -140,12 +154,12 @@ def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, ta
         if not ok:
             target, fallback = "numpy", f"cython unavailable ({why})"
     try:
-        res = _run_brian2(net, T, steps, trains, analog, target, neurons or {})
+        res = _run_brian2(net, T, steps, trains, analog, target, neurons or {}, same_step)
     except Exception as e:  # noqa: BLE001
         if target != "cython" or isinstance(e, (ValueError, MemoryError)):
             raise
         fallback = f"cython build failed ({type(e).__name__}: {str(e)[:200]})"
-        res = _run_brian2(net, T, steps, trains, analog, "numpy", neurons or {})
+        res = _run_brian2(net, T, steps, trains, analog, "numpy", neurons or {}, same_step)
     res["import_seconds"] = import_seconds
     res["target_requested"] = "cython" if fallback else res["target"]
     res["target_fallback"] = fallback
@@ -153,29 +167,39 @@ def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, ta
 
 
 def _neuron_group(b2, name: str, k: int, neuron: NeuronParams, theta: np.ndarray, bias: np.ndarray,
-                  steps: int, W: int, pad: int):
-    """The NeuronGroup of population k with the scheduled operations of :func:`brian2_neuron`."""
+                  steps: int, W: int, pad: int, same_step: bool):
+    """The NeuronGroup of population k (rank k in the compiled order) with the scheduled operations of
+    :func:`brian2_neuron`, in the default or the same-step schedule (module docstring)."""
     code = brian2_neuron(neuron)
     thr = code.threshold + (" and (t_in_timesteps % win) < nsteps" if pad else "")
     eqs = code.equations + ("\nwin : integer (shared, constant)\nnsteps : integer (shared, constant)" if pad else "")
     g = b2.NeuronGroup(len(bias), eqs, threshold=thr, reset=code.reset, name=f"xc_p{k}")
-    v0 = _window_start(neuron, bias)
+    v0 = initial_potential(neuron, bias) if same_step else _window_start(neuron, bias)
     g.b, g.theta, g.beta, g.v_reset, g.v0, g.v = bias, theta, neuron.beta, neuron.v_reset, v0, v0
     if pad:
         g.win = W
         g.nsteps = int(steps)
-    g.resetter["spike"].when = "after_thresholds"
-    g.resetter["spike"].order = 0
     g.run_regularly("v = v0", dt=W * b2.ms, when="start", name=f"xc_p{k}_window")
+    if same_step:
+        base = SAME_STEP_RANK * k
+        g.set_event_schedule("spike", when="thresholds", order=base + 500)
+        g.resetter["spike"].when, g.resetter["spike"].order = "thresholds", base + 600
+        slots = {"leak": ("thresholds", base + 1), "bias": ("thresholds", base + 2)}
+    else:
+        g.resetter["spike"].when, g.resetter["spike"].order = "after_thresholds", 0
+        slots = {"leak": ("before_synapses", -1), "bias": ("before_synapses", 0)}
     if code.leak:
-        g.run_regularly(code.leak, when="before_synapses", order=-1, name=f"xc_p{k}_leak")
+        g.run_regularly(code.leak, when=slots["leak"][0], order=slots["leak"][1], name=f"xc_p{k}_leak")
     if code.bias_current:
-        g.run_regularly(code.bias_current, when="before_synapses", name=f"xc_p{k}_bias")
+        g.run_regularly(code.bias_current, when=slots["bias"][0], order=slots["bias"][1], name=f"xc_p{k}_bias")
     return g
 
 
+SAME_STEP_RANK = 1000  # order stride per population in the same-step schedule (room for its pathways)
+
+
 def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
-                overrides: dict[str, NeuronParams]) -> dict:
+                overrides: dict[str, NeuronParams], same_step: bool) -> dict:
     import brian2 as b2
 
     comp = compile_network(net)
@@ -218,7 +242,8 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
                 continue
             s = sl[name]
             theta = np.full(int(comp.sizes[k]), overrides[name].threshold) if name in overrides else comp.threshold[s]
-            groups[name] = g = _neuron_group(b2, name, k, neurons[name], theta, comp.bias[s], steps, W, pad)
+            groups[name] = g = _neuron_group(b2, name, k, neurons[name], theta, comp.bias[s], steps, W, pad,
+                                             same_step)
             objs.append(g)
         # ---- synapses, in simcore's delivery order ----
         for q, cp in enumerate(comp.projections):
@@ -237,13 +262,16 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
             S.w = w
             if cp.delay:
                 S.delay = cp.delay * b2.ms
-            S.pre.order = q
+            if same_step:
+                S.pre.when, S.pre.order = "thresholds", SAME_STEP_RANK * cp.tgt + 100 + q
+            else:
+                S.pre.order = q
             objs.append(S)
         mons = {name: b2.SpikeMonitor(g, name=f"xc_mon{k}") for k, (name, g) in enumerate(groups.items())}
         objs.extend(mons.values())
         out_name = names[comp.output_index]
         vmon = b2.StateMonitor(groups[out_name], "v", record=True, when="after_thresholds", order=10,
-                               name="xc_vout")
+                               name="xc_vout")  # after every resetter in both schedules
         objs.append(vmon)
         bnet = b2.Network(*objs, name="xc_network")
         build = time.perf_counter() - t0
@@ -251,6 +279,8 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
         bnet.run(K * W * b2.ms, namespace={})
         wall = time.perf_counter() - t1
         loop = float(b2.device._last_run_time)
+        # the classes of the generated code objects (held as weak proxies: ``__class__`` is the real one)
+        code_objects = sorted({c.__class__.__name__ for o in bnet.objects for c in o._code_objects})
         # ---- read back ----
         counts, events = {}, {}
         for name, m in mons.items():
@@ -266,6 +296,7 @@ def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str,
         b2.prefs.codegen.target = old_target
         b2.defaultclock.dt = old_dt
     return {"counts": counts, "events": events, "v_end": v_end, "target": target, "window": W,
+            "schedule": "same_step" if same_step else "default", "code_objects": code_objects,
             "build_seconds": build, "compile_seconds": wall - loop, "run_seconds": loop,
             "samples": K,
             "brian2_version": b2.__version__}

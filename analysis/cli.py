@@ -12,9 +12,10 @@ import sys
 
 from analysis.cli_safety import OneLineParser, claimed as _claimed, finite as _finite, run_command
 from analysis.cli_safety import safety_options as _safety_options, seed as _seed, seeds as _seeds
+from analysis.cli_fair import add_fight, qcfs_options, sweep_fair_options, v_init_option, validation_options
 from analysis.cli_runner import runner as _runner, runner_options
 from baselines.choices import RESETS
-from baselines.normalise import NORMS
+from baselines.normalise import NORMS, RELU_NORMS
 from learning.choices import ENCODINGS, MODES
 from learning.datasets import DATASETS
 
@@ -79,10 +80,11 @@ def cmd_train(a: argparse.Namespace) -> None:
         bounded_output=None if a.output_grad is None else a.output_grad == "bounded",
         data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
         rate_lambda=None if a.rate_lambda is None else (a.rate_lambda[0] if len(a.rate_lambda) == 1 else a.rate_lambda),
-        rate_target=a.rate_target, weight_bits=a.weight_bits,
+        rate_target=a.rate_target, weight_bits=a.weight_bits, val_fraction=a.val_fraction, patience=a.patience,
     )
     metrics = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
-    print(f"test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
+    print(f"test accuracy {metrics['test_accuracy']:.4f} (counts only {metrics['counts_only_test_accuracy']:.4f}); "
+          f"best epoch {metrics['best_epoch']} on validation  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -121,14 +123,15 @@ def _ints(text: str) -> list[int]:
 
 def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
-    from analysis.sweep import sweep
+    from analysis.sweep import COLUMNS, sweep
 
     with _claimed(a, "sweep"):
-        res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
-                    seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay,
-                    dropout=a.dropout, data_dir=a.data_dir, limit_train=a.limit_train, limit_test=a.limit_test,
-                    runner=_runner(a))
-    print(markdown_table(res["rows"], ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))
+        res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer,
+                    norms=[n for n in a.norms.split(",") if n], qcfs_levels=a.qcfs_levels, v_inits=a.v_init,
+                    seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr=a.lr, lr_decay=a.lr_decay,
+                    dropout=a.dropout, patience=a.patience, data_dir=a.data_dir, limit_train=a.limit_train,
+                    limit_test=a.limit_test, runner=_runner(a))
+    print(markdown_table(res["rows"], [c for c in COLUMNS if c not in ("samples", "model")]))
 
 
 def cmd_quantisation(a: argparse.Namespace) -> None:
@@ -172,10 +175,13 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
     from baselines.train_ann import ann_config_from, train_ann
 
     cfg = ann_config_from(a.dataset, a.arch, epochs=a.epochs, seed=a.seed, lr=a.lr, batch_size=a.batch_size,
-                          bias=not a.no_bias, data_dir=a.data_dir, split_seed=a.split_seed, lr_decay=a.lr_decay,
-                          limit_train=a.limit_train, limit_test=a.limit_test)
+                          bias=not a.no_bias, activation=a.activation, levels=a.levels, data_dir=a.data_dir,
+                          split_seed=a.split_seed, lr_decay=a.lr_decay,
+                          limit_train=a.limit_train, limit_test=a.limit_test, val_fraction=a.val_fraction,
+                          patience=a.patience)
     metrics = train_ann(cfg, a.out, resume=a.resume, progress=not a.quiet)
-    print(f"ANN test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
+    print(f"ANN test accuracy {metrics['test_accuracy']:.4f}; best epoch {metrics['best_epoch']} of "
+          f"{metrics['epochs_done']} on validation  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
 
 
 def cmd_convert(a: argparse.Namespace) -> None:
@@ -188,10 +194,10 @@ def cmd_convert(a: argparse.Namespace) -> None:
                                    seed=a.seed or 0)
         return print(f"converted torch ANN (ANN test accuracy {info['ann_test_accuracy']:.4f}) -> {a.out}")
     info = convert(a.ann, a.norm, percentile=a.percentile, reset=a.reset, input=a.input, out_dir=a.out,
-                   data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed)
+                   data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed, v_init=a.v_init)
     factors = ", ".join(f"{v:.4g}" for v in info["scale_factors"])
-    print(f"converted ({info['norm']}, reset {info['reset']}, {info['encoding']} input; scale factors {factors}) "
-          f"-> {a.out}")
+    print(f"converted ({info['norm']}, reset {info['reset']}, V(0) {info['v_init']}, {info['encoding']} input; "
+          f"scale factors {factors}) -> {a.out}")
 
 
 def cmd_raster(a: argparse.Namespace) -> None:
@@ -206,7 +212,7 @@ def cmd_crosscheck(a: argparse.Namespace) -> None:
     from analysis.crosscheck import crosscheck
 
     res = crosscheck(a.model, a.dataset, limit=a.limit, data_dir=a.data_dir, seed=a.seed, split=a.split,
-                     target=a.target, T=a.T, split_seed=a.split_seed)
+                     target=a.target, T=a.T, split_seed=a.split_seed, schedule=a.schedule.replace("-", "_"))
     _print_json(res, a.out, a.result_kind)
 
 
@@ -264,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a spiking network with the spike-count rule")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
+    validation_options(p, _positive_int)
     p.add_argument("--arch", required=True, help="spec string, e.g. 784-800-10 or 28x28-12c5-2a-64c5-2a-10")
     p.add_argument("--T", type=_positive_int, help="time steps per sample (default: the paper's for the data set)")
     p.add_argument("--mode", choices=MODES, default="aggregate",
@@ -340,7 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", required=True)
     p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
     p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
-    p.add_argument("--norms", default=",".join(NORMS), help="comma-separated normalisations")
+    p.add_argument("--norms", default=",".join(RELU_NORMS), help="comma-separated normalisations of the ReLU ANN "
+                   "('' for none)")
+    sweep_fair_options(p, _positive_int, _ints)
     p.add_argument("--seeds", type=_seeds, default=[0])
     p.add_argument("--epochs", type=_positive_int, help="spike-count training epochs")
     p.add_argument("--ann-epochs", type=_positive_int)
@@ -378,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     _safety_options(p)
     p.set_defaults(func=cmd_depth_series)
 
+    add_fight(sub)
+
     p = sub.add_parser("report", help="HTML + Markdown report of a runs directory")
     p.add_argument("--runs", required=True)
     p.add_argument("--out", required=True)
@@ -386,10 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-ann", help="train the ReLU ANN twin of a spec (for conversion)")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
+    validation_options(p, _positive_int)
     p.add_argument("--arch", required=True, help="spec string, e.g. 64-100-10 or 8x8-12c3-2a-10")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--no-bias", action="store_true", help="no biases (Diehl's bias-free nets)")
+    qcfs_options(p, _positive_int)
     p.add_argument("--lr-decay", type=_finite, help="multiply the learning rate by this after each epoch")
     p.add_argument("--lr", type=_finite)
     p.add_argument("--batch-size", type=_positive_int)
@@ -410,8 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", help="with --torch-state: chain spec of the nn.Sequential (see docs/api.md)")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="with --torch-state: its data set")
     p.add_argument("--norm", choices=NORMS, required=True,
-                   help="Diehl 2015 model- or data-based, or Rueckauer 2017 robust (percentile)")
-    p.add_argument("--percentile", type=_finite, help="robust only: percentile of non-zero activations (default 99.9)")
+                   help="Diehl 2015 model- or data-based, Rueckauer 2017 robust (percentile), or qcfs "
+                        "(the trained thresholds of a QCFS ANN, Bu et al. 2022)")
+    p.add_argument("--percentile", type=_finite, help="robust, qcfs output: percentile of non-zero activations (99.9)")
+    v_init_option(p)
     p.add_argument("--reset", choices=RESETS, default="subtract")
     p.add_argument("--input", choices=("poisson", "analog"), default="poisson",
                    help="Bernoulli spike input (intensity = spike probability per step) or analog current")
@@ -435,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     _safety_options(p)
     p.set_defaults(func=cmd_raster, result_kind="raster")
 
-    p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2 (default schedule)")
+    p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2")
+    p.add_argument("--schedule", choices=("same-step", "delayed"), default="same-step", help="what is compared: README")
     p.add_argument("--model", required=True, help="trained model or simcore graph directory")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
@@ -465,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: everything on the embedded digits set, with a report")
     p.add_argument("--out", default="runs/demo")
-    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--epochs", type=_positive_int, default=300, help="spike-count maximum (early stopping)")
     p.add_argument("--crosscheck-samples", type=_positive_int, default=20)
     p.add_argument("--brian2-target", choices=("cython", "numpy"), default="cython")
     runner_options(p, _positive_int)

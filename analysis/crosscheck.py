@@ -1,5 +1,13 @@
 """Brian2 cross-check: the same IF network in Brian2 and in simcore, neuron by neuron.
 
+Two schedules (``schedule``):
+
+* ``"same_step"`` (default): THE network as reported -- simcore runs the graph itself (zero delay:
+  a spike reaches the next layer in the step it is emitted, the network behind every reported
+  accuracy), and Brian2 runs it with its objects ordered per layer inside one slot
+  (:mod:`analysis.brian2_net`, "same-step schedule"), for ``steps = T`` (+ the graph's own delays).
+* ``"delayed"``: Brian2's default schedule against a delayed copy of the graph, as follows.
+
 Brian2's default schedule (``start, groups, thresholds, synapses, resets, end``) delivers a spike
 emitted at step ``n`` (delay 0) in the ``synapses`` slot of step ``n``, i.e. AFTER the target's
 threshold test: every projection has one step of lag. A Brian2 network whose synapses have
@@ -23,7 +31,9 @@ from learning.choices import ENCODINGS
 from simcore import Network, compile_network, encoding as enc, predict, simulate
 from simcore.neuron import NeuronParams, initial_potential, step
 
-__all__ = ["crosscheck", "crosscheck_network", "delayed_copy", "ROUNDING_TOL"]
+__all__ = ["crosscheck", "crosscheck_network", "delayed_copy", "ROUNDING_TOL", "SCHEDULES"]
+
+SCHEDULES = ("same_step", "delayed")
 
 ROUNDING_TOL = 1e-9  # |V - theta| below this at some step: a mismatch there is blamed on float rounding
 MAX_EXPLAINED = 2000  # potential traces are recomputed for at most this many mismatches
@@ -138,11 +148,13 @@ def _explain(mismatches: list[dict], ref: Network, ref_comp, raster, diff_sample
 def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed: int = 0, *, trains=None,
                        encoding: str = "bernoulli", max_rate: float = 1.0, sample_ids=None,
                        target: str = "cython", reference: Network | None = None, labels=None,
-                       explain: bool = True) -> dict:
-    """Cross-check ``net`` on K samples: Brian2 (default schedule, the graph's delays) against simcore.
+                       explain: bool = True, schedule: str = "same_step") -> dict:
+    """Cross-check ``net`` on K samples: Brian2 (the graph's delays) against simcore.
 
-    The simcore side runs ``reference`` (default :func:`delayed_copy` ``(net)``: delay + 1 on every
-    projection, the equivalent of Brian2's schedule), in sync mode, for the same number of steps.
+    schedule "same_step": Brian2's per-layer schedule against ``net`` itself (default reference);
+    "delayed": Brian2's default schedule against ``reference`` (default :func:`delayed_copy`
+    ``(net)``: delay + 1 on every projection, the equivalent of Brian2's schedule). simcore runs
+    in sync mode, for the same number of steps.
     intensity (K, D) with ``seed``/``sample_ids``/``max_rate`` (Bernoulli, regenerated exactly as
     simcore does) or ``encoding="analog"``; or explicit ``trains`` (K, T, D) bool.
 
@@ -158,19 +170,23 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     pre-threshold potential within ``ROUNDING_TOL`` of threshold at some step, recomputed from
     simcore's raster; ``min_distance_to_threshold`` given), or "unexplained: ...".
     """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    same_step = schedule == "same_step"
     compile_network(net)
-    ref = reference if reference is not None else delayed_copy(net)
+    ref = reference if reference is not None else (net if same_step else delayed_copy(net))
     ref_comp = compile_network(ref)
     if ref_comp.names != compile_network(net).names:
         raise ValueError("reference network must have the same populations as net")
     trains, analog_x, sim_in, T = _inputs(intensity, T, seed, trains, encoding, max_rate, sample_ids)
     # Brian2's schedule: one step of lag per projection; the window lets that activity drain. It does not
     # depend on ``reference`` (a wrong reference is simulated for the same number of steps).
-    steps = T + compile_network(delayed_copy(net)).max_path_delay
+    steps = T + compile_network(net if same_step else delayed_copy(net)).max_path_delay
     # ---- simcore ----
     sres = simulate(ref, T=T, seed=seed, mode="sync", steps=steps, record_raster=True, **sim_in)
     # ---- Brian2 ----
-    bres = run_brian2(net, T, steps, trains=trains if analog_x is None else None, analog=analog_x, target=target)
+    bres = run_brian2(net, T, steps, trains=trains if analog_x is None else None, analog=analog_x, target=target,
+                      same_step=same_step)
     K = bres["samples"]
     names = ref_comp.names
     inp_name = names[ref_comp.input_index]
@@ -215,7 +231,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     b_pred = predict(bres["counts"][out_name], bres["v_end"])
     s_pred = sres.predictions
     out = {
-        "samples": K, "T": T, "steps": steps, "window": bres["window"], "seed": int(seed),
+        "samples": K, "T": T, "steps": steps, "window": bres["window"], "seed": int(seed), "schedule": schedule,
         "encoding": "trains" if analog_x is None and "trains" in sim_in else sim_in.get("encoding"),
         "identical_count_fraction": float(n_same / tot) if tot else 1.0,
         "identical_count_fraction_by_population": per_pop,
@@ -230,6 +246,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
         "brian2_import_seconds": bres["import_seconds"],
         "brian2_target": bres["target"],
         "brian2_target_fallback": bres["target_fallback"],
+        "brian2_code_objects": bres["code_objects"],
         "brian2_version": bres["brian2_version"],
         "simcore_seconds": sres.elapsed,
         "reference_delays": [int(d) for d in ref_comp.p_delay],
@@ -247,7 +264,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
 
 def crosscheck(model_dir_or_graph, dataset: str | None = None, limit: int | None = 100, data_dir=None,
                seed: int | None = None, split: str = "test", target: str = "cython", *, T: int | None = None,
-               split_seed: int | None = None) -> dict:
+               split_seed: int | None = None, schedule: str = "same_step") -> dict:
     """Cross-check a trained model / graph directory (or a Network) on the first ``limit`` samples of a split.
 
     Inputs: the model's encoding, max_rate, seed (unless given) and split seed; sample ids 0..K-1.
@@ -258,7 +275,7 @@ def crosscheck(model_dir_or_graph, dataset: str | None = None, limit: int | None
                       data_dir=data_dir, limit=limit)
     res = crosscheck_network(run.graph, run.intensity, run.T, run.seed, encoding=run.encoding,
                              max_rate=run.max_rate, sample_ids=np.arange(len(run.data.y)), target=target,
-                             labels=run.data.y)
+                             labels=run.data.y, schedule=schedule)
     source, dataset = run.source, run.data.name
     res = {"model": source, "dataset": dataset, "split": split, **res}
     try:

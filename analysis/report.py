@@ -45,7 +45,8 @@ def _load(path: Path):
 def _sweep(sweep) -> list[tuple[str, str]]:
     rows = sweep["rows"] if isinstance(sweep, dict) else sweep
     return [("Latency against accuracy", markdown_table(
-        rows, ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))]
+        rows, ["method", "T_train", "T_infer", "seed", "accuracy", "counts_only_accuracy", "tie_fraction",
+               "ann_accuracy", "sops_per_sample"]))]
 
 
 def _quantisation(quant) -> list[tuple[str, str]]:
@@ -76,7 +77,8 @@ def _training_row(runs: Path, m: Path, data) -> dict | None:
         return None
     cfg = data["config"]
     return {"run": str(m.parent.relative_to(runs)), "arch": cfg.get("arch"), "T": cfg.get("T"),
-            "epochs": data.get("epochs_done"), "test_accuracy": data.get("test_accuracy"),
+            "epochs": data.get("epochs_done"), "best_epoch (val)": data.get("best_epoch"),
+            "val_accuracy": data.get("val_accuracy"), "test_accuracy": data.get("test_accuracy"),
             "wall s": data.get("wall_seconds")}
 
 

@@ -89,18 +89,27 @@ def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=t
     rows, table = [], []
     for ds in datasets:
         arch, paper, ref23 = TABLE1[ds]
-        acc = {k: [] for k in ("tensor_train", "tensor_test", "simcore_train", "simcore_test", "ann_train", "ann_test")}
+        acc = {k: [] for k in ("tensor_train", "tensor_test", "simcore_train", "simcore_test", "simcore_test_counts_only",
+                               "simcore_test_ties", "ann_train", "ann_test")}
         for seed in seeds:
             for col, job in measured[ds, seed].items():
                 acc[col].append(results[job.id]["accuracy"])
+            sim = results[measured[ds, seed]["simcore_test"].id]
+            acc["simcore_test_counts_only"].append(sim.get("counts_only_accuracy"))
+            acc["simcore_test_ties"].append(sim.get("tie_fraction"))
             rows.append({"dataset": ds, "arch": arch, "seed": seed, **{k: v[-1] for k, v in acc.items()}})
         table.append({"dataset": ds, "arch": arch, "paper train/test": f"{paper[0]:.1f} / {paper[1]:.1f}",
                       "ref [23] train/test": f"{ref23[0]:.1f} / {ref23[1]:.1f}",
                       "tensor train": _pm(acc["tensor_train"]), "tensor test": _pm(acc["tensor_test"]),
                       "simcore train": _pm(acc["simcore_train"]), "simcore test": _pm(acc["simcore_test"]),
+                      "simcore test, counts only": _pm(acc["simcore_test_counts_only"]),
+                      "tied test samples": _pm(acc["simcore_test_ties"]),
                       "ANN train": _pm(acc["ann_train"]), "ANN test": _pm(acc["ann_test"])})
     md_table = markdown_table(table, list(table[0]))
     notes = (f"Seeds: {list(seeds)}; mean ± standard deviation (%). T = 20, Bernoulli input. "
+             "Accuracies break ties between output counts by the final membrane potential; 'counts only' "
+             "breaks them by the lower class index (simcore.decode.decode_scores); 'tied' is the fraction "
+             "of test samples whose top count is shared. "
              f"Epochs: {epochs or 'default'}{'; samples limited to ' + str(limit) if limit else ''}. "
              "ANN: same architecture, ReLU, analog input, trained on the same split.\n")
     return _write(out, "table1", "Table I: UCI data sets", md_table, rows,
@@ -150,7 +159,7 @@ def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TA
     results = (runner or Runner()).run(jobs, out)
     rows, table = [], []
     for row, (arch, T, paper, _) in enumerate(configs):
-        tensor, sim, conv, settings = [], [], [], set()
+        tensor, sim, sim_co, ties, conv, conv_co, settings = [], [], [], [], [], [], set()
         row_seeds = [seed for r, seed in measured if r == row]
         for seed in row_seeds:
             snn, cols = measured[row, seed]
@@ -158,18 +167,29 @@ def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TA
             tensor.append(m["test_accuracy"])
             c = m["config"]
             settings.add(f"{c['epochs']} ep, decay {c.get('lr_decay', 1.0)}, dropout {c.get('dropout', 0.0)}")
-            sim.append(results[cols["simcore"].id]["accuracy"])
+            scores = results[cols["simcore"].id]
+            sim.append(scores["accuracy"])
+            sim_co.append(scores.get("counts_only_accuracy"))
+            ties.append(scores.get("tie_fraction"))
             if conversion:
-                conv.append(results[cols["conversion_robust"].id]["accuracy"])
+                scores = results[cols["conversion_robust"].id]
+                conv.append(scores["accuracy"])
+                conv_co.append(scores.get("counts_only_accuracy"))
             rows.append({"arch": arch, "T": T, "seed": seed, "tensor": tensor[-1], "simcore": sim[-1],
-                         "conversion_robust": conv[-1] if conv else None})
+                         "simcore_counts_only": sim_co[-1], "simcore_tie_fraction": ties[-1],
+                         "conversion_robust": conv[-1] if conv else None,
+                         "conversion_robust_counts_only": conv_co[-1] if conv else None})
         table.append({"network": arch, "T": T, "paper": f"{paper:.2f}", "tensor model": _pm(tensor),
-                      "simcore": _pm(sim), "robust conversion, same T": _pm(conv) if conv else "not run",
+                      "simcore": _pm(sim), "simcore, counts only": _pm(sim_co), "tied": _pm(ties),
+                      "robust conversion, same T": _pm(conv) if conv else "not run",
+                      "conversion, counts only": _pm(conv_co) if conv else "not run",
                       "seeds": len(row_seeds), "training": "; ".join(sorted(settings))})
     md_table = markdown_table(table, list(table[0]))
     notes = (f"Seeds: {list(seeds)}{f', fewer where the seeds column says so' if seeds_for else ''}; "
              f"mean ± standard deviation (%). Tensor model: the training mode "
-             f"(aggregate), float64; simcore: sync mode, same spike trains. Conversion: the ANN of the same "
+             f"(aggregate), float64; simcore: sync mode, same spike trains, ties between output counts broken "
+             f"by the final membrane potential; 'counts only': ties to the lower class index; 'tied': fraction "
+             f"of test samples whose top count is shared (simcore.decode.decode_scores). Conversion: the ANN of the same "
              f"architecture, robust normalisation (99.9th percentile), Bernoulli input, reset by subtraction."
              f"{' Samples limited.' if limit_train or limit_test else ''}\n")
     return _write(out, "table2", "Table II: MNIST", md_table, rows,

@@ -1,13 +1,17 @@
 """Latency-accuracy sweep: direct spike-count training at several T_train against ANN conversion
-with each normalisation, every model evaluated in simcore (``sync``) at several T_infer.
+with each normalisation (and QCFS, each with the initial potentials asked for), every model
+evaluated in simcore (``sync``) at several T_infer.
 
 The sweep is a list of jobs (``analysis.runner``): train-snn per (T_train, seed), train-ann per
-seed, convert per (normalisation, seed), and one evaluation per model. Each job lives in
+seed (and a QCFS train-ann per (L, seed)), convert per (normalisation, initial potential, seed), and
+one evaluation per model and initial potential (a spike-count network with theta/2 is an evaluation
+job of its own). Every setting (levels, v_init, lr, patience, ...) is in its job's configuration. Each job lives in
 ``out_dir/jobs/<kind>-<hash of its configuration>/`` (model in ``model/``), so a rerun with the
 same settings reuses finished jobs and one with other settings (architecture, epochs, limits, data
 files, ...) trains new models beside them; nothing is ever relabelled. Results in ``out_dir``:
 ``sweep.json`` (rows, config, versions), ``sweep.csv`` (one row per method, T_train, T_infer,
-seed, with the model directory that produced it), ``accuracy_vs_T.png``, ``decision_latency.png``.
+seed: tie-broken and counts-only accuracy, tie fraction, the converted model's ANN accuracy, SOPs,
+and the model directory that produced it), ``accuracy_vs_T.png``, ``decision_latency.png``.
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import numpy as np
 from analysis.plots import accuracy_vs_T, decision_latency as latency_plot
 from analysis.runner import Runner, model_dir
 from analysis.runner.build import convert_job, eval_job, train_job
-from baselines.normalise import NORMS
+from baselines.choices import V_INITS
+from baselines.normalise import RELU_NORMS
 from baselines.train_ann import ann_config_from
 from learning.train import config_from
 from simcore.fileio import atomic_write, write_json
@@ -29,51 +34,84 @@ from simcore.provenance import environment
 
 __all__ = ["sweep", "sweep_jobs", "COLUMNS"]
 
-COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample", "samples", "model")
+COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "counts_only_accuracy", "tie_fraction",
+           "ann_accuracy", "sops_per_sample", "samples", "model")
+V0_LABEL = {"zero": "V(0)=0", "half": "V(0)=theta/2"}
 
 
-def sweep_jobs(dataset: str, arch: str, *, T_train, T_infer, norms, seeds, epochs=None, ann_epochs=None,
-               lr_decay=None, dropout=None, data_dir=None, limit_train=None, limit_test=None):
-    """(jobs in dependency order, [(method, T_train, seed, model job, evaluation job)]) of a sweep."""
+def _label(method: str, v0: str, v_inits) -> str:
+    """The row's method: the initial potential is named unless the sweep runs V(0) = 0 alone."""
+    return method if list(v_inits) == ["zero"] else f"{method}, {V0_LABEL[v0]}"
+
+
+def sweep_jobs(dataset: str, arch: str, *, T_train, T_infer, norms, seeds, qcfs_levels=(), v_inits=("zero",),
+               epochs=None, ann_epochs=None, lr=None, patience=None, lr_decay=None, dropout=None, data_dir=None,
+               limit_train=None, limit_test=None):
+    """(jobs in dependency order, [(method, T_train, seed, model job, evaluation job)]) of a sweep.
+    lr, patience: the spike-count training's (the ANNs train with their own recipe)."""
     jobs, evaluated = [], []
+    common = {"data_dir": data_dir, "limit_train": limit_train, "limit_test": limit_test}
     for seed in seeds:
         for T in T_train:
-            snn = train_job(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, lr_decay=lr_decay,
-                                        dropout=dropout, data_dir=data_dir, limit_train=limit_train,
-                                        limit_test=limit_test))
-            ev = eval_job(snn, "sweep", T_infer=T_infer, seed=seed, limit=limit_test)
-            jobs += [snn, ev]
-            evaluated.append((f"spike-count T_train={T}", T, seed, snn, ev))
-        ann = train_job(ann_config_from(dataset, arch, epochs=ann_epochs, seed=seed, lr_decay=lr_decay,
-                                        data_dir=data_dir, limit_train=limit_train, limit_test=limit_test))
-        jobs.append(ann)
-        for norm in norms:
-            conv = convert_job(ann, norm, seed)
-            ev = eval_job(conv, "sweep", T_infer=T_infer, seed=seed, limit=limit_test)
-            jobs += [conv, ev]
-            evaluated.append((f"conversion ({norm})", None, seed, conv, ev))
+            snn = train_job(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, lr=lr, patience=patience,
+                                        lr_decay=lr_decay, dropout=dropout, **common))
+            jobs.append(snn)
+            for v0 in v_inits:  # theta/2 on a spike-count network: V(0) = b + theta/2
+                extra = {} if v0 == "zero" else {"v_init": v0}
+                ev = eval_job(snn, "sweep", T_infer=T_infer, seed=seed, limit=limit_test, **extra)
+                jobs.append(ev)
+                method = f"spike-count T_train={T}" + ("" if v0 == "zero" else ", V(0)=b+theta/2")
+                evaluated.append((method, T, seed, snn, ev))
+        anns = [(None, norms)] + [(L, ["qcfs"]) for L in qcfs_levels]
+        for levels, ann_norms in anns:
+            qcfs = {} if levels is None else {"activation": "qcfs", "levels": int(levels)}
+            ann = train_job(ann_config_from(dataset, arch, epochs=ann_epochs, seed=seed, lr_decay=lr_decay,
+                                            **common, **qcfs))
+            jobs.append(ann)
+            for norm in ann_norms:
+                for v0 in v_inits:
+                    conv = convert_job(ann, norm, seed, v_init=v0)
+                    ev = eval_job(conv, "sweep", T_infer=T_infer, seed=seed, limit=limit_test)
+                    jobs += [conv, ev]
+                    base = f"conversion ({norm})" if levels is None else f"QCFS L={levels}"
+                    evaluated.append((_label(base, v0, v_inits), None, seed, conv, ev))
     return jobs, evaluated
 
 
 def sweep(
     dataset: str, arch: str, out_dir: str | os.PathLike, *, T_train=(5, 10, 20), T_infer=None,
-    norms=NORMS, seeds=(0,), epochs: int | None = None, ann_epochs: int | None = None, lr_decay: float | None = None, dropout: float | None = None,
-    data_dir=None, limit_train: int | None = None, limit_test: int | None = None, progress: bool = True,
-    runner: Runner | None = None,
+    norms=RELU_NORMS, qcfs_levels=(), v_inits=("zero",), seeds=(0,), epochs: int | None = None,
+    ann_epochs: int | None = None, lr_decay: float | None = None, dropout: float | None = None,
+    lr: float | None = None, patience: int | None = None, data_dir=None, limit_train: int | None = None,
+    limit_test: int | None = None, progress: bool = True, runner: Runner | None = None,
 ) -> dict:
     """Train, convert and evaluate everything (see the module docstring) with ``runner`` (default:
-    serially, with a progress bar unless ``progress`` is False). Returns the sweep dict."""
+    serially, with a progress bar unless ``progress`` is False). Returns the sweep dict.
+
+    qcfs_levels: also train a QCFS ANN per L and convert it (norm "qcfs"). v_inits: the initial
+    potentials ("zero", "half" = theta/2) every conversion is run with; "half" also runs each
+    spike-count network with theta/2 added to its initial potentials. Every converted row carries
+    its ANN's test accuracy (``ann_accuracy``). lr, patience: the spike-count training's (the ANNs
+    train with their own recipe, :data:`baselines.train_ann.ANN_RECIPE`)."""
     out = Path(out_dir)
     T_train = sorted({int(t) for t in T_train})
     T_infer = sorted({int(t) for t in (T_infer or T_train)})
     if not T_train or min(T_train + T_infer) < 1:
         raise ValueError("T_train and T_infer must be integers >= 1")
     for norm in norms:
-        if norm not in NORMS:
-            raise ValueError(f"unknown normalisation {norm!r}; choose from {NORMS}")
+        if norm not in RELU_NORMS:
+            raise ValueError(f"unknown normalisation {norm!r} for a ReLU ANN; choose from {RELU_NORMS}")
+    for v0 in v_inits:
+        if v0 not in V_INITS:
+            raise ValueError(f"unknown initial potential {v0!r}; choose from {tuple(V_INITS)}")
+    if not v_inits:
+        raise ValueError("v_inits must name at least one initial potential")
+    if any(int(L) != L or L < 1 for L in qcfs_levels):
+        raise ValueError(f"QCFS levels must be integers >= 1, got {list(qcfs_levels)}")
     jobs, evaluated = sweep_jobs(dataset, arch, T_train=T_train, T_infer=T_infer, norms=norms, seeds=seeds,
-                                 epochs=epochs, ann_epochs=ann_epochs, lr_decay=lr_decay, dropout=dropout,
-                                 data_dir=data_dir, limit_train=limit_train, limit_test=limit_test)
+                                 qcfs_levels=qcfs_levels, v_inits=v_inits, epochs=epochs, ann_epochs=ann_epochs,
+                                 lr=lr, patience=patience, lr_decay=lr_decay, dropout=dropout, data_dir=data_dir,
+                                 limit_train=limit_train, limit_test=limit_test)
     results = (runner or Runner(progress=progress)).run(jobs, out)
     rows, latencies, windows = [], {}, {}
     for method, t_train, seed, model, ev in evaluated:
@@ -82,9 +120,10 @@ def sweep(
         windows[method] = max(T_infer)
         where = str(model_dir(out, model).relative_to(out))
         rows += [{"method": method, "T_train": t_train, "seed": seed, **r, "model": where} for r in res["rows"]]
-    rows = [{k: r[k] for k in COLUMNS} for r in rows]
+    rows = [{k: r.get(k) for k in COLUMNS} for r in rows]
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
-              "seeds": list(seeds), "epochs": epochs, "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout,
+              "qcfs_levels": list(qcfs_levels), "v_inits": list(v_inits), "seeds": list(seeds), "epochs": epochs,
+              "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "lr": lr, "patience": patience,
               "limit_train": limit_train, "limit_test": limit_test,
               "jobs": {j.id: j.config for j in jobs}, "rows": rows, **environment()}
     write_json(out / "sweep.json", result)

@@ -6,9 +6,11 @@ A network is a list of *stages*, exactly as in the spiking model: parameter-free
 (output) stage, which gives linear logits. Parameter names are the spiking model's:
 ``layers.{k}.weight`` ((out, in) dense, (C_out, C_in, k, k) convolution) and ``layers.{k}.bias``
 (absent when the net is built with ``bias=False``), so one weights file format serves both.
+``activation="qcfs"`` (with ``levels`` L) replaces the hidden ReLUs by the QCFS activation of
+:mod:`baselines.qcfs`, with one trainable threshold per hidden stage (``thresholds.{k}``).
 
 Model directory (``kind: "ann"``): ``model.json`` (format "spikecount-model", kind, arch, dataset,
-bias, seed, split_seed, test_accuracy, ...) + ``weights.safetensors`` (float32 arrays).
+bias, activation, levels, seed, split_seed, test_accuracy, ...) + ``weights.safetensors`` (float32 arrays).
 """
 from __future__ import annotations
 
@@ -24,16 +26,18 @@ from torch import nn
 from learning.io import WEIGHTS_FILE, load_arrays, save_arrays
 from learning.model import build_stages, stage_input
 from learning.models import FORMAT, MODEL_FILE, Loaded
+from baselines.qcfs import DEFAULT_LAMBDA, qcfs
 from learning.spec import Arch, SpecError, parse_spec
 from simcore.fileio import write_json
 
-__all__ = ["ANN", "ConversionError", "parse_convertible", "save_ann", "load_ann_model", "check_arrays"]
+__all__ = ["ACTIVATIONS", "ANN", "ConversionError", "parse_convertible", "save_ann", "load_ann_model", "check_arrays"]
 
 
 class ConversionError(ValueError):
     """An ANN that cannot be converted (or loaded): one-line message naming the problem."""
 
 
+ACTIVATIONS = ("relu", "qcfs")
 _MAXPOOL = re.compile(r"^(-?\d+)m$")
 _POOL = re.compile(r"^(-?\d+)a$")
 
@@ -63,14 +67,23 @@ def parse_convertible(spec: str) -> Arch:
 
 
 class ANN(nn.Module):
-    """ReLU twin of a spec: ``forward(x)`` takes (B, D) analog intensities, returns (B, C) logits."""
+    """ReLU (or QCFS) twin of a spec: ``forward(x)`` takes (B, D) analog intensities, returns (B, C) logits."""
 
-    def __init__(self, arch: Arch | str, bias: bool = True):
+    def __init__(self, arch: Arch | str, bias: bool = True, activation: str = "relu", levels: int | None = None):
         super().__init__()
         if isinstance(arch, str):
             arch = parse_convertible(arch)
+        if activation not in ACTIVATIONS:
+            raise ConversionError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if (activation == "qcfs") != (levels is not None) or (levels is not None and (
+                int(levels) != levels or levels < 1)):
+            raise ConversionError(f"activation 'qcfs' needs levels (an integer >= 1) and 'relu' none, got {levels!r}")
         self.arch, self.bias = arch, bool(bias)
+        self.activation, self.levels = activation, None if levels is None else int(levels)
         self.stages, self.layers = build_stages(arch, bias=self.bias)
+        if activation == "qcfs":
+            self.thresholds = nn.ParameterList(
+                [nn.Parameter(torch.tensor([DEFAULT_LAMBDA])) for _ in range(len(self.layers) - 1)])
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Per stage output: ReLU activations (B, *shape) of hidden stages, logits (B, C) last."""
@@ -79,7 +92,7 @@ class ANN(nn.Module):
         for k, (stage, module) in enumerate(zip(self.stages, self.layers)):
             a = module(stage_input(stage, a))
             if k < len(self.layers) - 1:
-                a = F.relu(a)
+                a = F.relu(a) if self.activation == "relu" else qcfs(a, self.thresholds[k], self.levels)
             out.append(a)
         return out
 
@@ -90,9 +103,10 @@ class ANN(nn.Module):
         return {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
 
 
-def check_arrays(arch: Arch, bias: bool, arrays: dict[str, np.ndarray], where: str) -> None:
-    """ConversionError unless ``arrays`` has exactly the keys and shapes of ``ANN(arch, bias)``."""
-    expected = {k: tuple(v.shape) for k, v in ANN(arch, bias).state_dict().items()}
+def check_arrays(arch: Arch, bias: bool, arrays: dict[str, np.ndarray], where: str, activation: str = "relu",
+                 levels: int | None = None) -> None:
+    """ConversionError unless ``arrays`` has exactly the keys and shapes of ``ANN(arch, bias, activation, levels)``."""
+    expected = {k: tuple(v.shape) for k, v in ANN(arch, bias, activation, levels).state_dict().items()}
     if set(arrays) != set(expected):
         missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
         raise ConversionError(
@@ -109,7 +123,8 @@ def save_ann(out_dir: str | os.PathLike, net: ANN, meta: dict) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_arrays(out / WEIGHTS_FILE, net.arrays())
-    write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "ann", "arch": net.arch.spec, "bias": net.bias, **meta})
+    write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "ann", "arch": net.arch.spec, "bias": net.bias,
+                                  "activation": net.activation, "levels": net.levels, **meta})
     return out
 
 
@@ -120,8 +135,11 @@ def load_ann_model(model_dir: Path, meta: dict) -> Loaded:
     bias = meta.get("bias", True)
     if not isinstance(bias, bool):
         raise ConversionError(f"{model_dir}: model.json field 'bias' must be true or false, got {bias!r}")
+    activation, levels = meta.get("activation", "relu"), meta.get("levels")
+    if activation not in ACTIVATIONS:
+        raise ConversionError(f"{model_dir}: model.json field 'activation' must be one of {ACTIVATIONS}, got {activation!r}")
     arrays = load_arrays(Path(model_dir) / WEIGHTS_FILE)
-    check_arrays(arch, bias, arrays, str(model_dir))
-    net = ANN(arch, bias)
+    check_arrays(arch, bias, arrays, str(model_dir), activation, levels)
+    net = ANN(arch, bias, activation, levels)
     net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
     return Loaded("ann", model_dir, meta, net.to(torch.float64).eval(), None)

@@ -9,6 +9,15 @@ Diehl's and snn_toolbox's simulators). Neurons: non-leaky IF, threshold 1, reset
 :mod:`baselines.normalise`'s methods, so a layer's firing rate (spikes per step) approximates its
 normalised ANN activation ``a_l / lambda_l`` (clipped at 1).
 
+Initial potential (``v_init``, every method): ``"zero"`` (``V(0) = 0``, Diehl / Rueckauer) or
+``"half"`` (``V(0) = theta/2``, Bu et al., "Optimal ANN-SNN conversion for high-accuracy and
+ultra-low-latency SNNs", ICLR 2022, and the residual-membrane-potential analysis of Bu et al.,
+AAAI 2022): the count over T steps then rounds ``T * a/lambda`` instead of flooring it, halving
+the worst-case quantisation error at low T. ``norm="qcfs"`` (a QCFS-trained ANN, see
+:mod:`baselines.qcfs`) defaults to ``"half"``, the others to ``"zero"``. With a per-step bias current
+the ``theta/2`` start is emulated exactly by :func:`learning.graph_builder.build_graph` (one-shot
+``v_init_*`` source populations; their events are counted under those names).
+
 Input: ``"poisson"`` / ``"bernoulli"`` -- Bernoulli spike trains from simcore's seeded encoder,
 per-step probability = pixel intensity (max_rate 1; Diehl's Poisson input at max rate 1/dt);
 ``"analog"`` -- the intensity injected into the first layer every step as a graded input
@@ -28,7 +37,7 @@ import numpy as np
 import torch
 
 from baselines.ann import ANN, ConversionError
-from baselines.choices import INPUTS, RESETS
+from baselines.choices import INPUTS, RESETS, V_INITS
 from baselines.normalise import (NORMS, ActivationStats, applied_divisors, apply_factors, data_based_factors,
                                  model_based_factors)
 from learning.datafiles import resolve_data_dir
@@ -41,7 +50,7 @@ from simcore.neuron import NeuronParams
 from simcore.outputs import GRAPH_FILES, check_dir, output_dir
 from simcore.provenance import environment
 
-__all__ = ["DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
+__all__ = ["V_INITS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
            "activation_stats", "scale_factors", "convert_ann", "convert", "load_converted_model"]
 
 CONVERT_FILES = (*GRAPH_FILES, MODEL_FILE)  # what convert writes
@@ -64,14 +73,17 @@ def conversion_neuron(reset: str = "subtract", threshold: float = 1.0) -> Neuron
 
 
 def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray | None],
-                  reset: str = "subtract", threshold: float = 1.0) -> Network:
+                  reset: str = "subtract", threshold: float = 1.0, v_init: str = "zero") -> Network:
     """The simcore network of ``net``'s stage structure with the given (normalised) weights and biases
     (:func:`learning.graph_builder.build_graph`). Bias: a constant current every step
-    (``bias_mode="current"``); conv biases are per map."""
+    (``bias_mode="current"``); conv biases are per map. ``v_init``: a key of :data:`V_INITS`."""
     if reset not in RESETS:
         raise ConversionError(f"reset must be one of {RESETS}, got {reset!r}")
+    if v_init not in V_INITS:
+        raise ConversionError(f"v_init must be one of {tuple(V_INITS)}, got {v_init!r}")
     try:
-        return build_graph(net.arch, weights, biases, conversion_neuron(reset, threshold))
+        return build_graph(net.arch, weights, biases, conversion_neuron(reset, threshold),
+                           v_init=V_INITS[v_init] * threshold)
     except GraphError as e:
         raise ConversionError(f"cannot convert {net.arch.spec!r}: {e}") from None
 
@@ -91,36 +103,44 @@ def activation_stats(net: ANN, x: np.ndarray, keep_nonzero: bool, batch_size: in
 
 def scale_factors(net: ANN, norm: str, x_norm: np.ndarray | None = None, percentile: float = 99.9,
                   previous: str = "scale_factor") -> list[float]:
-    """lambda_l per weighted layer for ``norm`` in {"model", "data", "robust"} (see baselines.normalise)."""
+    """lambda_l per weighted layer for ``norm`` in :data:`baselines.normalise.NORMS` (see there)."""
     weights, _ = ann_layers(net)
     if norm == "model":
         return model_based_factors(weights)
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    if (norm == "qcfs") != (net.activation == "qcfs"):
+        raise ConversionError(f"norm {norm!r} does not apply to an ANN with activation {net.activation!r}; "
+                              "use norm 'qcfs' for (only) a QCFS-trained ANN (train-ann --activation qcfs)")
     if x_norm is None or len(x_norm) == 0:
         raise ValueError(f"norm {norm!r} needs normalisation data (training samples)")
-    stats = activation_stats(net, x_norm, keep_nonzero=norm == "robust")
+    stats = activation_stats(net, x_norm, keep_nonzero=norm in ("robust", "qcfs"))
     if norm == "data":
         return data_based_factors(weights, stats.max, previous=previous)
+    if norm == "qcfs":
+        return [float(t.detach()) for t in net.thresholds] + stats.percentiles(percentile)[-1:]
     return stats.percentiles(percentile)
 
 
 def convert_ann(net: ANN, norm: str, x_norm: np.ndarray | None = None, *, percentile: float = 99.9,
-                reset: str = "subtract", previous: str = "scale_factor") -> tuple[Network, list[float]]:
+                reset: str = "subtract", previous: str = "scale_factor", v_init: str = "zero",
+                ) -> tuple[Network, list[float]]:
     """Normalise ``net`` and build its simcore network; returns (network, lambdas)."""
     lambdas = scale_factors(net, norm, x_norm, percentile, previous)
     weights, biases = ann_layers(net)
     weights, biases = apply_factors(weights, biases, lambdas)
-    return build_network(net, weights, biases, reset=reset), lambdas
+    return build_network(net, weights, biases, reset=reset, v_init=v_init), lambdas
 
 
 def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = None, reset: str = "subtract",
             input: str = "poisson", out_dir: str | os.PathLike | None = None, *, data_dir=None,
             norm_samples: int | None = None, seed: int | None = None, previous: str = "scale_factor",
-            T: int = DEFAULT_T) -> dict:
+            T: int = DEFAULT_T, v_init: str | None = None) -> dict:
     """Convert the ANN in ``ann_dir`` and write the converted model to ``out_dir``; returns its model.json.
 
-    norm: "model" | "data" | "robust"; percentile: robust only (default 99.9); reset: "subtract" |
+    norm: "model" | "data" | "robust" | "qcfs" (a QCFS-trained ANN); percentile: robust and the
+    output layer of qcfs (default 99.9); v_init: "zero" | "half" (default "half" for qcfs, else
+    "zero"); reset: "subtract" |
     "zero"; input: "poisson" (= "bernoulli") | "analog". Normalisation data: the first
     ``norm_samples`` samples of the ANN's training split (default: all of it for "data",
     ``DEFAULT_ROBUST_SAMPLES`` for "robust"; "model" needs none). ``seed``: the input-encoding seed
@@ -130,8 +150,9 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     model.json fields: format, kind "converted", arch, dataset, norm, percentile, reset, input,
     encoding, bias_mode "current", theta 1.0, neuron (``NeuronParams.to_dict()``), max_rate 1.0,
     T (default window for simulate), scale_factors (lambda_l), applied_divisors
-    (lambda_l/lambda_{l-1}), populations,
-    ann_test_accuracy, ann_dir, bias, norm_samples, previous (data only), split_seed, seed, environment.
+    (lambda_l/lambda_{l-1}), populations, v_init, v_init_potential, ann_test_accuracy,
+    ann_val_accuracy, ann_activation, ann_levels, ann_dir, bias, norm_samples, previous (data
+    only), split_seed, seed, environment.
     """
     ann_dir = Path(ann_dir)
     if norm not in NORMS:
@@ -140,9 +161,12 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
     if input not in INPUTS:
         raise ValueError(f"input must be one of {tuple(INPUTS)}, got {input!r}")
-    if norm != "robust" and percentile is not None:
-        raise ValueError("percentile applies only to norm 'robust'")
-    if norm == "robust":
+    v_init = ("half" if norm == "qcfs" else "zero") if v_init is None else v_init
+    if v_init not in V_INITS:
+        raise ValueError(f"v_init must be one of {tuple(V_INITS)}, got {v_init!r}")
+    if norm not in ("robust", "qcfs") and percentile is not None:
+        raise ValueError("percentile applies only to norms 'robust' and 'qcfs'")
+    if norm in ("robust", "qcfs"):
         percentile = 99.9 if percentile is None else float(percentile)
         if not 0 < percentile <= 100:
             raise ValueError(f"percentile must be in (0, 100], got {percentile}")
@@ -164,22 +188,26 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     if norm != "model":
         if dataset is None:
             raise ValueError(f"{ann_dir}: model.json records no dataset; data-based normalisation needs one")
-        limit = norm_samples if norm_samples is not None else (DEFAULT_ROBUST_SAMPLES if norm == "robust" else None)
+        limit = norm_samples if norm_samples is not None else (
+            DEFAULT_ROBUST_SAMPLES if norm in ("robust", "qcfs") else None)
         data_dir = resolve_data_dir(meta, dataset, data_dir, ann_dir)
         train = load_dataset(dataset, "train", data_dir, split_seed=split_seed, limit=limit)
         if train.x.shape[1] != net.arch.n_inputs:
             raise ConversionError(f"{ann_dir}: arch {net.arch.spec!r} takes {net.arch.n_inputs} inputs, "
                                   f"{dataset} has {train.x.shape[1]} features")
         x_norm, n_used = train.x.astype(np.float64), len(train.x)
-    graph, lambdas = convert_ann(net, norm, x_norm, percentile=percentile or 99.9, reset=reset, previous=previous)
+    graph, lambdas = convert_ann(net, norm, x_norm, percentile=percentile or 99.9, reset=reset, previous=previous,
+                                 v_init=v_init)
     info = {
         "format": FORMAT, "kind": "converted", "arch": net.arch.spec, "dataset": dataset,
-        "norm": norm, "percentile": percentile if norm == "robust" else None, "reset": reset,
+        "norm": norm, "percentile": percentile if norm in ("robust", "qcfs") else None, "reset": reset,
+        "v_init": v_init, "v_init_potential": V_INITS[v_init] * 1.0,
         "input": "analog" if INPUTS[input] == "analog" else "poisson", "encoding": INPUTS[input],
         "bias_mode": "current", "theta": 1.0, "neuron": conversion_neuron(reset).to_dict(), "max_rate": 1.0, "T": int(T),
         "scale_factors": [float(v) for v in lambdas], "applied_divisors": applied_divisors(lambdas),
         "populations": population_names(net.arch),
-        "ann_test_accuracy": meta.get("test_accuracy"), "ann_dir": str(ann_dir), "bias": net.bias,
+        "ann_test_accuracy": meta.get("test_accuracy"), "ann_val_accuracy": meta.get("val_accuracy"),
+        "ann_activation": net.activation, "ann_levels": net.levels, "ann_dir": str(ann_dir), "bias": net.bias,
         "norm_samples": n_used if norm != "model" else None,
         **({"previous": previous} if norm == "data" else {}),
         "split_seed": split_seed, "seed": int(meta.get("seed", 0) if seed is None else seed),

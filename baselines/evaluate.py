@@ -6,6 +6,8 @@ network's inputs (Bernoulli trains from the seeded encoder, whose first T steps 
 the window length, or a constant analog current) and its bias currents are stationary and every
 projection has zero delay, so the state after T steps of a run of length T_max >= T is exactly
 the state of a run of length T: ``prediction_trace[:, T-1]`` is the prediction at latency T.
+The trace is tie-broken by membrane; the counts-only accuracy and the tie fraction
+(:func:`simcore.decode.decode_scores`) are given for the largest T only (the final counts).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 from learning.datasets import load_dataset
 from learning.models import load
 from simcore import simulate
+from simcore.decode import decode_scores
 
 __all__ = ["DEFAULT_TS", "accuracy_vs_T"]
 
@@ -49,16 +52,21 @@ def accuracy_vs_T(converted_dir: str | os.PathLike, dataset: str | None = None, 
     n = len(data.y)
     x = data.x.astype(np.float64)
     encoding = meta.get("encoding", "bernoulli")
-    traces, sops, t0 = [], 0, time.perf_counter()
+    traces, counts, membrane, sops, t0 = [], [], [], 0, time.perf_counter()
     for lo in range(0, n, chunk):
         ids = np.arange(lo, min(lo + chunk, n))
         res = simulate(graph, x[ids], t_max, seed, encoding=encoding, max_rate=float(meta.get("max_rate", 1.0)),
                        sample_ids=ids, mode="sync", steps=t_max)
         traces.append(res.prediction_trace)
+        counts.append(res.counts[res.output])
+        membrane.append(res.membrane[res.output])
         sops += int(res.total_sops.sum())
     trace = np.concatenate(traces) if traces else np.zeros((0, t_max), dtype=np.int64)
     wall = time.perf_counter() - t0
-    common = {k: meta.get(k) for k in ("norm", "percentile", "reset", "encoding", "ann_test_accuracy")}
+    common = {k: meta.get(k) for k in ("norm", "percentile", "reset", "v_init", "encoding", "ann_test_accuracy")}
+    at_max = decode_scores(np.concatenate(counts), np.concatenate(membrane), data.y) if n else {}
     return [{"T": T, "accuracy": float(np.mean(trace[:, T - 1] == data.y)) if n else float("nan"),
+             "counts_only_accuracy": at_max.get("counts_only_accuracy") if T == t_max else None,
+             "tie_fraction": at_max.get("tie_fraction") if T == t_max else None,
              "samples": n, "dataset": dataset, "seed": seed, **common,
              "sops_per_sample_at_max_T": sops / n if n else None, "wall_seconds": wall} for T in Ts]

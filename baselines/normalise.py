@@ -53,6 +53,10 @@ Methods
     a positive scale, so lambda_L only controls saturation: logits above the percentile fire every
     step, and ties between saturated output neurons are decided by the final potential (simcore's
     decode rule), which keeps growing with the logit under reset by subtraction.
+
+``qcfs`` -- Bu et al. 2022 (ICLR), for an ANN trained with the QCFS activation
+    (:mod:`baselines.qcfs`): ``lambda_l`` = the layer's trained threshold for every hidden layer;
+    the output layer (linear logits, no threshold) gets the ``robust`` rule above.
 """
 from __future__ import annotations
 
@@ -60,10 +64,11 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["NORMS", "model_based_factors", "data_based_factors", "robust_factors", "apply_factors",
+__all__ = ["NORMS", "RELU_NORMS", "model_based_factors", "data_based_factors", "robust_factors", "apply_factors",
            "applied_divisors", "positive_fanin_max", "nonzero_percentile", "ActivationStats"]
 
-NORMS = ("model", "data", "robust")
+NORMS = ("model", "data", "robust", "qcfs")
+RELU_NORMS = ("model", "data", "robust")  # the ones that apply to a ReLU ANN ("qcfs" needs a QCFS ANN)
 
 
 def _safe(v: float) -> float:

@@ -82,6 +82,7 @@ class FoldedANN(nn.Module):
     def __init__(self, arch: ChainArch, stages: list[Stage], layers: list[nn.Module]):
         super().__init__()
         self.arch, self.stages, self.layers, self.bias = arch, stages, nn.ModuleList(layers), True
+        self.activation, self.levels = "relu", None  # as baselines.ann.ANN names them (QCFS is not folded)
 
     def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Per stage output for x (B, D): ReLU activations of hidden stages, logits last."""

@@ -6,7 +6,7 @@ given with ``data_dir``, or the packaged copy, shown as its path); ``{}`` for di
 (scikit-learn's packaged copy); the .npz file of an ``npz:PATH`` set. Training records it in the checkpoint, ``metrics.json`` and
 ``model.json`` (with ``data_dir``); :func:`resolve_data_dir` makes a later evaluation read the
 same files or refuse with one line. :func:`data_fingerprint` (``{file name: sha256}``, digits
-included) is the same record without paths: it names the data in a job's identity
+included; an ``npz:`` file by its sha256) is the same record without paths: it names the data in a job's identity
 (``analysis.runner``), wherever the files lie.
 """
 from __future__ import annotations
@@ -63,7 +63,7 @@ def data_fingerprint(dataset: str, data_dir: str | os.PathLike | None = None) ->
     :func:`data_files` record without paths, plus scikit-learn's packaged ``digits.csv.gz`` for
     digits. DatasetError (one line) for an unknown name or MNIST files that are not there."""
     if dataset not in DATASETS and npz_path(dataset) is None:
-        raise DatasetError(f"unknown dataset {dataset!r}; valid names: {', '.join(DATASETS)}")
+        raise DatasetError(f"unknown dataset {dataset!r}; valid names: {', '.join(DATASETS)} or npz:PATH")
     if dataset == "digits":
         res = importlib.resources.files("sklearn.datasets").joinpath("data", "digits.csv.gz")
         return {"digits.csv.gz": hashlib.sha256(res.read_bytes()).hexdigest()}

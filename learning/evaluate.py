@@ -16,7 +16,7 @@ from learning.model import SpikingNet
 from learning.models import load
 from learning.npz_data import check_recorded
 from learning.resources import evaluation_bytes
-from simcore import predict
+from simcore.decode import decode_scores, predict
 from simcore.provenance import environment
 from simcore.resources import encoding_seconds, require_memory, require_time
 from simcore.sops import input_events, sops_from_counts
@@ -26,9 +26,13 @@ __all__ = ["Evaluation", "evaluate", "evaluate_model"]
 
 @dataclass
 class Evaluation:
-    """Accuracy and per-sample outputs. counts/membrane are the output layer's (N, C)."""
+    """Accuracy and per-sample outputs. counts/membrane are the output layer's (N, C).
+
+    accuracy: tie-broken by membrane; counts_only_accuracy, tie_fraction: :func:`simcore.decode.decode_scores`."""
 
     accuracy: float
+    counts_only_accuracy: float
+    tie_fraction: float
     predictions: np.ndarray
     counts: np.ndarray
     membrane: np.ndarray
@@ -83,7 +87,7 @@ def _evaluate(net, x, y, T, mode, seed, encoding, max_rate, batch_size, dtype, s
     pred = predict(counts_a, membrane_a)
     sizes = [int(np.prod(a.shape[1:])) for a in out.counts]
     return Evaluation(
-        accuracy=float(np.mean(pred == np.asarray(y))) if len(y) else float("nan"),
+        **decode_scores(counts_a, membrane_a, y),
         predictions=pred,
         counts=counts_a,
         membrane=membrane_a,
@@ -126,7 +130,8 @@ def evaluate_model(
     res = evaluate(net, data.x, data.y, T, mode, seed, encoding=meta.get("encoding", "bernoulli"),
                    max_rate=float(meta.get("max_rate", 1.0)))
     return {
-        "accuracy": res.accuracy, "dataset": dataset, "split": split, "samples": len(data.y), "T": T,
+        "accuracy": res.accuracy, "counts_only_accuracy": res.counts_only_accuracy,
+        "tie_fraction": res.tie_fraction, "dataset": dataset, "split": split, "samples": len(data.y), "T": T,
         "mode": mode, "seed": seed, "model": str(model_dir), "trained_T": meta.get("T"),
         "trained_mode": meta.get("mode"), "weight_bits": meta.get("weight_bits"),
         "spikes_per_neuron": res.spikes_per_neuron, "sops_per_sample": res.sops_per_sample,

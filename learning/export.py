@@ -19,11 +19,13 @@ from simcore.outputs import GRAPH_FILES, output_dir
 __all__ = ["to_graph", "export_model"]
 
 
-def to_graph(net: SpikingNet, delay: int = 0) -> Network:
-    """The simcore network of a SpikingNet (float64 weights), every projection with ``delay``."""
+def to_graph(net: SpikingNet, delay: int = 0, v_init: float = 0.0) -> Network:
+    """The simcore network of a SpikingNet (float64 weights), every projection with ``delay``;
+    ``v_init`` (potential units) is added to every neuron's initial potential, i.e. to its bias
+    (``theta/2`` turns Eq. 7's floor into rounding)."""
     weights = [net.theta * net.stage_weight(k).detach().cpu().double().numpy() for k in range(len(net.layers))]
     biases = [m.bias.detach().cpu().double().numpy() for m in net.layers]
-    return build_graph(net.arch, weights, biases, net.neuron, delay)
+    return build_graph(net.arch, weights, biases, net.neuron, delay, v_init)
 
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, delay: int = 0) -> Path:

@@ -1,5 +1,11 @@
 """The epoch loop shared by every trainer (spike-count networks here, ANN twins in baselines).
 
+After every epoch the model is scored on the validation split (``validate``; see
+:mod:`learning.validation`), never on the test split. The *best epoch* is the one with the lowest
+validation loss (first on ties); its weights are kept (also in the checkpoint) and restored when
+the run ends. ``config.patience`` (None: off) stops the run early once the validation loss has
+not improved for that many epochs. Without a validation split (fraction 0) the last epoch is used.
+
 Each epoch ``e`` shuffles with a torch generator seeded by ``seed * 100003 + e`` and sets the
 learning rate to ``lr * lr_decay**e``; nothing else in the loop is random. After every epoch it
 writes ``checkpoint.safetensors`` (weights, Adam moments and step counts; epoch, history and config
@@ -67,7 +73,8 @@ def start_run(out_dir: str | os.PathLike, resume: bool) -> None:
 
 
 def load_pair(dataset: str, arch: str, data_dir, split_seed: int, limit_train, limit_test) -> tuple[Dataset, Dataset]:
-    """Train and test splits of ``dataset``, checked against the architecture's input and output sizes."""
+    """Train and test splits of ``dataset``, checked against the architecture's input and output sizes
+    (the trainers carve the validation split out of the train split: :mod:`learning.validation`)."""
     train_set = load_dataset(dataset, "train", data_dir, split_seed=split_seed, limit=limit_train)
     test_set = load_dataset(dataset, "test", data_dir, split_seed=split_seed, limit=limit_test)
     check_pair(arch, train_set, test_set)
@@ -93,16 +100,33 @@ class Run:
     n_train: int
     history: list = field(default_factory=list)
     data_files: dict = field(default_factory=dict)
+    n_val: int = 0
 
     @property
     def complete(self) -> bool:
-        return bool(self.history) and self.history[-1]["epoch"] == self.config.epochs
+        h = self.history
+        return bool(h) and (h[-1]["epoch"] == self.config.epochs or bool(h[-1].get("early_stop")))
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch of lowest validation loss (first on ties); the last epoch without validation."""
+        h = [e for e in self.history if e.get("val_loss") is not None]
+        if not h:
+            return self.history[-1]["epoch"] if self.history else None
+        return min(h, key=lambda e: (e["val_loss"], e["epoch"]))["epoch"]
+
+    @property
+    def best(self) -> dict:
+        """The history entry of :attr:`best_epoch` ({} before the first epoch)."""
+        return self.history[self.best_epoch - 1] if self.history else {}
 
     def write_metrics(self, test_accuracy: float | None, **extra) -> dict:
-        h = self.history
+        h, best = self.history, self.best
         metrics = {
             "test_accuracy": test_accuracy,
-            "train_accuracy": h[-1]["train_accuracy"] if h else None,
+            "val_accuracy": best.get("val_accuracy"),
+            "best_epoch": self.best_epoch,
+            "train_accuracy": best.get("train_accuracy"),
             "complete": self.complete,
             "epochs_done": len(h),
             **extra,
@@ -110,7 +134,7 @@ class Run:
             "wall_seconds": sum(e["seconds"] for e in h),
             "config": asdict(self.config),
             "seed": self.config.seed,
-            "samples": {"train": self.n_train},
+            "samples": {"train": self.n_train, "val": self.n_val},
             "data_files": self.data_files,
             **environment(),
         }
@@ -119,8 +143,10 @@ class Run:
         return metrics
 
 
-def _save_checkpoint(path: Path, net: nn.Module, opt, epoch: int, history: list, config, data_files: dict) -> None:
+def _save_checkpoint(path: Path, net: nn.Module, opt, epoch: int, history: list, config, data_files: dict,
+                     best: dict | None) -> None:
     arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    arrays.update({f"best.{k}": v.numpy() for k, v in (best or {}).items()})
     for i, p in enumerate(net.parameters()):
         st = opt.state.get(p)
         if st:
@@ -155,6 +181,7 @@ def _check_arrays(path: Path, arrays: dict, net: nn.Module) -> None:
     for i, p in enumerate(net.parameters()):
         state[f"adam.{i}.exp_avg"] = state[f"adam.{i}.exp_avg_sq"] = tuple(p.shape)
         state[f"adam.{i}.step"] = ()
+    state.update({f"best.{k}": tuple(v.shape) for k, v in net.state_dict().items()})  # the best epoch's weights
     missing = sorted(k for k in state if k.startswith("model.") and k not in arrays)
     if missing:
         raise ValueError(f"{path}: checkpoint lacks tensor {missing[0]} of the architecture")
@@ -167,7 +194,7 @@ def _check_arrays(path: Path, arrays: dict, net: nn.Module) -> None:
             raise ValueError(f"{path}: checkpoint tensor {name} contains NaN or infinite values")
 
 
-def _load_checkpoint(path: Path, net: nn.Module, opt, config, data_files: dict) -> tuple[int, list]:
+def _load_checkpoint(path: Path, net: nn.Module, opt, config, data_files: dict) -> tuple[int, list, dict | None]:
     try:
         with safetensors.safe_open(str(path), framework="numpy") as f:
             meta = f.metadata()
@@ -185,6 +212,7 @@ def _load_checkpoint(path: Path, net: nn.Module, opt, config, data_files: dict) 
     _check_same_run(path, saved, saved_files, config, data_files)
     _check_arrays(path, arrays, net)
     net.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")})
+    best = {k[5:]: torch.from_numpy(v.copy()) for k, v in arrays.items() if k.startswith("best.")} or None
     for i, p in enumerate(net.parameters()):
         if f"adam.{i}.exp_avg" in arrays:
             opt.state[p] = {
@@ -192,7 +220,7 @@ def _load_checkpoint(path: Path, net: nn.Module, opt, config, data_files: dict) 
                 "exp_avg": torch.from_numpy(arrays[f"adam.{i}.exp_avg"].copy()),
                 "exp_avg_sq": torch.from_numpy(arrays[f"adam.{i}.exp_avg_sq"].copy()),
             }
-    return epoch, history
+    return epoch, history, best
 
 
 def _diverged(out: Path | None, epoch: int, step: int, what: str, epochs_kept: int) -> Diverged:
@@ -209,18 +237,20 @@ def _finite(net: nn.Module) -> bool:
 def fit(
     net: nn.Module,
     step: Callable[[np.ndarray, int], tuple[torch.Tensor, np.ndarray]],
-    test_accuracy: Callable[[], float],
+    validate: Callable[[], tuple[float, float, dict]] | None,
     y_train: np.ndarray,
     config,
     out_dir: str | os.PathLike | None,
     *, resume: bool = False, progress: bool = True, stop_after: int | None = None, data_files: dict | None = None,
+    n_val: int = 0,
 ) -> Run:
     """Run Adam epochs over the training set.
 
     step(idx, epoch) -> (loss, predicted classes) for the training samples ``idx``;
-    test_accuracy() -> accuracy on the test split after an epoch, or (accuracy, dict of further
-    per-epoch entries for the history). ``config`` is a dataclass with
-    at least epochs, seed, lr, lr_decay and batch_size. ``out_dir`` None: no checkpoint, no files.
+    validate() -> (validation accuracy, validation loss, dict of further per-epoch entries for the
+    history), or None without a validation split. ``config`` is a dataclass with at least epochs,
+    seed, lr, lr_decay and batch_size (and optionally patience). On completion ``net`` holds the
+    best epoch's weights (see the module docstring). ``out_dir`` None: no checkpoint, no files.
     ``data_files`` ({name: {path, sha256}}) is recorded in the checkpoint and compared on ``resume``.
     """
     out = None if out_dir is None else Path(out_dir)
@@ -230,22 +260,23 @@ def fit(
         raise ValueError("resume needs the output directory of the interrupted run")
     data_files = data_files or {}
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)  # fused: 1.5 ms less per MNIST step
-    run = Run(out, config, len(y_train), data_files=data_files)
+    run = Run(out, config, len(y_train), data_files=data_files, n_val=n_val)
+    patience = getattr(config, "patience", None)
     ckpt = None if out is None else out / CHECKPOINT_FILE
-    start = 0
+    start, best = 0, None
     if resume:
         if not ckpt.is_file():
             raise ValueError(f"--resume: no checkpoint in {out}")
-        start, run.history = _load_checkpoint(ckpt, net, opt, config, data_files)
+        start, run.history, best = _load_checkpoint(ckpt, net, opt, config, data_files)
         if start > config.epochs:
             raise ValueError(f"--resume: {out} already holds {start} epochs, more than --epochs {config.epochs}; "
                              "the finished run is left as it is")
-        if start < config.epochs:  # the run goes on: a model.json of its shorter past must not stay beside it
+        if start < config.epochs and not run.complete:  # the run goes on: a model.json of its shorter past must not stay beside it
             for name in (MODEL_FILE, WEIGHTS_FILE):
                 remove_own(out / name)
     n = len(y_train)
     for epoch in range(start, config.epochs):
-        if stop_after is not None and epoch - start >= stop_after:
+        if stop_after is not None and epoch - start >= stop_after or run.complete:
             break
         for group in opt.param_groups:
             group["lr"] = config.lr * config.lr_decay**epoch
@@ -271,18 +302,23 @@ def fit(
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         train_seconds = time.perf_counter() - t0
         net.eval()
-        acc, extra = test_accuracy(), {}
-        if isinstance(acc, tuple):  # (accuracy, extra per-epoch entries for the history)
-            acc, extra = acc
+        val_acc, val_loss, extra = validate() if validate is not None else (None, None, {})
         run.history.append({
-            "epoch": epoch + 1, "loss": loss_sum / n, "train_accuracy": correct / n, "test_accuracy": acc,
-            "lr": opt.param_groups[0]["lr"], "train_seconds": train_seconds, "seconds": time.perf_counter() - t0,
-            **extra,
+            "epoch": epoch + 1, "loss": loss_sum / n, "train_accuracy": correct / n, "val_accuracy": val_acc,
+            "val_loss": val_loss, "lr": opt.param_groups[0]["lr"], "train_seconds": train_seconds,
+            "seconds": time.perf_counter() - t0, **extra,
         })
+        if val_loss is not None and run.best_epoch == epoch + 1:
+            best = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        if patience is not None and val_loss is not None and epoch + 1 - run.best_epoch >= patience:
+            run.history[-1]["early_stop"] = True
         if progress:
-            tqdm.write(f"epoch {epoch + 1}/{config.epochs}  loss {loss_sum / n:.4f}  train {correct / n:.4f}  "
-                       f"test {acc:.4f}  ({run.history[-1]['seconds']:.1f} s)")
+            val = "" if val_acc is None else f"  val {val_acc:.4f} (loss {val_loss:.4f})"
+            tqdm.write(f"epoch {epoch + 1}/{config.epochs}  loss {loss_sum / n:.4f}  train {correct / n:.4f}{val}  "
+                       f"({run.history[-1]['seconds']:.1f} s)")
         if ckpt is not None:
-            _save_checkpoint(ckpt, net, opt, epoch + 1, run.history, config, data_files)
+            _save_checkpoint(ckpt, net, opt, epoch + 1, run.history, config, data_files, best)
             run.write_metrics(None)
+    if run.complete and best is not None:
+        net.load_state_dict(best)
     return run

@@ -21,6 +21,7 @@ from learning.model import SpikingNet
 from learning.models import load
 from learning.npz_data import check_recorded
 from simcore import Network, compile_network, simulate
+from simcore.decode import predict, tied
 from simcore.provenance import environment
 from simcore.resources import encoding_seconds, require_memory, require_time, simulation_bytes
 
@@ -89,11 +90,13 @@ def simulate_range(run: RunInputs, lo: int, hi: int, *, mode: str = "sync", chun
     """Simulate samples ``lo .. hi-1`` of ``run``'s split (global sample ids, so any range gives the
     spikes of the whole-split run); integer sums that :func:`merge_ranges` combines.
 
-    Returns samples, correct, spikes per population (sum over samples and neurons), SOPs per
+    Returns samples, correct (tie-broken), counts_only_correct, tied (samples whose top output count
+    is shared, :func:`simcore.decode.tied`), spikes per population (sum over samples and neurons), SOPs per
     population, simulate seconds, and with ``compare`` (and a tensor twin) the number of predictions
     and of neuron counts equal to the twin's ``stepped`` run. ``progress``: a tqdm bar or None."""
     graph, twin, x_all = run.graph, run.twin, run.data.x
     spikes, sops, correct, sim_seconds, preds, counts = {}, {}, 0, 0.0, [], {p: [] for p in graph.populations}
+    counts_only_correct, n_tied = 0, 0
     for a in range(lo, hi, chunk):
         ids = np.arange(a, min(a + chunk, hi))
         res = simulate(graph, x_all[ids].astype(np.float64), run.T, run.seed, encoding=run.encoding,
@@ -101,6 +104,9 @@ def simulate_range(run: RunInputs, lo: int, hi: int, *, mode: str = "sync", chun
         sim_seconds += res.elapsed
         correct += int(np.sum(res.predictions == run.data.y[ids]))
         preds.append(res.predictions)
+        out_counts = res.counts[res.output]
+        counts_only_correct += int(np.sum(predict(out_counts) == run.data.y[ids]))
+        n_tied += int(np.sum(tied(out_counts)))
         for p in graph.populations:
             spikes[p] = spikes.get(p, 0) + int(res.counts[p].sum())
             if compare:
@@ -109,7 +115,8 @@ def simulate_range(run: RunInputs, lo: int, hi: int, *, mode: str = "sync", chun
             sops[p] = sops.get(p, 0) + int(s.sum())
         if progress is not None:
             progress.update(len(ids))
-    part = {"lo": lo, "hi": hi, "correct": correct, "spikes": spikes, "sops": sops, "simulate_seconds": sim_seconds}
+    part = {"lo": lo, "hi": hi, "correct": correct, "counts_only_correct": counts_only_correct, "tied": n_tied,
+            "spikes": spikes, "sops": sops, "simulate_seconds": sim_seconds}
     if twin is not None and compare:
         ids = np.arange(lo, hi)
         ref = evaluate(twin, run.data.x[ids], run.data.y[ids], run.T, "stepped", run.seed, encoding=run.encoding,
@@ -135,6 +142,8 @@ def merge_ranges(run: RunInputs, parts: list[dict], *, mode: str, model: str) ->
     sops = {p: total("sops", p) for p in parts[0]["sops"]}
     result = {
         "accuracy": sum(p["correct"] for p in parts) / n,
+        "counts_only_accuracy": sum(p["counts_only_correct"] for p in parts) / n,
+        "tie_fraction": sum(p["tied"] for p in parts) / n,
         "samples": n, "dataset": run.data.name, "split": run.data.split, "T": run.T, "mode": mode,
         "seed": run.seed, "encoding": run.encoding, "model": model,
         "sops_per_sample": sum(sops.values()) / n,

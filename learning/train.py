@@ -25,6 +25,7 @@ from learning.io import save_model
 from learning.loop import RUN_FILES, check_pair, fit, load_pair, start_run
 from learning.model import SpikingNet
 from learning.npz_data import provenance
+from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction, split_validation
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
 from learning.resources import check_training_cost
@@ -67,9 +68,12 @@ class TrainConfig:
     split_seed: int = 0
     limit_train: int | None = None
     limit_test: int | None = None
+    val_fraction: float = DEFAULT_VAL_FRACTION  # held-out part of the training split (learning.validation)
+    patience: int | None = None  # early stopping on the validation loss (None: run every epoch)
 
     def validate(self) -> None:
         parse_spec(self.arch)
+        check_schedule(self.val_fraction, self.patience)
         if int(self.T) != self.T or self.T < 1:
             raise ValueError(f"T (number of time steps) must be an integer >= 1, got {self.T}")
         if self.epochs < 1:
@@ -161,16 +165,17 @@ def train_network(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
         check_pair(cfg.arch, *data)
         files = {}  # arrays given by the caller: no files were read
     train_set, test_set = data
+    train_set, val_set = split_validation(train_set, cfg.val_fraction, cfg.split_seed)
     check_training_cost(cfg.arch, cfg.batch_size, cfg.T, cfg.mode, len(train_set.y), len(test_set.y), cfg.epochs,
                         cfg.encoding)
     if out_dir is None:
-        return _train(cfg, None, train_set, test_set, files, net, resume, progress, stop_after)
+        return _train(cfg, None, train_set, val_set, test_set, files, net, resume, progress, stop_after)
     with output_dir(out_dir, "train", adopt=RUN_FILES):
         start_run(out_dir, resume)
-        return _train(cfg, out_dir, train_set, test_set, files, net, resume, progress, stop_after)
+        return _train(cfg, out_dir, train_set, val_set, test_set, files, net, resume, progress, stop_after)
 
 
-def _train(cfg: TrainConfig, out_dir, train_set: Dataset, test_set: Dataset, files: dict, net: SpikingNet | None,
+def _train(cfg: TrainConfig, out_dir, train_set: Dataset, val_set: Dataset | None, test_set: Dataset, files: dict, net: SpikingNet | None,
            resume: bool, progress: bool, stop_after: int | None) -> tuple[SpikingNet, dict]:
     if net is None:
         with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the caller's state
@@ -187,13 +192,14 @@ def _train(cfg: TrainConfig, out_dir, train_set: Dataset, test_set: Dataset, fil
             loss = loss + rate_penalty(out.counts, cfg.rate_lambda, cfg.rate_target)
         return loss, predict(out.output.detach().numpy(), out.membrane[-1].detach().numpy())
 
-    def test_accuracy() -> tuple[float, dict]:
-        res = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
+    def validate() -> tuple[float, float, dict]:
+        res = evaluate(net, val_set.x, val_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                        max_rate=cfg.max_rate, dtype=torch.float32)
-        return res.accuracy, _activity(res)
+        loss = F.cross_entropy(torch.from_numpy(res.counts).double(), torch.from_numpy(val_set.y)).item()
+        return res.accuracy, loss, _activity(res)
 
-    run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
-              stop_after=stop_after, data_files=files)
+    run = fit(net, step, validate if val_set is not None else None, train_set.y, cfg, out_dir, resume=resume,
+              progress=progress, stop_after=stop_after, data_files=files, n_val=0 if val_set is None else len(val_set))
     final = None
     if run.complete:  # evaluate() runs in eval mode (no dropout), also when a resumed run had no epoch left
         final = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
@@ -202,8 +208,13 @@ def _train(cfg: TrainConfig, out_dir, train_set: Dataset, test_set: Dataset, fil
             save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
                                       "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
                                       "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
+                                      "counts_only_test_accuracy": final.counts_only_accuracy,
+                                      "test_tie_fraction": final.tie_fraction, "val_fraction": cfg.val_fraction,
+                                      "val_accuracy": run.best.get("val_accuracy"), "best_epoch": run.best_epoch,
                                       "data_dir": _abs(cfg.data_dir), "data_files": files, **provenance(cfg.dataset)})
     return net, run.write_metrics(final.accuracy if final else None,
+                                  counts_only_test_accuracy=final.counts_only_accuracy if final else None,
+                                  test_tie_fraction=final.tie_fraction if final else None,
                                   **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
 
 
@@ -221,7 +232,7 @@ def _activity(res) -> dict:
 
 def config_from(dataset: str, arch: str, **overrides) -> TrainConfig:
     """A TrainConfig with the paper's defaults for ``dataset``; ``None`` overrides are ignored."""
-    base = defaults_for(dataset)
+    base = {**defaults_for(dataset), "val_fraction": default_val_fraction(dataset)}
     base.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(dataset=dataset, arch=arch, **base)
 

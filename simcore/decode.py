@@ -4,13 +4,18 @@ The predicted class is the output neuron with the most spikes; ties are broken b
 final membrane potential, then by the lower index. (Diehl's and snn_toolbox's plain argmax is the
 same rule without the membrane step.) :func:`best_index` is the rule for one sample; simcore's
 kernels call it after every step (the prediction trace) and :func:`predict` calls it per sample.
+
+Two accuracies are reported side by side everywhere (:func:`decode_scores`): the tie-broken one
+(counts, then membrane) and the **counts-only** one (:func:`predict` without membrane: most spikes,
+lower index on ties -- what hardware that reads only spike counts gets), plus the fraction of
+samples whose top count is shared by two or more classes (:func:`tied`), where the two can differ.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-__all__ = ["predict", "best_index"]
+__all__ = ["predict", "best_index", "tied", "decode_scores"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -52,3 +57,25 @@ def predict(counts: np.ndarray, membrane: np.ndarray | None = None) -> np.ndarra
     if counts.shape[1]:
         _predict_rows(np.ascontiguousarray(counts, dtype=np.float64), np.ascontiguousarray(membrane), out)
     return out
+
+
+def tied(counts: np.ndarray) -> np.ndarray:
+    """(N,) bool: the sample's largest output count is shared by two or more classes (a silent
+    output, all zeros, counts as tied). counts: (N, C)."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2:
+        raise ValueError(f"counts must be 2-D (samples, classes), got shape {counts.shape}")
+    return (counts == counts.max(axis=1, keepdims=True)).sum(axis=1) > 1
+
+
+def decode_scores(counts: np.ndarray, membrane: np.ndarray | None, y: np.ndarray) -> dict:
+    """The decode figures every evaluation reports, from output counts (N, C), final potentials
+    (N, C) (or None) and labels (N,): ``accuracy`` (tie-broken by membrane; counts-only when
+    membrane is None), ``counts_only_accuracy`` and ``tie_fraction`` (floats; nan for N = 0)."""
+    y = np.asarray(y)
+    if len(y) == 0:
+        return {"accuracy": float("nan"), "counts_only_accuracy": float("nan"), "tie_fraction": float("nan")}
+    counts_only = predict(counts)
+    full = counts_only if membrane is None else predict(counts, membrane)
+    return {"accuracy": float(np.mean(full == y)), "counts_only_accuracy": float(np.mean(counts_only == y)),
+            "tie_fraction": float(np.mean(tied(counts)))}

@@ -22,11 +22,12 @@ def train_job(cfg) -> Job:
     return Job({"kind": kind, **settings, "data": data_fingerprint(cfg.dataset, data_dir)}, data_dir=data_dir)
 
 
-def convert_job(ann: Job, norm: str, seed: int) -> Job:
-    """Convert the ANN of job ``ann`` with normalisation ``norm``; ``seed`` the recorded encoding seed."""
+def convert_job(ann: Job, norm: str, seed: int, v_init: str = "zero") -> Job:
+    """Convert the ANN of job ``ann`` with normalisation ``norm`` and initial potential ``v_init``
+    (baselines.choices.V_INITS); ``seed`` the recorded encoding seed."""
     c = ann.config
     return Job({"kind": "convert", "dataset": c["dataset"], "arch": c["arch"], "norm": norm, "seed": seed,
-                "data": c["data"]}, needs={"ann": ann.id}, data_dir=ann.data_dir)
+                "v_init": v_init, "data": c["data"]}, needs={"ann": ann.id}, data_dir=ann.data_dir)
 
 
 def eval_job(model: Job, measure: str, **settings) -> Job:

@@ -62,30 +62,40 @@ def _convert(job: Job, d: Path, needs: dict) -> dict:
     c, out = job.config, d / MODEL
     if not (out / "model.json").is_file():  # converted in a staging directory, renamed when complete
         stage = d / f".{MODEL}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        convert(needs["ann"], c["norm"], out_dir=stage, data_dir=job.data_dir, seed=c["seed"])
+        convert(needs["ann"], c["norm"], out_dir=stage, data_dir=job.data_dir, seed=c["seed"], v_init=c["v_init"])
         os.replace(stage, out)
     return {"scale_factors": read_json(out / "model.json", "converted model")["scale_factors"]}
 
 
 def _sweep_rows(model: Path, job: Job) -> dict:
-    """Accuracy and SOPs at every T_infer in simcore (sync) and the decision latency at the largest."""
+    """Decode scores (tie-broken and counts-only accuracy, tie fraction; simcore.decode.decode_scores)
+    and SOPs (without the ``v_init_*`` emulation sources) at every T_infer in simcore (sync), the
+    converted model's ANN accuracy, and the decision latency at the largest T. ``v_init`` "half" in
+    the job's config runs a spike-count network with theta/2 added to every initial potential."""
     import baselines  # noqa: F401  (registers the "converted" kind in this worker)
     from analysis.latency import decision_latency
     from learning.datasets import load_dataset
+    from learning.export import to_graph
+    from learning.graph_builder import is_v_init
     from learning.models import load
     from simcore import simulate
+    from simcore.decode import decode_scores
 
     c = job.config
     test = load_dataset(c["dataset"], "test", job.data_dir, limit=c["limit"])
     x, y = test.x.astype(np.float64), test.y
     loaded = load(model, kinds=("snn", "converted"), purpose="a sweep")
     graph, meta = loaded.graph, loaded.meta
+    if c.get("v_init", "zero") == "half":  # only spike-count jobs carry it (a conversion's is its own job's)
+        graph = to_graph(loaded.net, v_init=loaded.net.theta / 2)
     enc, rate = meta.get("encoding", "bernoulli"), float(meta.get("max_rate", 1.0))
     rows, trace = [], None
     for T in c["T_infer"]:
         res = simulate(graph, x, T, c["seed"], encoding=enc, max_rate=rate, sample_ids=np.arange(len(y)), mode="sync")
-        rows.append({"T_infer": T, "accuracy": float(np.mean(res.predictions == y)),
-                     "sops_per_sample": float(res.total_sops.mean()), "samples": len(y)})
+        sops = sum(v for p, v in res.sops.items() if not is_v_init(p))
+        rows.append({"T_infer": T, **decode_scores(res.counts[res.output], res.membrane[res.output], y),
+                     "ann_accuracy": meta.get("ann_test_accuracy"), "sops_per_sample": float(sops.mean()),
+                     "samples": len(y)})
         trace = res.prediction_trace
     return {"rows": rows, "latency": decision_latency(trace, y).tolist()}
 
@@ -102,7 +112,7 @@ def _evaluate(job: Job, d: Path, needs: dict) -> dict:
         from learning.simulate import simulate_dataset
 
         res = simulate_dataset(model, split=split, limit=limit, data_dir=job.data_dir, progress=False, compare=False)
-        return {"accuracy": res["accuracy"], "sops_per_sample": res["sops_per_sample"]}
+        return {k: res[k] for k in ("accuracy", "counts_only_accuracy", "tie_fraction", "sops_per_sample")}
     if measure == "ann":
         from baselines.train_ann import ann_accuracy
         from learning.datafiles import resolve_data_dir
@@ -117,8 +127,8 @@ def _evaluate(job: Job, d: Path, needs: dict) -> dict:
     if measure == "converted-at-T":
         from baselines.evaluate import accuracy_vs_T
 
-        return {"accuracy": accuracy_vs_T(model, Ts=(c["T"],), limit=limit, data_dir=job.data_dir,
-                                          seed=c["seed"])[0]["accuracy"]}
+        at_T = accuracy_vs_T(model, Ts=(c["T"],), limit=limit, data_dir=job.data_dir, seed=c["seed"])[0]
+        return {k: at_T[k] for k in ("accuracy", "counts_only_accuracy", "tie_fraction")}
     if measure == "sweep":
         return _sweep_rows(model, job)
     raise ValueError(f"unknown measure {measure!r}")

@@ -1,4 +1,5 @@
-"""Brian2 cross-check (analysis.crosscheck): Brian2 with its default schedule == simcore with delay + 1.
+"""Brian2 cross-check (analysis.crosscheck): Brian2 with its default schedule == simcore with delay + 1
+("delayed"), and Brian2 ordered per layer == the zero-delay network itself ("same_step", the default).
 
 The cython target needs ~3 minutes of cold compilation for one network on the 2-core dev box
 (measured: 40 s building synapses + 140 s before_run; warm cache < 1 s), far over this file's
@@ -60,7 +61,7 @@ def x20():
 @pytest.fixture(scope="module")
 def mlp_result(x20):
     """The shared small check (initial bias, subtract reset)."""
-    return crosscheck_network(mlp(), x20, 12, seed=3, target=TARGET)
+    return crosscheck_network(mlp(), x20, 12, seed=3, target=TARGET, schedule="delayed")
 
 
 def _assert_identical(res):
@@ -88,32 +89,32 @@ def test_mlp_identical_to_simcore_with_delay_one(mlp_result, x20):
 
 @pytest.mark.parametrize("bias_mode,reset", [("current", "subtract"), ("current", "zero"), ("initial", "zero")])
 def test_bias_current_and_reset_zero(x20, bias_mode, reset):
-    res = crosscheck_network(mlp(1, bias_mode=bias_mode, reset=reset), x20, 12, seed=5, target=TARGET)
+    res = crosscheck_network(mlp(1, bias_mode=bias_mode, reset=reset), x20, 12, seed=5, target=TARGET, schedule="delayed")
     _assert_identical(res)
 
 
 def test_tiny_conv_identical():
     x = np.random.default_rng(2).uniform(0.0, 1.0, (4, 36))
-    _assert_identical(crosscheck_network(tiny_cnn(), x, 10, seed=1, target=TARGET))
+    _assert_identical(crosscheck_network(tiny_cnn(), x, 10, seed=1, target=TARGET, schedule="delayed"))
 
 
 def test_graph_delays_and_explicit_trains():
     """Brian2 synapse delay d == simcore delay d + 1; spikes queued past a window do not leak."""
     net = mlp(2, delays=(2, 1))
     trains = np.random.default_rng(4).random((4, 9, 20)) < 0.4
-    res = crosscheck_network(net, trains=trains, target=TARGET)
+    res = crosscheck_network(net, trains=trains, target=TARGET, schedule="delayed")
     _assert_identical(res)
     assert res["reference_delays"] == [3, 2] and res["steps"] == 9 + 5 and res["window"] == 9 + 5 + 2
 
 
 def test_analog_input(x20):
-    _assert_identical(crosscheck_network(mlp(3), x20, 8, encoding="analog", target=TARGET))
+    _assert_identical(crosscheck_network(mlp(3), x20, 8, encoding="analog", target=TARGET, schedule="delayed"))
 
 
 def test_wrong_schedule_is_detected(x20):
     """simcore with delay 0 (same-step propagation) is NOT what Brian2's default schedule computes."""
     net = mlp()
-    res = crosscheck_network(net, x20, 12, seed=3, target=TARGET, reference=net)
+    res = crosscheck_network(net, x20, 12, seed=3, target=TARGET, reference=net, schedule="delayed")
     assert res["identical_count_fraction"] < 1.0
     assert res["identical_count_fraction_by_population"]["input"] == 1.0
     assert res["mismatch_count"] == len(res["mismatches"]) > 0
@@ -143,7 +144,7 @@ def _chain(bias_h=0.0, delay=0):
 def test_explanations_rounding_and_upstream():
     """A hidden potential 1e-12 below threshold in the reference: blamed on rounding; its target: upstream."""
     trains = np.ones((1, 4, 1), dtype=bool)
-    res = crosscheck_network(_chain(), trains=trains, target=TARGET, reference=_chain(-1e-12, delay=1))
+    res = crosscheck_network(_chain(), trains=trains, target=TARGET, reference=_chain(-1e-12, delay=1), schedule="delayed")
     by_pop = {m["population"]: m for m in res["mismatches"]}
     assert set(by_pop) == {"h", "o"}
     assert (by_pop["h"]["brian2_count"], by_pop["h"]["simcore_count"]) == (2, 1)
@@ -170,12 +171,12 @@ def test_trace_reproduces_simcore_counts(x20):
 def test_crosscheck_graph_dir_on_digits(tmp_path):
     net = mlp(4, sizes=(64, 12, 10))
     save_network(net, tmp_path / "g")
-    res = crosscheck(tmp_path / "g", dataset="digits", limit=4, T=6, seed=2, target=TARGET)
+    res = crosscheck(tmp_path / "g", dataset="digits", limit=4, T=6, seed=2, target=TARGET, schedule="delayed")
     _assert_identical(res)
     assert res["samples"] == 4 and res["dataset"] == "digits" and 0.0 <= res["accuracy_brian2"] <= 1.0
     assert res["accuracy_brian2"] == res["accuracy_simcore"]
     with pytest.raises(ValueError, match="no T recorded"):
-        crosscheck(tmp_path / "g", dataset="digits", limit=2, target=TARGET)
+        crosscheck(tmp_path / "g", dataset="digits", limit=2, target=TARGET, schedule="delayed")
 
 
 def test_cli_crosscheck_writes_json(tmp_path, capsys):
@@ -193,9 +194,63 @@ def test_cli_crosscheck_writes_json(tmp_path, capsys):
     assert '"identical_prediction_fraction": 1.0' in capsys.readouterr().out
 
 
-@pytest.mark.skipif(os.environ.get("SPIKECOUNT_TEST_CYTHON") != "1", reason="cold cython compile takes minutes")
-def test_cython_target(x20, mlp_result):
-    res = crosscheck_network(mlp(), x20, 12, seed=3, target="cython")
+# ---------------------------------------------------------------- the network as reported (zero delay)
+SAME = dict(target=TARGET, schedule="same_step")
+
+
+@pytest.mark.parametrize("bias_mode,reset", [("initial", "subtract"), ("current", "subtract"), ("current", "zero"),
+                                             ("initial", "zero")])
+def test_same_step_mlp_identical_to_the_zero_delay_network(x20, bias_mode, reset):
+    net = mlp(1, bias_mode=bias_mode, reset=reset)
+    res = crosscheck_network(net, x20, 12, seed=5, **SAME)
     _assert_identical(res)
-    assert res["brian2_target"] in ("cython", "numpy")
-    assert res["predictions_brian2"] == mlp_result["predictions_brian2"]
+    assert res["schedule"] == "same_step" and res["reference_delays"] == [0, 0] and res["steps"] == 12
+    assert res["brian2_code_objects"] == ["NumpyCodeObject"]
+    ref = simulate(net, x20, 12, 5)  # exactly the run behind a reported accuracy
+    assert res["predictions_simcore"] == ref.predictions.tolist() == res["predictions_brian2"]
+    assert all(c.sum() > 0 for c in ref.counts.values())
+
+
+def test_same_step_conv_analog_delays_and_v_init():
+    from learning.graph_builder import build_graph
+    from learning.spec import parse_spec
+    from simcore.neuron import NeuronParams
+
+    x = np.random.default_rng(2).uniform(0.0, 1.0, (4, 36))
+    _assert_identical(crosscheck_network(tiny_cnn(), x, 10, seed=1, **SAME))
+    _assert_identical(crosscheck_network(tiny_cnn(bias_mode="initial"), x, 6, encoding="analog", **SAME))
+    trains = np.random.default_rng(4).random((4, 9, 20)) < 0.4
+    res = crosscheck_network(mlp(2, delays=(2, 1)), trains=trains, **SAME)
+    _assert_identical(res)
+    assert res["reference_delays"] == [2, 1] and res["steps"] == 9 + 3
+    rng = np.random.default_rng(5)  # conversion's theta/2 start with a bias current (v_init_* sources)
+    arch = parse_spec("6x6-2c3-2a-3")
+    g = build_graph(arch, [dyadic(rng, (2, 1, 3, 3), 0.5), dyadic(rng, (3, 8), 1.0)],
+                    [dyadic(rng, (2,), 0.1), dyadic(rng, (3,), 0.1)], NeuronParams(bias_mode="current"), v_init=0.5)
+    _assert_identical(crosscheck_network(g, x, 10, seed=2, **SAME))
+
+
+def test_same_step_detects_a_delayed_reference(x20):
+    """Brian2 ordered per layer is NOT the delayed copy: the schedule really propagates in the same step."""
+    net = mlp()
+    res = crosscheck_network(net, x20, 12, seed=3, target=TARGET, reference=delayed_copy(net), schedule="same_step")
+    assert res["identical_count_fraction"] < 1.0 and res["mismatch_count"] > 0
+    with pytest.raises(ValueError, match="schedule"):
+        crosscheck_network(net, x20, 12, target=TARGET, schedule="late")
+
+
+@pytest.mark.skipif(os.environ.get("SPIKECOUNT_TEST_CYTHON") != "1", reason="cold cython compile takes minutes")
+def test_cython_target_is_the_one_used(x20):
+    """Asked for cython, the run uses cython: no fallback, and every generated code object is a
+    CythonCodeObject (a silent numpy run would list NumpyCodeObject). Run by .ci/run."""
+    import brian2
+
+    before = brian2.prefs.codegen.target
+    res = crosscheck_network(mlp(sizes=(20, 6, 3)), x20, 6, seed=3, target="cython", schedule="same_step")
+    _assert_identical(res)
+    assert res["brian2_target"] == "cython" and res["brian2_target_fallback"] is None
+    assert res["brian2_code_objects"] == ["CythonCodeObject"]
+    assert brian2.prefs.codegen.target == before  # the preference is restored after the run
+    numpy_res = crosscheck_network(mlp(sizes=(20, 6, 3)), x20, 6, seed=3, **SAME)
+    assert numpy_res["brian2_code_objects"] == ["NumpyCodeObject"]
+    assert res["predictions_brian2"] == numpy_res["predictions_brian2"]

@@ -11,7 +11,7 @@ from analysis.report import write_report
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    summary = demo(out, epochs=1, limit_train=150, limit_test=40, crosscheck_samples=2, brian2_target="numpy",
+    summary = demo(out, epochs=1, ann_epochs=2, limit_train=150, limit_test=40, crosscheck_samples=2, brian2_target="numpy",
                    progress=False)
     return out, summary
 
@@ -20,13 +20,18 @@ def test_demo_writes_tidy_tables_plots_and_report(demo_dir):
     out, summary = demo_dir
     sweep = json.loads((out / "sweep.json").read_text())
     methods = {r["method"] for r in sweep["rows"]}
-    assert methods == {"spike-count T_train=10", "spike-count T_train=20", "conversion (model)",
-                       "conversion (data)", "conversion (robust)"}
+    conversions = {f"{m}, V(0)={v}" for m in ("conversion (model)", "conversion (data)", "conversion (robust)",
+                                               "QCFS L=8") for v in ("0", "theta/2")}
+    snn = {f"spike-count T_train={T}{v}" for T in (10, 20) for v in ("", ", V(0)=b+theta/2")}
+    assert methods == snn | conversions
     with open(out / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == len(sweep["rows"]) == 5 * 4  # methods x T_infer (5, 10, 20, 50)
-    assert set(rows[0]) >= {"method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"}
+    assert len(rows) == len(sweep["rows"]) == 12 * 4  # methods x T_infer (5, 10, 20, 50)
+    assert set(rows[0]) >= {"method", "T_train", "T_infer", "seed", "accuracy", "counts_only_accuracy",
+                            "tie_fraction", "ann_accuracy", "sops_per_sample"}
     assert all(0 <= r["accuracy"] <= 1 and r["sops_per_sample"] > 0 for r in sweep["rows"])
+    assert all(0 <= r["counts_only_accuracy"] <= 1 and 0 <= r["tie_fraction"] <= 1 for r in sweep["rows"])
+    assert all((r["ann_accuracy"] is None) == r["method"].startswith("spike-count") for r in sweep["rows"])
     for png in ("accuracy_vs_T.png", "decision_latency.png", "quantisation.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = (out / "report" / "index.html").read_text()

@@ -50,6 +50,30 @@ def test_job_identity_is_the_full_configuration():
     assert len(a.config["data"]["digits.csv.gz"]) == 64  # data files by sha256
 
 
+def test_fair_settings_are_part_of_the_sweep_jobs_identity():
+    """QCFS levels, the initial potential, the spike-count lr and patience each make other jobs;
+    the plain (V(0) = 0) jobs stay what they were."""
+    from analysis.sweep import sweep_jobs
+
+    def jobs(**kw):
+        return {j.id: j.config for j in sweep_jobs("digits", "64-10-10", T_train=[4], T_infer=[4], norms=["robust"],
+                                                   seeds=[0], **kw)[0]}
+
+    plain = jobs()
+    half = jobs(v_inits=("zero", "half"))
+    assert set(plain) < set(half)
+    added = sorted((c["kind"], c.get("v_init", "-")) for k, c in half.items() if k not in plain)
+    # the theta/2 conversion, the spike-count network's theta/2 evaluation, and the evaluation of the
+    # new conversion (its identity holds the id of the job it reads)
+    assert added == [("convert", "half"), ("evaluate", "-"), ("evaluate", "half")]
+    q4, q8 = jobs(qcfs_levels=(4,)), jobs(qcfs_levels=(8,))
+    qcfs = lambda js: {k for k, c in js.items() if c.get("activation") == "qcfs"}  # noqa: E731
+    assert set(plain) < set(q4) and qcfs(q4) and qcfs(q4).isdisjoint(qcfs(q8))
+    assert [c["levels"] for k, c in q4.items() if k in qcfs(q4)] == [4]
+    for other in (jobs(lr=1e-2), jobs(patience=3)):  # another spike-count job (and its evaluation), same ANN
+        assert len(set(other) - set(plain)) == 2 and len(set(plain) - set(other)) == 2
+
+
 def test_a_directory_not_written_by_the_job_is_refused_and_kept(tmp_path):
     job = train_job(config_from("digits", "64-20-10", epochs=1, limit_train=10))
     d = job_dir(tmp_path, job)

@@ -52,3 +52,52 @@ def test_missing_biases_are_zero_and_bad_arrays_are_one_line():
     with pytest.raises(GraphError) as e:
         build_graph(arch, [ws[0].T, ws[1]], [None, None], NeuronParams())
     assert "\n" not in str(e.value)
+
+
+def _clock_mlp(ws, bs, trains, theta, v0):
+    """Independent clock reference of a dense IF chain: V(0) = v0, bias current every step, '>=' and
+    reset by subtraction (simcore.neuron.step), zero delay."""
+    from simcore.neuron import step
+    neuron = NeuronParams(threshold=theta, bias_mode="current")
+    Vs = [np.full(w.shape[0], v0) for w in ws]
+    counts = [np.zeros(w.shape[0], dtype=int) for w in ws]
+    for t in range(trains.shape[0]):
+        s = trains[t].astype(float)
+        for k, (w, b) in enumerate(zip(ws, bs)):
+            Vs[k], spk = step(neuron, Vs[k], w @ s, b)
+            counts[k] += spk
+            s = spk.astype(float)
+    return counts, Vs
+
+
+@pytest.mark.parametrize("v0", [0.5, 0.25])
+def test_v_init_with_bias_current_is_exact(v0):
+    from simcore import simulate
+    arch = parse_spec("16-12-5")
+    rng = np.random.default_rng(3)
+    ws = [rng.integers(-48, 64, size=(12, 16)) / 64, rng.integers(-48, 64, size=(5, 12)) / 64]
+    bs = [rng.integers(-8, 8, size=12) / 64, rng.integers(-8, 8, size=5) / 64]
+    g = build_graph(arch, ws, bs, NeuronParams(bias_mode="current"), v_init=v0)
+    trains = rng.random((6, 9, 16)) < 0.4
+    res = simulate(g, trains=trains)
+    for n in range(len(trains)):
+        counts, Vs = _clock_mlp(ws, bs, trains[n], 1.0, v0)
+        for name, c, V in zip(population_names(arch), counts, Vs):
+            assert np.array_equal(res.counts[name][n], c) and np.array_equal(res.membrane[name][n], V)
+    assert set(res.counts) >= {"v_init_dense1", "v_init_dense2"}
+    assert np.all(res.counts["v_init_dense1"] == 1)  # one event per sample, at step 0
+
+
+def test_v_init_reaches_every_neuron_of_a_conv_net_once():
+    from simcore import simulate
+    arch = parse_spec("8x8-3c3-2a-4")
+    ws, _ = _arrays(arch, np.random.default_rng(0))
+    zeros = [np.zeros_like(w) for w in ws]
+    for v0, spikes in ((0.5, 0), (1.0, 1)):  # v0 = threshold: every neuron fires once at step 0
+        g = build_graph(arch, zeros, [None] * len(ws), NeuronParams(bias_mode="current"), v_init=v0)
+        res = simulate(g, np.zeros((2, 64)), T=5)
+        for name in population_names(arch):
+            assert np.all(res.counts[name] == spikes)
+            assert np.all(res.membrane[name] == (v0 if spikes == 0 else 0.0))
+    g = build_graph(arch, ws, [np.ones(3), np.ones(4)], NeuronParams(bias_mode="initial"), v_init=0.5)
+    assert np.all(g.population("conv1").bias == 1.5) and g.populations == [INPUT, *population_names(arch)]

@@ -26,8 +26,29 @@ def test_digits_mlp_reaches_accuracy_in_seconds(tmp_path):
     assert 0 <= on_disk["test_accuracy"] <= 1
     assert on_disk["config"]["arch"] == "64-40-10" and on_disk["seed"] == 1
     assert on_disk["versions"]["torch"] and len(on_disk["history"]) == 6
-    for key in ("loss", "train_accuracy", "test_accuracy", "seconds"):
+    for key in ("loss", "train_accuracy", "val_accuracy", "val_loss", "seconds"):
         assert key in on_disk["history"][0]
+    assert "test_accuracy" not in on_disk["history"][0]  # the test split is evaluated once, at the end
+    assert on_disk["samples"] == {"train": 1212, "val": 135}  # 10% of digits' 1347 held out, stratified
+    best = min(on_disk["history"], key=lambda e: (e["val_loss"], e["epoch"]))
+    assert on_disk["best_epoch"] == best["epoch"] and on_disk["val_accuracy"] == best["val_accuracy"]
+    assert 0 <= on_disk["counts_only_test_accuracy"] <= 1 and 0 <= on_disk["test_tie_fraction"] <= 1
+
+
+def test_validation_split_is_stratified_disjoint_and_early_stopping_restores_the_best(tmp_path):
+    from learning.datasets import load_dataset
+    from learning.validation import split_validation
+
+    train_set = load_dataset("digits", "train")
+    fit_set, val_set = split_validation(train_set, 0.1, 0)
+    assert len(val_set) == 135 and len(fit_set) + len(val_set) == len(train_set)
+    assert np.all(np.abs(np.bincount(val_set.y) - 13.5) <= 1)
+    assert np.array_equal(np.sort(np.concatenate([fit_set.y, val_set.y])), np.sort(train_set.y))
+    m = train(_cfg(epochs=40, patience=1, lr=0.05), tmp_path, progress=False)
+    assert m["complete"] and m["history"][-1].get("early_stop") and m["epochs_done"] < 40
+    assert m["best_epoch"] == m["epochs_done"] - 1
+    with pytest.raises(ValueError, match="validation split"):
+        _cfg(val_fraction=0.0, patience=3).validate()
 
 
 def test_every_class_is_predicted_after_training(tmp_path):

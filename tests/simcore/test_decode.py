@@ -20,6 +20,17 @@ def test_shape_errors():
         predict(np.zeros((2, 3)), np.zeros((2, 2)))
 
 
+def test_tied_and_scores():
+    from simcore.decode import decode_scores, tied
+    counts = np.array([[3, 5, 5, 1], [2, 0, 1, 0], [0, 0, 0, 0], [4, 4, 1, 0]])
+    membrane = np.array([[9.0, 0.2, 0.7, 0.0], [0.0, 0.0, 0.0, 0.0], [-1.0, -0.5, -0.5, -2.0], [0.5, 0.5, 0.9, 0.0]])
+    assert tied(counts).tolist() == [True, False, True, True]
+    y = np.array([2, 0, 1, 0])
+    s = decode_scores(counts, membrane, y)
+    # tie-broken: [2, 0, 1, 0] all right; counts-only: [1, 0, 0, 0] -> rows 1 and 3 right
+    assert s == {"accuracy": 1.0, "counts_only_accuracy": 0.5, "tie_fraction": 0.75}
+    assert decode_scores(counts, None, y)["accuracy"] == 0.5
+    assert np.isnan(decode_scores(np.zeros((0, 3)), None, np.zeros(0))["tie_fraction"])
 def test_predict_is_the_vectorised_rule_bit_for_bit():
     """predict (the compiled best_index per row) equals the vectorised formulation of the rule."""
     rng = np.random.default_rng(0)
