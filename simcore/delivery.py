@@ -63,15 +63,16 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
 @numba.njit(cache=True, inline="always")
 def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     """Add the conv runs of spikes spk[e0:e1] (channel-last target); returns SOPs."""
-    rp, ro, L, wb = tb.p_poff[k], tb.p_roff[k], tb.p_rlen[k], tb.p_woff[k]
-    nrun = 0
+    rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
+    nsop = 0
     for e in range(e0, e1):
         i = spk[e]
         r0 = tb.run_ptr_all[rp + i]
         r1 = tb.run_ptr_all[rp + i + 1]
-        nrun += r1 - r0
         x = gv[i] if graded else 1.0
         for r in range(ro + r0, ro + r1):
+            L = tb.run_len_all[r]
+            nsop += L
             Vr = Vp[tb.run_tgt_all[r]:tb.run_tgt_all[r] + L]
             Wr = tb.w_all[wb + tb.run_w_all[r]:wb + tb.run_w_all[r] + L]
             if graded:
@@ -80,7 +81,7 @@ def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
             else:
                 for o in range(L):
                     Vr[o] += Wr[o]
-    return nrun * L
+    return nsop
 
 
 @numba.njit(cache=True, inline="always")
@@ -123,11 +124,76 @@ def add_flag(Vr, Wr, Tr, x, graded):
 
 
 @numba.njit(cache=True, inline="always")
-def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, pos):
+def _add_check(v, t, f, w, b, th, vr, to_value):
+    """One neuron, one spike of a batch: v += w, then fire if v >= t (t: fire_at, or +inf once fired
+    this step): reset as :func:`simcore.neuron_kernels.fire` does, t = +inf, f = b (the spike's
+    position in the batch). Returns (v, t, f)."""
+    v = v + w
+    if v >= t:
+        return (vr if to_value else v - th), np.inf, b
+    return v, t, f
+
+
+@numba.njit(cache=True, inline="always")
+def _pass8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8, nr):
+    """Eight dense rows in one pass over the population, each neuron taking them in order with a
+    check after each add (per neuron exactly the spike-by-spike sequence). fb[j]: position in the
+    batch of the spike that fired j, or -1. Returns True if some neuron fired."""
+    th, vr, to_value = nr[1], nr[3], nr[2]
+    fired = False
+    for j in range(Vp.shape[0]):
+        v, t, f = Vp[j], tep[j], -1
+        v, t, f = _add_check(v, t, f, W1[j], 0, th, vr, to_value)
+        v, t, f = _add_check(v, t, f, W2[j], 1, th, vr, to_value)
+        v, t, f = _add_check(v, t, f, W3[j], 2, th, vr, to_value)
+        v, t, f = _add_check(v, t, f, W4[j], 3, th, vr, to_value)
+        v, t, f = _add_check(v, t, f, W5[j], 4, th, vr, to_value)
+        v, t, f = _add_check(v, t, f, W6[j], 5, th, vr, to_value)
+        v, t, f = _add_check(v, t, f, W7[j], 6, th, vr, to_value)
+        v, t, f = _add_check(v, t, f, W8[j], 7, th, vr, to_value)
+        Vp[j] = v
+        tep[j] = t
+        fb[j] = f
+        fired |= f >= 0
+    return fired
+
+
+@numba.njit(cache=True, inline="always")
+def _emit_batch(cp, fb, fbuf, nb, spk, pos):
+    """Count a batch's firings and append them ordered by the spike that caused them, then by
+    ascending index: the bucket order of spike-by-spike delivery. Returns pos."""
+    nf = 0
+    for j in range(cp.shape[0]):
+        if fb[j] >= 0:
+            cp[j] += 1
+            fbuf[nf] = j
+            nf += 1
+    for b in range(nb):
+        for q in range(nf):
+            if fb[fbuf[q]] == b:
+                spk[pos] = fbuf[q]
+                pos += 1
+    return pos
+
+
+@numba.njit(cache=True, inline="always")
+def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, pos):
     """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
-    ascending order" equals "check after each add". Returns (SOPs, pos)."""
+    ascending order" equals "check after each add". Binary spikes go eight per pass over V
+    (:func:`_pass8`, the same per-neuron sequence; firings re-ordered by :func:`_emit_batch`);
+    the rest and graded input one row at a time. fb, fbuf: int32 scratch of at least len(Vp).
+    Returns (SOPs, pos)."""
     n = Vp.shape[0]
-    for e in range(e0, e1):
+    e = e0
+    while not graded and e + 8 <= e1:
+        if _pass8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
+                  w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
+                  w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
+                  w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
+                  w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n], nr):
+            pos = _emit_batch(cp, fb, fbuf, 8, spk, pos)
+        e += 8
+    for e in range(e, e1):
         i = spk[e]
         x = gv[i] if graded else 1.0
         if add_flag(Vp, w_all[wb + i * n:wb + i * n + n], tep, x, graded):
@@ -143,16 +209,17 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, pos):
 @numba.njit(cache=True, inline="always")
 def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos):
     """Conv runs, spike by spike; a spike's firings are appended in ascending C-order index."""
-    rp, ro, L, wb = tb.p_poff[k], tb.p_roff[k], tb.p_rlen[k], tb.p_woff[k]
+    rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
     nsop = 0
     for e in range(e0, e1):
         i = spk[e]
         x = gv[i] if graded else 1.0
         r0 = tb.run_ptr_all[rp + i]
         r1 = tb.run_ptr_all[rp + i + 1]
-        nsop += (r1 - r0) * L
         nf = 0
         for r in range(ro + r0, ro + r1):
+            L = tb.run_len_all[r]
+            nsop += L
             tb0 = tb.run_tgt_all[r]
             w0 = wb + tb.run_w_all[r]
             if add_flag(Vp[tb0:tb0 + L], tb.w_all[w0:w0 + L], tep[tb0:tb0 + L], x, graded):
