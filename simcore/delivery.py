@@ -14,6 +14,8 @@ import numpy as np
 
 from simcore.neuron_kernels import fire
 
+_CHUNK = 32  # async runs: targets per candidate flag (a merged run can hold hundreds)
+
 __all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "dense_async", "runs_async", "csr_async"]
 
 
@@ -124,51 +126,59 @@ def add_flag(Vr, Wr, Tr, x, graded):
 
 
 @numba.njit(cache=True, inline="always")
-def _add_check(v, t, f, w, b, th, vr, to_value):
-    """One neuron, one spike of a batch: v += w, then fire if v >= t (t: fire_at, or +inf once fired
-    this step): reset as :func:`simcore.neuron_kernels.fire` does, t = +inf, f = b (the spike's
-    position in the batch). Returns (v, t, f)."""
-    v = v + w
-    if v >= t:
-        return (vr if to_value else v - th), np.inf, b
-    return v, t, f
-
-
-@numba.njit(cache=True, inline="always")
-def _pass8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8, nr):
-    """Eight dense rows in one pass over the population, each neuron taking them in order with a
-    check after each add (per neuron exactly the spike-by-spike sequence). fb[j]: position in the
-    batch of the spike that fired j, or -1. Returns True if some neuron fired."""
-    th, vr, to_value = nr[1], nr[3], nr[2]
-    fired = False
+def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
+    """Eight dense rows in one vectorised pass: each neuron's running sum V + W1 + ... + W8 (the
+    spike-by-spike roundings) is stored unless it reached tep (fire_at, or +inf once fired) after
+    some add; such a neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
+    nfl = 0
     for j in range(Vp.shape[0]):
-        v, t, f = Vp[j], tep[j], -1
-        v, t, f = _add_check(v, t, f, W1[j], 0, th, vr, to_value)
-        v, t, f = _add_check(v, t, f, W2[j], 1, th, vr, to_value)
-        v, t, f = _add_check(v, t, f, W3[j], 2, th, vr, to_value)
-        v, t, f = _add_check(v, t, f, W4[j], 3, th, vr, to_value)
-        v, t, f = _add_check(v, t, f, W5[j], 4, th, vr, to_value)
-        v, t, f = _add_check(v, t, f, W6[j], 5, th, vr, to_value)
-        v, t, f = _add_check(v, t, f, W7[j], 6, th, vr, to_value)
-        v, t, f = _add_check(v, t, f, W8[j], 7, th, vr, to_value)
-        Vp[j] = v
-        tep[j] = t
-        fb[j] = f
-        fired |= f >= 0
-    return fired
+        v0 = Vp[j]
+        t = tep[j]
+        v = v0 + W1[j]
+        m = v >= t
+        v = v + W2[j]
+        m |= v >= t
+        v = v + W3[j]
+        m |= v >= t
+        v = v + W4[j]
+        m |= v >= t
+        v = v + W5[j]
+        m |= v >= t
+        v = v + W6[j]
+        m |= v >= t
+        v = v + W7[j]
+        m |= v >= t
+        v = v + W8[j]
+        m |= v >= t
+        Vp[j] = v0 if m else v
+        fb[j] = m
+        nfl += m
+    return nfl
 
 
 @numba.njit(cache=True, inline="always")
-def _emit_batch(cp, fb, fbuf, nb, spk, pos):
-    """Count a batch's firings and append them ordered by the spike that caused them, then by
-    ascending index: the bucket order of spike-by-spike delivery. Returns pos."""
+def _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos):
+    """The neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
+    exactly once, at the first add that reaches tep; later adds still count); their firings are
+    appended ordered by the spike that caused them, then ascending index. Returns pos."""
+    n = Vp.shape[0]
     nf = 0
-    for j in range(cp.shape[0]):
-        if fb[j] >= 0:
-            cp[j] += 1
+    for j in range(n):
+        if fb[j]:
             fbuf[nf] = j
             nf += 1
-    for b in range(nb):
+    for q in range(nf):
+        j = fbuf[q]
+        v, t = Vp[j], tep[j]
+        for b in range(8):
+            v += w_all[wb + spk[e + b] * n + j]
+            if v >= t:
+                v = nr[3] if nr[2] else v - nr[1]
+                t = np.inf
+                fb[j] = b
+        Vp[j], tep[j] = v, t
+        cp[j] += 1
+    for b in range(8):
         for q in range(nf):
             if fb[fbuf[q]] == b:
                 spk[pos] = fbuf[q]
@@ -180,18 +190,19 @@ def _emit_batch(cp, fb, fbuf, nb, spk, pos):
 def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, pos):
     """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
     ascending order" equals "check after each add". Binary spikes go eight per pass over V
-    (:func:`_pass8`, the same per-neuron sequence; firings re-ordered by :func:`_emit_batch`);
-    the rest and graded input one row at a time. fb, fbuf: int32 scratch of at least len(Vp).
+    (:func:`_flag8`; the few neurons that reach threshold in the batch are redone spike by spike
+    by :func:`_fire_flagged`); the rest and graded input one row at a time. fb, fbuf: int32
+    scratch of at least len(Vp).
     Returns (SOPs, pos)."""
     n = Vp.shape[0]
     e = e0
     while not graded and e + 8 <= e1:
-        if _pass8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
+        if _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
                   w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
                   w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
                   w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
-                  w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n], nr):
-            pos = _emit_batch(cp, fb, fbuf, 8, spk, pos)
+                  w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n]):
+            pos = _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos)
         e += 8
     for e in range(e, e1):
         i = spk[e]
@@ -220,15 +231,17 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, 
         for r in range(ro + r0, ro + r1):
             L = tb.run_len_all[r]
             nsop += L
-            tb0 = tb.run_tgt_all[r]
-            w0 = wb + tb.run_w_all[r]
-            if add_flag(Vp[tb0:tb0 + L], tb.w_all[w0:w0 + L], tep[tb0:tb0 + L], x, graded):
-                for j in range(tb0, tb0 + L):
-                    if Vp[j] >= tep[j]:
-                        fire(Vp, cp, j, nr)
-                        tep[j] = np.inf
-                        fbuf[nf] = ipp[j] - off
-                        nf += 1
+            for c in range(0, L, _CHUNK):  # flag per chunk: only a flagged chunk is scanned
+                tb0 = tb.run_tgt_all[r] + c
+                w0 = wb + tb.run_w_all[r] + c
+                m = min(_CHUNK, L - c)
+                if add_flag(Vp[tb0:tb0 + m], tb.w_all[w0:w0 + m], tep[tb0:tb0 + m], x, graded):
+                    for j in range(tb0, tb0 + m):
+                        if Vp[j] >= tep[j]:
+                            fire(Vp, cp, j, nr)
+                            tep[j] = np.inf
+                            fbuf[nf] = ipp[j] - off
+                            nf += 1
         for a in range(1, nf):  # insertion sort: few firings per spike
             v1 = fbuf[a]
             b = a - 1
