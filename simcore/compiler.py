@@ -8,9 +8,10 @@ delivering a spike is one contiguous vector add; everything else is CSR (``indpt
 a projection's fan-out is structural (it is what SOPs count).
 
 Convolution-structured projections (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``) whose
-run table reproduces the composed table bit for bit are delivered as runs of ``C_out`` consecutive
-targets; a population fed only by such projections (and not the output) is stored channel-last
-inside the kernel. Weights are stored as float32 when every weight is exactly a float32.
+run table reproduces the composed table bit for bit are delivered as runs of consecutive targets
+(``C_out`` per kernel position; with stride 1 the kernel columns' runs join into one); a
+population fed only by such projections (and not the output) is stored channel-last inside the
+kernel. Weights are stored as float32 when every weight is exactly a float32.
 
 The result (:class:`Compiled`) is cached per network and :attr:`Network.version`; records and op
 weights are immutable, so a cached table is never stale. The kernels get ``Compiled.tables``, one
