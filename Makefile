@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0   # the CPU wheel; any other spec pulls a multi-GB CUDA build
 	$(PY) -m pip install -q -e ".[test,dist]"
+	$(PY) -m learning.warmup   # fills numba's on-disk cache: no half-minute compile on the first run
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,7 +1,7 @@
 """Side-by-side speed and equality of two simcore versions in ONE process (interleaved repetitions).
 
     PYTHONPATH=. python benchmarks/compare_simcore.py --old-root DIR [--old-package simcore_old]
-        [--n 2000] [--cnn-n 300] [--check-n 1000] [--reps 7] [--T 50] [--threads K] [--only cnn-async]
+        [--n 2000] [--cnn-n 300] [--check-n 1000] [--reps 7] [--T 50] [--threads K] [--only cnn-async] [--w32]
 
 ``DIR`` holds a copy of an older ``simcore`` package renamed to ``--old-package`` (its internal
 ``simcore.`` imports renamed likewise). Both versions get the same deterministic networks of the
@@ -32,24 +32,29 @@ import simcore  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 
 
-def build(mod, kind: str):
-    """The benchmark network of ``kind`` ("mlp" / "cnn") built with simcore module ``mod``."""
+def build(mod, kind: str, w32: bool = False):
+    """The benchmark network of ``kind`` ("mlp" / "cnn") built with simcore module ``mod``; ``w32``:
+    weights rounded to float32 values (a float32 table, as a trained model has)."""
     rng = np.random.default_rng(0)
+
+    def w(a):
+        return a.astype(np.float32).astype(np.float64) if w32 else a
+
     net = mod.Network()
     if kind == "mlp":
         net.add_input("input", (784,))
         net.add_neurons("fc1", (800,), threshold=1.0, bias=np.zeros(800))
         net.add_neurons("out", (10,), threshold=1.0, bias=np.zeros(10))
-        net.connect("input", "fc1", [mod.Dense(rng.normal(0.0, 0.06, (800, 784)) - 0.004)])
-        net.connect("fc1", "out", [mod.Dense(rng.normal(0.0, 0.15, (10, 800)))])
+        net.connect("input", "fc1", [mod.Dense(w(rng.normal(0.0, 0.06, (800, 784)) - 0.004))])
+        net.connect("fc1", "out", [mod.Dense(w(rng.normal(0.0, 0.15, (10, 800))))])
         return net
     net.add_input("input", (1, 28, 28))
     net.add_neurons("c1", (12, 24, 24))
     net.add_neurons("c2", (64, 8, 8))
     net.add_neurons("out", (10,))
-    net.connect("input", "c1", [mod.Conv2d(rng.normal(0.0, 0.35, (12, 1, 5, 5)))])
-    net.connect("c1", "c2", [mod.AvgPool2d(2), mod.Conv2d(rng.normal(0.0, 0.25, (64, 12, 5, 5)))])
-    net.connect("c2", "out", [mod.AvgPool2d(2), mod.Flatten(), mod.Dense(rng.normal(0.0, 0.3, (10, 1024)))])
+    net.connect("input", "c1", [mod.Conv2d(w(rng.normal(0.0, 0.35, (12, 1, 5, 5))))])
+    net.connect("c1", "c2", [mod.AvgPool2d(2), mod.Conv2d(w(rng.normal(0.0, 0.25, (64, 12, 5, 5))))])
+    net.connect("c2", "out", [mod.AvgPool2d(2), mod.Flatten(), mod.Dense(w(rng.normal(0.0, 0.3, (10, 1024))))])
     return net
 
 
@@ -81,6 +86,7 @@ def main(argv=None):
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--data-dir", default=MNIST)
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--w32", action="store_true", help="weights rounded to float32 values (float32 tables)")
     ap.add_argument("--threads", type=int, default=None, help="numba threads (default: numba's setting)")
     ap.add_argument("--only", default=None, help="one configuration, e.g. cnn-async")
     args = ap.parse_args(argv)
@@ -98,7 +104,7 @@ def main(argv=None):
     for kind, n in (("mlp", args.n), ("cnn", args.cnn_n)):
         if args.only and not args.only.startswith(kind):
             continue
-        nets = {"old": build(old, kind), "new": build(simcore, kind)}
+        nets = {"old": build(old, kind, args.w32), "new": build(simcore, kind, args.w32)}
         mods = {"old": old, "new": simcore}
         for mode in ("sync", "async"):
             if args.only and args.only != f"{kind}-{mode}":

@@ -8,9 +8,10 @@ delivering a spike is one contiguous vector add; everything else is CSR (``indpt
 a projection's fan-out is structural (it is what SOPs count).
 
 Convolution-structured projections (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``) whose
-run table reproduces the composed table bit for bit are delivered as runs of ``C_out`` consecutive
-targets; a population fed only by such projections (and not the output) is stored channel-last
-inside the kernel. Weights are stored as float32 when every weight is exactly a float32.
+run table reproduces the composed table bit for bit are delivered as runs of consecutive targets
+(``C_out`` per kernel position; with stride 1 the kernel columns' runs join into one); a
+population fed only by such projections (and not the output) is stored channel-last inside the
+kernel. Weights are stored as float32 when every weight is exactly a float32.
 
 The result (:class:`Compiled`) is cached per network and :attr:`Network.version`; records and op
 weights are immutable, so a cached table is never stale. The kernels get ``Compiled.tables``, one
@@ -38,13 +39,13 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 # threshold, reset_to 0 subtract / 1 to_value, v_reset, beta, bias_current 0/1), in_ptr (P+1,:
 # incoming projections of q are in_ptr[q]:in_ptr[q+1]), pop_perm (1: channel-last). Per neuron in
 # kernel layout: bias; perm_all (C order -> kernel position), iperm_all (its inverse). Per
-# projection: p_src, p_delay, p_kind, offsets p_woff/p_ioff/p_poff/p_roff into the shared arrays,
-# run length p_rlen. Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all,
-# run_w_all. inp / outp: input and output population indices.
+# projection: p_src, p_delay, p_kind, offsets p_woff/p_ioff/p_poff/p_roff into the shared arrays.
+# Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all, run_w_all,
+# run_len_all (per run, indexed like run_tgt_all). inp / outp: input and output population indices.
 KernelTables = namedtuple("KernelTables", [
     "sizes", "offsets", "inp", "outp", "fire_at", "threshold", "reset_to", "v_reset", "beta", "bias_current",
     "bias", "in_ptr", "pop_perm", "perm_all", "iperm_all", "p_src", "p_delay", "p_kind", "p_woff", "p_ioff",
-    "p_poff", "p_roff", "p_rlen", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all",
+    "p_poff", "p_roff", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all",
 ])
 
 
@@ -62,10 +63,9 @@ class CompiledProjection:
     indptr: np.ndarray | None  # csr only (n_src + 1,)
     indices: np.ndarray | None  # csr only (nnz,)
     # conv run table (used by the kernel instead of the CSR, same synapses and weights): source i's
-    # targets are runs[0][i]..runs[0][i+1] runs of ``run_len`` consecutive neurons of the target's
-    # channel-last layout starting at runs[1][r], weights table[runs[2][r] : runs[2][r] + run_len].
-    runs: tuple | None = None  # (run_ptr int64 (n_src+1,), run_tgt int32, run_w int32, table float64)
-    run_len: int = 0
+    # targets are runs[0][i]..runs[0][i+1] runs of runs[3][r] consecutive neurons of the target's
+    # channel-last layout starting at runs[1][r], weights table[runs[2][r] : runs[2][r] + runs[3][r]].
+    runs: tuple | None = None  # (run_ptr int64 (n_src+1,), run_tgt int32, run_w int32, run_len int32, table)
 
     def fanout(self) -> np.ndarray:
         """(n_src,) int64 structural fan-out of every source neuron."""
@@ -111,7 +111,7 @@ class Compiled:
 def _conv_runs(ops, src_shape, src, tgt, w):
     """Run table of a convolution-structured chain (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``).
 
-    Returns ``(run_ptr, run_tgt, run_w, table, run_len)`` (see :class:`CompiledProjection`), or None
+    Returns ``(run_ptr, run_tgt, run_w, run_len, table)`` (see :class:`CompiledProjection`), or None
     when the chain has another form or the runs do not reproduce the composed COO table
     ``(src, tgt, w)`` (sorted by (src, tgt)) exactly, synapse for synapse and bit for bit.
     """
@@ -131,8 +131,9 @@ def _conv_runs(ops, src_shape, src, tgt, w):
     co, ci, kh, kw = conv.weight.shape
     st, pad = conv.stride, conv.padding
     ho, wo = (ph + 2 * pad - kh) // st + 1, (pw + 2 * pad - kw) // st + 1
-    # weight table (c, i, j, o): o contiguous, the value the COO composition computes
-    wt = np.ascontiguousarray(conv.weight.transpose(1, 2, 3, 0))
+    # weight table (c, i, kw-1-j, o): o contiguous, j reversed so that (stride 1) the runs of
+    # neighbouring j are contiguous in both target and table and merge; the COO composition's values
+    wt = np.ascontiguousarray(conv.weight[:, :, :, ::-1].transpose(1, 2, 3, 0))
     table = (scale * wt if scale is not None else wt).ravel().copy()
     c, y, x, i, j = np.meshgrid(np.arange(C), np.arange(H), np.arange(W), np.arange(kh), np.arange(kw), indexing="ij")
     if scale is not None:
@@ -147,10 +148,8 @@ def _conv_runs(ops, src_shape, src, tgt, w):
     ok &= (ny >= 0) & (nx_ >= 0) & (ny % st == 0) & (nx_ % st == 0) & (ty < ho) & (tx < wo)
     run_src = ((c * H + y) * W + x)[ok].astype(np.int64)  # C-order meshgrid: ascending source, then (i, j)
     run_tgt = ((ty * wo + tx) * co)[ok].astype(np.int64)
-    run_w = (((c * kh + i) * kw + j) * co)[ok].astype(np.int64)
+    run_w = (((c * kh + i) * kw + (kw - 1 - j)) * co)[ok].astype(np.int64)
     n_src = C * H * W
-    run_ptr = np.zeros(n_src + 1, dtype=np.int64)
-    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
     # exact cross-check against the composed table
     if run_src.size * co != src.size:
         return None
@@ -162,9 +161,24 @@ def _conv_runs(ops, src_shape, src, tgt, w):
     if not (np.array_equal(e_src[order], src) and np.array_equal(e_tgt[order], tgt)
             and np.array_equal(e_w[order].view(np.int64), np.asarray(w, dtype=np.float64).view(np.int64))):
         return None
-    if run_tgt.size and (run_tgt.max() + co > 2**31 - 1 or run_w.max() + co > 2**31 - 1):
+    run_src, run_tgt, run_w, run_len = _merge_runs(run_src, run_tgt, run_w, co)
+    if run_tgt.size and (run_tgt.max() + run_len.max() > 2**31 - 1 or run_w.max() + run_len.max() > 2**31 - 1):
         return None
-    return run_ptr, run_tgt.astype(np.int32), run_w.astype(np.int32), table, int(co)
+    run_ptr = np.zeros(n_src + 1, dtype=np.int64)
+    np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
+    return run_ptr, run_tgt.astype(np.int32), run_w.astype(np.int32), run_len.astype(np.int32), table
+
+
+def _merge_runs(run_src, run_tgt, run_w, co: int):
+    """Join runs of ``co`` targets of one source that continue each other in target and in weight
+    table (the same synapses, fewer and longer runs). Returns (run_src, run_tgt, run_w, run_len),
+    runs sorted by (source, target)."""
+    order = np.lexsort((run_tgt, run_src))
+    src, tgt, w = run_src[order], run_tgt[order], run_w[order]
+    cont = np.zeros(src.size, dtype=bool)
+    cont[1:] = (src[1:] == src[:-1]) & (tgt[1:] == tgt[:-1] + co) & (w[1:] == w[:-1] + co)
+    start = np.flatnonzero(~cont)
+    return src[start], tgt[start], w[start], np.diff(np.append(start, src.size)) * co
 
 
 def _compile_projection(net: Network, p, index: dict) -> CompiledProjection:
@@ -182,7 +196,7 @@ def _compile_projection(net: Network, p, index: dict) -> CompiledProjection:
                             np.ascontiguousarray(w), indptr, tgt.astype(np.int32))
     runs = _conv_runs(p.ops, net.shape(p.src), src, tgt, w)
     if runs is not None:
-        cp.runs, cp.run_len = runs[:4], runs[4]
+        cp.runs = runs
     return cp
 
 
@@ -204,14 +218,14 @@ def _layout(net: Network, names, offsets, cps, out_idx):
 def _flatten(cps, p_kind) -> dict:
     """Concatenate the projections' tables into shared arrays with per-projection offsets."""
     n = len(cps)
-    off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff", "p_rlen")}
-    parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all")}
+    off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff")}
+    parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all")}
     size = {k: 0 for k in parts}
     for k, cp in enumerate(cps):
         off["p_woff"][k], off["p_ioff"][k], off["p_poff"][k] = size["w_all"], size["idx_all"], size["ptr_all"]
         if p_kind[k] == RUNS:
-            off["p_roff"][k], off["p_rlen"][k], off["p_poff"][k] = size["run_tgt_all"], cp.run_len, size["run_ptr_all"]
-            new = dict(zip(("run_ptr_all", "run_tgt_all", "run_w_all", "w_all"), cp.runs))
+            off["p_roff"][k], off["p_poff"][k] = size["run_tgt_all"], size["run_ptr_all"]
+            new = dict(zip(("run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all", "w_all"), cp.runs))
         elif cp.dense:
             new = {"w_all": cp.weights.ravel()}
         else:
@@ -220,7 +234,7 @@ def _flatten(cps, p_kind) -> dict:
             parts[key].append(arr)
             size[key] += arr.size
     dtypes = {"w_all": np.float64, "idx_all": np.int32, "ptr_all": np.int64, "run_ptr_all": np.int64,
-              "run_tgt_all": np.int32, "run_w_all": np.int32}
+              "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32}
     flat = {k: np.concatenate([np.asarray(a, dtype=dtypes[k]) for a in v]) if size[k] else np.zeros(1, dtypes[k])
             for k, v in parts.items()}
     # float32 storage when it is lossless (halves the weight traffic; float64 arithmetic unchanged)

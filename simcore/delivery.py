@@ -14,6 +14,8 @@ import numpy as np
 
 from simcore.neuron_kernels import fire
 
+_CHUNK = 32  # async runs: targets per candidate flag (a merged run can hold hundreds)
+
 __all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "dense_async", "runs_async", "csr_async"]
 
 
@@ -63,15 +65,16 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
 @numba.njit(cache=True, inline="always")
 def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     """Add the conv runs of spikes spk[e0:e1] (channel-last target); returns SOPs."""
-    rp, ro, L, wb = tb.p_poff[k], tb.p_roff[k], tb.p_rlen[k], tb.p_woff[k]
-    nrun = 0
+    rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
+    nsop = 0
     for e in range(e0, e1):
         i = spk[e]
         r0 = tb.run_ptr_all[rp + i]
         r1 = tb.run_ptr_all[rp + i + 1]
-        nrun += r1 - r0
         x = gv[i] if graded else 1.0
         for r in range(ro + r0, ro + r1):
+            L = tb.run_len_all[r]
+            nsop += L
             Vr = Vp[tb.run_tgt_all[r]:tb.run_tgt_all[r] + L]
             Wr = tb.w_all[wb + tb.run_w_all[r]:wb + tb.run_w_all[r] + L]
             if graded:
@@ -80,7 +83,7 @@ def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
             else:
                 for o in range(L):
                     Vr[o] += Wr[o]
-    return nrun * L
+    return nsop
 
 
 @numba.njit(cache=True, inline="always")
@@ -123,11 +126,85 @@ def add_flag(Vr, Wr, Tr, x, graded):
 
 
 @numba.njit(cache=True, inline="always")
-def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, pos):
-    """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
-    ascending order" equals "check after each add". Returns (SOPs, pos)."""
+def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
+    """Eight dense rows in one vectorised pass: each neuron's running sum V + W1 + ... + W8 (the
+    spike-by-spike roundings) is stored unless it reached tep (fire_at, or +inf once fired) after
+    some add; such a neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
+    nfl = 0
+    for j in range(Vp.shape[0]):
+        v0 = Vp[j]
+        t = tep[j]
+        v = v0 + W1[j]
+        m = v >= t
+        v = v + W2[j]
+        m |= v >= t
+        v = v + W3[j]
+        m |= v >= t
+        v = v + W4[j]
+        m |= v >= t
+        v = v + W5[j]
+        m |= v >= t
+        v = v + W6[j]
+        m |= v >= t
+        v = v + W7[j]
+        m |= v >= t
+        v = v + W8[j]
+        m |= v >= t
+        Vp[j] = v0 if m else v
+        fb[j] = m
+        nfl += m
+    return nfl
+
+
+@numba.njit(cache=True, inline="always")
+def _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos):
+    """The neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
+    exactly once, at the first add that reaches tep; later adds still count); their firings are
+    appended ordered by the spike that caused them, then ascending index. Returns pos."""
     n = Vp.shape[0]
-    for e in range(e0, e1):
+    nf = 0
+    for j in range(n):
+        if fb[j]:
+            fbuf[nf] = j
+            nf += 1
+    for q in range(nf):
+        j = fbuf[q]
+        v, t = Vp[j], tep[j]
+        for b in range(8):
+            v += w_all[wb + spk[e + b] * n + j]
+            if v >= t:
+                v = nr[3] if nr[2] else v - nr[1]
+                t = np.inf
+                fb[j] = b
+        Vp[j], tep[j] = v, t
+        cp[j] += 1
+    for b in range(8):
+        for q in range(nf):
+            if fb[fbuf[q]] == b:
+                spk[pos] = fbuf[q]
+                pos += 1
+    return pos
+
+
+@numba.njit(cache=True, inline="always")
+def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, pos):
+    """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
+    ascending order" equals "check after each add". Binary spikes go eight per pass over V
+    (:func:`_flag8`; the few neurons that reach threshold in the batch are redone spike by spike
+    by :func:`_fire_flagged`); the rest and graded input one row at a time. fb, fbuf: int32
+    scratch of at least len(Vp).
+    Returns (SOPs, pos)."""
+    n = Vp.shape[0]
+    e = e0
+    while not graded and e + 8 <= e1:
+        if _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
+                  w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
+                  w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
+                  w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
+                  w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n]):
+            pos = _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos)
+        e += 8
+    for e in range(e, e1):
         i = spk[e]
         x = gv[i] if graded else 1.0
         if add_flag(Vp, w_all[wb + i * n:wb + i * n + n], tep, x, graded):
@@ -143,25 +220,28 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, pos):
 @numba.njit(cache=True, inline="always")
 def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos):
     """Conv runs, spike by spike; a spike's firings are appended in ascending C-order index."""
-    rp, ro, L, wb = tb.p_poff[k], tb.p_roff[k], tb.p_rlen[k], tb.p_woff[k]
+    rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
     nsop = 0
     for e in range(e0, e1):
         i = spk[e]
         x = gv[i] if graded else 1.0
         r0 = tb.run_ptr_all[rp + i]
         r1 = tb.run_ptr_all[rp + i + 1]
-        nsop += (r1 - r0) * L
         nf = 0
         for r in range(ro + r0, ro + r1):
-            tb0 = tb.run_tgt_all[r]
-            w0 = wb + tb.run_w_all[r]
-            if add_flag(Vp[tb0:tb0 + L], tb.w_all[w0:w0 + L], tep[tb0:tb0 + L], x, graded):
-                for j in range(tb0, tb0 + L):
-                    if Vp[j] >= tep[j]:
-                        fire(Vp, cp, j, nr)
-                        tep[j] = np.inf
-                        fbuf[nf] = ipp[j] - off
-                        nf += 1
+            L = tb.run_len_all[r]
+            nsop += L
+            for c in range(0, L, _CHUNK):  # flag per chunk: only a flagged chunk is scanned
+                tb0 = tb.run_tgt_all[r] + c
+                w0 = wb + tb.run_w_all[r] + c
+                m = min(_CHUNK, L - c)
+                if add_flag(Vp[tb0:tb0 + m], tb.w_all[w0:w0 + m], tep[tb0:tb0 + m], x, graded):
+                    for j in range(tb0, tb0 + m):
+                        if Vp[j] >= tep[j]:
+                            fire(Vp, cp, j, nr)
+                            tep[j] = np.inf
+                            fbuf[nf] = ipp[j] - off
+                            nf += 1
         for a in range(1, nf):  # insertion sort: few firings per spike
             v1 = fbuf[a]
             b = a - 1

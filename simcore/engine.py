@@ -52,11 +52,14 @@ population, in topological order, buckets kept per step) -- exactly the same flo
 neuron in the same order as the step-major schedule above. A dense row add handles up to eight
 spikes per pass over V as ``((V + w_a) + w_b) + ...`` (the same roundings, in the same order, as
 one pass per spike). Convolution projections (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``,
-when they reproduce the compiled table exactly) are delivered as runs of contiguous targets: a
-population fed only by such projections is stored channel-last inside the kernel; counts,
-potentials and buckets are in C order as documented. In async mode a dense row or run is added
-first and then its targets are checked in ascending index (each target occurs once, so this equals
-checking after each increment); a run's firings are sorted into ascending C-order index. Weights
+when they reproduce the compiled table exactly) are delivered as runs of contiguous targets
+(neighbouring kernel columns merged into one run): a population fed only by such projections is
+stored channel-last inside the kernel; counts, potentials and buckets are in C order as documented.
+In async mode a run is added first and then its targets are checked in ascending index (each
+target occurs once, so this equals checking after each increment); a run's firings are sorted
+into ascending C-order index. Async dense rows go eight spikes per pass: each neuron takes the
+eight adds in order and is flagged if it reached threshold after any of them; flagged neurons are
+redone spike by spike and their firings appended by causing spike, then ascending index. Weights
 are stored as float32 when every compiled weight is exactly a float32 (all arithmetic is float64).
 Samples run in parallel threads (``numba.prange``).
 """

@@ -162,7 +162,7 @@ def _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos):
 
 
 @numba.njit(cache=True)
-def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, pos, out):
+def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, pos, out):
     """All steps of neuron population p (async): leak, bias current, carry-over check, then spike by
     spike delivery with each target checked as it is reached (at most one spike per step); returns pos."""
     off, n = tb.offsets[p], tb.sizes[p]
@@ -186,7 +186,8 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
             graded = analog and src == tb.inp
             kind = tb.p_kind[k]
             if kind == _DENSE:
-                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, pos)
+                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb,
+                                        fbuf, pos)
             elif kind == _RUNS:
                 nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos)
             else:
@@ -227,14 +228,15 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     sptr = np.zeros(n_pop * (steps + 1), dtype=np.int64)
     gv = np.zeros(D, dtype=np.float64)
     nz = np.zeros(D, dtype=np.int32)
-    fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)
+    fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
+    fb = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async dense batch: which spike fired j
     for s in range(s0, s1):
         for p in range(n_pop):
             pos = steps * tb.offsets[p]
             if p == tb.inp:
                 _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos)
             elif async_mode:
-                _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, pos, out)
+                _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, pos, out)
             else:
                 _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out)
         _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)

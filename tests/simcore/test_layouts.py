@@ -60,8 +60,8 @@ def test_compiled_layouts():
     assert comp.p_kind.tolist() == [2, 2, 1, 1]
     for cp in comp.projections:  # the run tables expand to the CSR table
         if cp.runs is not None:
-            rp, rt, rw, table = cp.runs
-            assert int(np.diff(rp).sum()) * cp.run_len == cp.weights.size
+            rp, rt, rw, rl, table = cp.runs
+            assert int(rl.sum()) == cp.weights.size
 
 
 @FAST
