@@ -5,7 +5,8 @@ integrators add their input once per step (Euler, dt = 1). Per population:
 
 * projection ops: ``Dense`` -> ``Affine``/``Linear``; ``Conv2d`` -> ``Conv2d``; ``AvgPool2d(k)``
   -> ``SumPool2d(k)`` with 1/k^2 folded into the next weighted op (``AvgPool2d`` when none
-  follows); ``Flatten`` -> ``Flatten``; a delay -> ``Delay``.
+  follows); ``Flatten`` -> ``Flatten``; a delay -> ``Delay`` (first in the chain, so the bias
+  is not delayed).
 * bias as a per-step current (bias_mode "current") -> the ``Affine``/``Conv2d`` bias: exact.
   Bias as the initial potential V(0) = b ("initial", the paper's Eq. 3) has no NIR field: the
   weighted node carries no bias, the neuron node's metadata ``v_initial`` holds b, and one warning
@@ -167,6 +168,8 @@ def _neuron_nodes(nir, pop: Population, incoming, exact: bool, warnings: list):
 def _op_nodes(nir, pr, src_shape, pop: Population, bias) -> list:
     """NIR nodes of one projection's op chain; ``bias`` (flat, per neuron) goes on its last op."""
     ops, shape, scale, out = pr.ops, tuple(src_shape), 1.0, []
+    if pr.delay:  # first, so that it delays the spikes and not the bias
+        out.append(nir.Delay(delay=np.full(src_shape, pr.delay * DT)))
     last_weighted = max((k for k, op in enumerate(ops) if weighted(op)), default=-1)
     if bias is not None and last_weighted != len(ops) - 1:
         raise NirError(f"projection {pr.src}->{pr.tgt}: a per-step bias needs a Dense/Conv2d as the last op")
@@ -202,6 +205,4 @@ def _op_nodes(nir, pr, src_shape, pop: Population, bias) -> list:
         else:
             raise NirError(f"projection {pr.src}->{pr.tgt}: op {op!r} has no NIR form")
         shape = tuple(op.out_shape(shape, f"projection {pr.src}->{pr.tgt}"))
-    if pr.delay:
-        out.append(nir.Delay(delay=np.full(pop.shape, pr.delay * DT)))
     return out

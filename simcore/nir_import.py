@@ -368,6 +368,9 @@ def _translate(g: _Graph, path: list[str], src_shape) -> tuple:
         elif isinstance(node, nir.Delay):
             if g.dt is None:
                 raise NirError(f"node '{name}': a Delay needs the time step dt (pass --dt)")
+            if np.any(bias != 0):
+                raise NirError(f"node '{name}': a Delay after a bias delays the bias too (simcore's bias is a "
+                               "current from the first step)")
             d = _uniform(name, "delay", node.delay) / g.dt
             if d < 0 or abs(d - round(d)) > 1e-9:
                 raise NirError(f"node '{name}': delay {d} steps is not a whole number of steps >= 0")
