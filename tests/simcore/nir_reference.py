@@ -13,8 +13,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network
 from simcore.neuron import step
+from simcore_helpers import dyadic
 from simcore_reference import chain_matrix
+
+
+def dyadic_cnn(rng, bias_mode="current", reset="subtract"):
+    """Conv -> pool+conv -> dense, dyadic, per-map biases (NIR's Conv2d bias is per map)."""
+    net = Network()
+    net.add_input("input", (1, 10, 10))
+    net.add_neurons("c1", (3, 8, 8), bias=np.repeat(dyadic(rng, (3,), 0.2), 64), bias_mode=bias_mode, reset=reset)
+    net.add_neurons("c2", (4, 2, 2), bias=np.repeat(dyadic(rng, (4,), 0.2), 4), bias_mode=bias_mode, reset=reset)
+    net.add_neurons("out", (5,), threshold=0.75, bias=dyadic(rng, (5,), 0.2), bias_mode=bias_mode, reset=reset)
+    net.connect("input", "c1", [Conv2d(dyadic(rng, (3, 1, 3, 3), 0.5))])
+    net.connect("c1", "c2", [AvgPool2d(2), Conv2d(dyadic(rng, (4, 3, 3, 3), 1.0))])
+    net.connect("c2", "out", [Flatten(), Dense(dyadic(rng, (5, 16), 1.0))])
+    return net
 
 
 def run_plan(plan, trains) -> dict:

@@ -4,30 +4,17 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, simulate  # noqa: E402
+from simcore import simulate  # noqa: E402
 from simcore.neuron import NeuronParams  # noqa: E402
 from simcore.nir_export import to_nir, write_nir  # noqa: E402
 from simcore.nir_import import load_nir, nir_to_plan  # noqa: E402
 from simcore.nir_plan import NirError, Plan, lattice_step  # noqa: E402
 from simcore_helpers import dyadic, mlp, random_trains  # noqa: E402
-from simcore_nir_reference import run_nir, run_plan  # noqa: E402
-
-
-def cnn(rng, bias_mode="current", reset="subtract"):
-    """Conv -> pool+conv -> dense, dyadic, per-map biases (NIR's Conv2d bias is per map)."""
-    net = Network()
-    net.add_input("input", (1, 10, 10))
-    net.add_neurons("c1", (3, 8, 8), bias=np.repeat(dyadic(rng, (3,), 0.2), 64), bias_mode=bias_mode, reset=reset)
-    net.add_neurons("c2", (4, 2, 2), bias=np.repeat(dyadic(rng, (4,), 0.2), 4), bias_mode=bias_mode, reset=reset)
-    net.add_neurons("out", (5,), threshold=0.75, bias=dyadic(rng, (5,), 0.2), bias_mode=bias_mode, reset=reset)
-    net.connect("input", "c1", [Conv2d(dyadic(rng, (3, 1, 3, 3), 0.5))])
-    net.connect("c1", "c2", [AvgPool2d(2), Conv2d(dyadic(rng, (4, 3, 3, 3), 1.0))])
-    net.connect("c2", "out", [Flatten(), Dense(dyadic(rng, (5, 16), 1.0))])
-    return net
+from simcore_nir_reference import dyadic_cnn, run_nir, run_plan  # noqa: E402
 
 
 def nets(rng, bias_mode):
-    return {"mlp": mlp(rng, [12, 9, 7, 4], bias_mode=bias_mode), "cnn": cnn(rng, bias_mode),
+    return {"mlp": mlp(rng, [12, 9, 7, 4], bias_mode=bias_mode), "cnn": dyadic_cnn(rng, bias_mode),
             "delayed": mlp(rng, [12, 9, 7, 4], bias_mode=bias_mode, delays=[1, 0, 2])}
 
 
@@ -97,7 +84,7 @@ def test_exact_export_lattice_threshold_and_no_lattice_warning():
 
 
 def test_pooling_is_a_sumpool_with_the_quarter_folded():
-    net = cnn(np.random.default_rng(5))
+    net = dyadic_cnn(np.random.default_rng(5))
     graph, _ = to_nir(net, exact=True)
     assert isinstance(graph.nodes["c2_c1_0"], nir.SumPool2d)
     np.testing.assert_array_equal(graph.nodes["c2_c1_1"].weight, net.projection("c1", "c2").ops[1].weight / 4)
