@@ -81,6 +81,15 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 
 def cmd_export(a: argparse.Namespace) -> None:
+    if a.exact and a.format != "nir":
+        raise ValueError("--exact applies to --format nir only")
+    if a.format == "nir":
+        from learning.export import export_nir
+
+        for line in export_nir(a.model, a.out, exact=a.exact):
+            print(f"spikecount: {line}", file=sys.stderr)
+        print(f"NIR graph written to {a.out}")
+        return
     from learning.export import export_model
 
     export_model(a.model, a.out, delay=a.delay)
@@ -91,7 +100,8 @@ def cmd_simulate(a: argparse.Namespace) -> None:
     from learning.simulate import simulate_dataset
 
     res = simulate_dataset(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
-                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, progress=not a.quiet)
+                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, progress=not a.quiet,
+                           dt=a.dt, semantics=a.semantics)
     _print_json(res, a.out)
 
 
@@ -266,18 +276,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the result as JSON here")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="turn a trained model into a simcore graph directory")
-    p.add_argument("--model", required=True, help="model directory written by train")
-    p.add_argument("--out", required=True, help="graph directory to write (graph.json + weights.npz)")
+    p = sub.add_parser("export", help="turn a model into a simcore graph directory or a NIR file")
+    p.add_argument("--model", required=True, help="model directory written by train (any model for --format nir)")
+    p.add_argument("--out", required=True, help="graph directory to write (graph.json + weights.npz), or the .nir file")
+    p.add_argument("--format", choices=("simcore", "nir"), default="simcore")
+    p.add_argument("--exact", action="store_true", help="nir: subtractive reset as the explicit I/Threshold/Scale "
+                   "loop and a lattice-exact threshold")
     p.add_argument("--delay", type=int, default=0, help="delay in steps of every projection (default 0)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("simulate", help="run a data split through the event-driven simulator")
-    p.add_argument("--model", required=True, help="trained model, converted model or simcore graph directory")
+    p.add_argument("--model", required=True, help="trained model, converted model or simcore graph directory, "
+                   "or a .nir file")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
     p.add_argument("--mode", choices=("sync", "async"), default="sync")
+    p.add_argument("--dt", type=float, help="NIR: Euler time step (default: the file's metadata)")
+    p.add_argument("--semantics", choices=("nir", "recorded"), default="nir",
+                   help="NIR: NIR's own neuron semantics, or those spikecount recorded in the node metadata")
     p.add_argument("--limit", type=_positive_int, help="only the first N samples")
     p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
     p.add_argument("--out", help="write the result JSON here")

@@ -19,7 +19,7 @@ from learning.model import SpikingNet
 from learning.spec import AvgPool
 from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
 
-__all__ = ["to_graph", "export_model", "population_names"]
+__all__ = ["to_graph", "export_model", "export_nir", "population_names"]
 
 
 def population_names(net: SpikingNet) -> list[str]:
@@ -54,3 +54,13 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, delay
     graph = to_graph(net, delay)
     graph.save(out_dir)
     return Path(out_dir)
+
+
+def export_nir(model: str | os.PathLike, out_path: str | os.PathLike, exact: bool = False) -> list[str]:
+    """``spikecount export --format nir``: any model simcore runs (trained, converted, graph) as a NIR
+    file, with the model's run settings in the graph metadata; returns the export's warnings."""
+    from learning.simulate import load_simulatable
+    from simcore.nir_export import write_nir
+
+    graph, meta, _ = load_simulatable(model)
+    return write_nir(graph, out_path, exact=exact, run=meta)

@@ -1,8 +1,9 @@
 """Dataset-scale simulation in simcore, checked against the tensor twin where there is one.
 
 ``--model`` may be a trained model directory (model.json of kind "snn": exported on the fly and
-compared with the tensor model's ``stepped`` mode on the same spike trains), or a simcore graph
-directory (graph.json; with a model.json of kind "converted" from baselines, or bare).
+compared with the tensor model's ``stepped`` mode on the same spike trains), a simcore graph
+directory (graph.json; with a model.json of kind "converted" from baselines, or bare), or a NIR
+file (``.nir``, :mod:`simcore.nir_import`).
 """
 from __future__ import annotations
 
@@ -27,9 +28,16 @@ from simcore.provenance import environment
 __all__ = ["load_simulatable", "RunInputs", "prepare_run", "simulate_dataset"]
 
 
-def load_simulatable(path: str | os.PathLike) -> tuple[Network, dict, SpikingNet | None]:
-    """(simcore network, metadata, tensor twin or None) for a model or graph directory."""
+def load_simulatable(path: str | os.PathLike, dt: float | None = None,
+                     semantics: str = "nir") -> tuple[Network, dict, SpikingNet | None]:
+    """(simcore network, metadata, tensor twin or None) for a model or graph directory, or a ``.nir``
+    file (imported with NIR's semantics, or those spikecount recorded: ``semantics``; ``dt``: the
+    Euler step, default the file's)."""
     path = Path(path)
+    if path.suffix == ".nir" and not path.is_dir():
+        from simcore.nir_import import read_nir
+
+        return (*read_nir(path, dt, semantics), None)
     if not path.is_dir():
         raise ValueError(f"model directory not found: {path}")
     meta = read_meta(path) if (path / MODEL_FILE).is_file() else {}
@@ -62,14 +70,14 @@ class RunInputs:
 
 def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: int | None = None,
                 seed: int | None = None, split_seed: int | None = None, data_dir=None,
-                limit: int | None = None) -> RunInputs:
+                limit: int | None = None, dt: float | None = None, semantics: str = "nir") -> RunInputs:
     """Resolve a run's settings: given options first, then the model's model.json, then defaults.
 
-    ``model``: a trained-model, converted-model or graph directory, or a simcore Network."""
+    ``model``: a trained-model, converted-model or graph directory, a ``.nir`` file, or a simcore Network."""
     if isinstance(model, Network):
         graph, meta, twin, source = model, {}, None, "<Network>"
     else:
-        (graph, meta, twin), source = load_simulatable(model), str(model)
+        (graph, meta, twin), source = load_simulatable(model, dt, semantics), str(model)
     dataset = dataset or meta.get("dataset")
     if dataset is None:
         raise ValueError(f"{source}: no dataset recorded; pass --dataset")
@@ -90,6 +98,7 @@ def simulate_dataset(
     model: str | os.PathLike, dataset: str | None = None, *, split: str = "test", T: int | None = None,
     mode: str = "sync", limit: int | None = None, data_dir=None, seed: int | None = None,
     split_seed: int | None = None, chunk: int = 1000, progress: bool = True, compare: bool = True,
+    dt: float | None = None, semantics: str = "nir",
 ) -> dict:
     """Simulate a data split in simcore; accuracy, agreement with the tensor twin, SOPs, time.
 
@@ -98,7 +107,7 @@ def simulate_dataset(
     ``compare=False`` skips the tensor twin (agreement fields are then None).
     """
     run = prepare_run(model, dataset, split=split, T=T, seed=seed, split_seed=split_seed, data_dir=data_dir,
-                      limit=limit)
+                      limit=limit, dt=dt, semantics=semantics)
     graph, twin, data, T, seed = run.graph, run.twin, run.data, run.T, run.seed
     encoding, max_rate, dataset = run.encoding, run.max_rate, run.data.name
     n = len(data.y)

@@ -32,22 +32,26 @@ import os
 import numpy as np
 
 from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
-from simcore.nir_plan import NirError, Plan, Population, lattice_step, pool_factor, require_nir, weighted
+from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, lattice_step, pool_factor, require_nir, weighted
 
 __all__ = ["to_nir", "write_nir", "plan_to_nir"]
 
 DT = 1.0
 
 
-def to_nir(net: Network, exact: bool = False):
-    """(nir.NIRGraph, warnings: list of one-line strings) of a simcore Network."""
-    return plan_to_nir(Plan.from_network(net), exact)
+def to_nir(net: Network, exact: bool = False, run: dict | None = None):
+    """(nir.NIRGraph, warnings: list of one-line strings) of a simcore Network.
+
+    run: the model's run settings (dataset, T, seed, ...; see RUN_FIELDS) for the graph metadata."""
+    graph, warnings = plan_to_nir(Plan.from_network(net), exact)
+    graph.metadata.update({k: RUN_FIELDS[k](v) for k, v in (run or {}).items() if k in RUN_FIELDS and v is not None})
+    return graph, warnings
 
 
-def write_nir(net: Network, path: str | os.PathLike, exact: bool = False) -> list[str]:
+def write_nir(net: Network, path: str | os.PathLike, exact: bool = False, run: dict | None = None) -> list[str]:
     """Write the NIR graph of ``net`` to ``path`` (HDF5, atomically); returns the warnings."""
     nir = require_nir()
-    graph, warnings = to_nir(net, exact)
+    graph, warnings = to_nir(net, exact, run)
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:

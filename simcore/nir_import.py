@@ -31,16 +31,21 @@ import numpy as np
 
 from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
 from simcore.neuron import NeuronParams
-from simcore.nir_plan import NirError, Plan, Population, Projection, apply_op, lattice_step, pool_factor, \
-    require_nir, weighted
+from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, Projection, apply_op, lattice_step, \
+    pool_factor, require_nir, weighted
 
-__all__ = ["load_nir", "from_nir", "nir_to_plan", "SEMANTICS"]
+__all__ = ["load_nir", "read_nir", "from_nir", "nir_to_plan", "SEMANTICS"]
 
 SEMANTICS = ("nir", "recorded")
 
 
 def load_nir(path: str | os.PathLike, dt: float | None = None, semantics: str = "nir") -> Network:
     """Read a ``.nir`` file and build its simcore Network (see the module docstring)."""
+    return read_nir(path, dt, semantics)[0]
+
+
+def read_nir(path: str | os.PathLike, dt: float | None = None, semantics: str = "nir") -> tuple[Network, dict]:
+    """(Network, run settings found in the graph metadata: dataset, T, seed, ... as RUN_FIELDS)."""
     nir = require_nir()
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -49,7 +54,13 @@ def load_nir(path: str | os.PathLike, dt: float | None = None, semantics: str = 
         graph = nir.read(path)
     except Exception as e:  # h5py/nir raise many types for a file that is not NIR
         raise NirError(f"{path}: not a readable NIR file ({type(e).__name__}: {e})") from None
-    return from_nir(graph, dt, semantics)
+    meta = graph.metadata or {}
+    run = {}
+    for key, kind in RUN_FIELDS.items():
+        if key in meta:
+            value = meta[key]
+            run[key] = kind(value.decode() if isinstance(value, bytes) else value)
+    return from_nir(graph, dt, semantics), run
 
 
 def from_nir(graph, dt: float | None = None, semantics: str = "nir") -> Network:

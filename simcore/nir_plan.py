@@ -21,7 +21,10 @@ from simcore.graph import AvgPool2d, Conv2d, Dense, GraphError, Network
 from simcore.neuron import NeuronParams
 
 __all__ = ["NirError", "Population", "Projection", "Plan", "lattice_step", "apply_op", "require_nir",
-           "MIN_LATTICE_EXPONENT"]
+           "MIN_LATTICE_EXPONENT", "RUN_FIELDS"]
+
+# Run settings a model carries (model.json) that travel in the NIR graph's metadata.
+RUN_FIELDS = {"dataset": str, "T": int, "seed": int, "split_seed": int, "encoding": str, "max_rate": float}
 
 # A lattice finer than 2**-30 is not "quantised": rounding in any float engine would blur it.
 MIN_LATTICE_EXPONENT = -30
