@@ -66,7 +66,7 @@ def cmd_train(a: argparse.Namespace) -> None:
         bounded_output=None if a.output_grad is None else a.output_grad == "bounded",
         data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
         rate_lambda=None if a.rate_lambda is None else (a.rate_lambda[0] if len(a.rate_lambda) == 1 else a.rate_lambda),
-        rate_target=a.rate_target, weight_bits=a.weight_bits,
+        rate_target=a.rate_target, weight_bits=a.weight_bits, bias=a.bias,
     )
     metrics = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
     print(f"test accuracy {metrics['test_accuracy']:.4f}  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")
@@ -253,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "R in spikes per neuron per sample")
     p.add_argument("--weight-bits", type=int, choices=range(2, 9), metavar="K",
                    help="K-bit weights (2..8): quantisation-aware training, power-of-two scale per layer")
+    p.add_argument("--bias", choices=("initial", "current"),
+                   help="bias as the initial potential V(0) = b (default, the paper) or a current every step "
+                        "(exact in NIR)")
     p.add_argument("--limit-train", type=_positive_int, help="use only the first N training samples")
     p.add_argument("--limit-test", type=_positive_int, help="use only the first N test samples")
     p.add_argument("--out", required=True, help="output directory (model, checkpoint, metrics.json)")

@@ -4,7 +4,8 @@ Population names: ``input``, then ``{kind}{k}`` for stage k = 1.. (``dense1``, `
 Projection weights are potential increments: the tensor model's ``theta * W`` (a spike adds
 ``theta * w`` to its target); for k-bit models the quantised ``theta * int * scale``. Pooling and
 flattening travel in the projection's op chain.
-Bias: the initial membrane potential (Eq. 3), reset by subtraction, threshold theta.
+Bias: the initial membrane potential (Eq. 3), or a current every step for models trained with
+``--bias current``; reset by subtraction, threshold theta.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def to_graph(net: SpikingNet, delay: int = 0) -> Network:
             b = np.repeat(b, shape[1] * shape[2])
         ops = ([AvgPool2d(stage.pool)] if stage.pool else []) + ([Flatten()] if stage.flatten else [])
         ops.append(Dense(w) if stage.kind == "dense" else Conv2d(w, stride=1, padding=0))
-        graph.add_neurons(name, shape=tuple(shape), threshold=net.theta, bias=b, bias_mode="initial",
+        graph.add_neurons(name, shape=tuple(shape), threshold=net.theta, bias=b, bias_mode=net.bias_mode,
                           reset="subtract")
         graph.connect(prev, name, ops, delay=delay)
         prev = name

@@ -106,7 +106,8 @@ def load_model(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float32)
     if meta["kind"] != "snn":
         raise ValueError(f"{model_dir}: holds a model of kind {meta['kind']!r}, not a spike-count network")
     bits = meta.get("weight_bits")
-    net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits)
+    net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits,
+                     bias_mode=meta.get("bias_mode", "initial"))
     arrays = load_arrays(Path(model_dir) / WEIGHTS_FILE)
     if bits is not None:
         arrays = _dequantise(arrays, int(bits), model_dir)

@@ -34,7 +34,7 @@ CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.json"
 # settings a resumed run must share with its checkpoint
 _RESUME_KEYS = ("dataset", "arch", "T", "mode", "seed", "encoding", "theta", "batch_size", "lr", "split_seed",
-                "rate_lambda", "rate_target", "weight_bits")
+                "rate_lambda", "rate_target", "weight_bits", "bias")
 
 
 def load_pair(dataset: str, arch: str, data_dir, split_seed: int, limit_train, limit_test) -> tuple[Dataset, Dataset]:

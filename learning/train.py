@@ -20,7 +20,7 @@ from learning.evaluate import evaluate
 from learning.inputs import ENCODINGS, input_counts, input_trains
 from learning.io import save_model
 from learning.loop import fit, load_pair
-from learning.model import MODES, SpikingNet
+from learning.model import BIAS_MODES, MODES, SpikingNet
 from learning.spec import AvgPool, parse_spec
 from simcore.decode import predict
 
@@ -54,6 +54,7 @@ class TrainConfig:
     rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.constraints)
     rate_target: float | None = None  # penalise only counts above this (spikes per neuron per sample)
     weight_bits: int | None = None  # k-bit (2..8) quantisation-aware training; None: float weights
+    bias: str = "initial"  # "initial": V(0) = b (the paper); "current": b every step (exact in NIR)
     data_dir: str | None = None
     split_seed: int = 0
     limit_train: int | None = None
@@ -77,6 +78,8 @@ class TrainConfig:
         check_rate_options(self.rate_lambda, self.rate_target, n_stages)
         if self.weight_bits is not None:
             qmax(self.weight_bits)
+        if self.bias not in BIAS_MODES:
+            raise ValueError(f"bias must be one of {BIAS_MODES}, got {self.bias!r}")
 
 
 def defaults_for(dataset: str) -> dict:
@@ -112,7 +115,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
                                     cfg.limit_test)
     torch.manual_seed(cfg.seed)
-    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
+    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits,
+                     cfg.bias)
 
     def step(idx: np.ndarray, epoch: int):
         inp = _inputs(cfg, train_set, idx, epoch_seed(cfg.seed, epoch))
@@ -136,7 +140,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
         final = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                          max_rate=cfg.max_rate)
         save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
-                                  "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
+                                  "max_rate": cfg.max_rate, "bias_mode": cfg.bias, "seed": cfg.seed,
                                   "split_seed": cfg.split_seed, "test_accuracy": final.accuracy})
     return run.write_metrics(final.accuracy if final else None,
                              **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
