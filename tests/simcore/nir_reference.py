@@ -10,8 +10,6 @@ closing a cycle deliver the previous step's value. Convolution and pooling throu
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network
 from simcore.neuron import step
@@ -88,6 +86,8 @@ def _order(graph):
 def run_nir(graph, trains, dt: float = 1.0) -> dict:
     """trains (N, T, D) 0/1; returns {node name: outputs (N, T, *shape)} for every node."""
     import nir
+    import torch
+    import torch.nn.functional as F
 
     trains = np.asarray(trains, dtype=np.float64)
     N, T, _ = trains.shape
