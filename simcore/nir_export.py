@@ -31,7 +31,7 @@ import os
 
 import numpy as np
 
-from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network
 from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, lattice_step, pool_factor, require_nir, weighted
 
 __all__ = ["to_nir", "write_nir", "plan_to_nir"]

@@ -29,7 +29,7 @@ import os
 
 import numpy as np
 
-from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network
 from simcore.neuron import NeuronParams
 from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, Projection, apply_op, lattice_step, \
     pool_factor, require_nir, weighted

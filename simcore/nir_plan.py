@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simcore.graph import AvgPool2d, Conv2d, Dense, GraphError, Network
+from simcore import AvgPool2d, Conv2d, Dense, GraphError, Network
 from simcore.neuron import NeuronParams
 
 __all__ = ["NirError", "Population", "Projection", "Plan", "lattice_step", "apply_op", "require_nir",
