@@ -6,44 +6,19 @@ Errors in the input (a bad spec, a corrupt file, T < 1, NaN weights...) are repo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from analysis.cli_safety import OneLineParser, claimed as _claimed, finite as _finite, run_command
+from analysis.cli_safety import safety_options as _safety_options, seed as _seed, seeds as _seeds
+from analysis.cli_runner import runner as _runner, runner_options
+from analysis.cli_options import data_options as _data_options, int_at_least as _int_at_least
+from analysis.cli_options import dataset as _dataset, print_json as _print_json, positive_int as _positive_int
+from analysis.cli_simcore import add_export, add_simulate
+from baselines.choices import RESETS
+from baselines.normalise import NORMS
+from learning.choices import ENCODINGS, MODES
+
 __all__ = ["main", "build_parser"]
-
-DATASETS = ("mnist", "digits", "iris", "wbc", "abalone", "yeast")
-
-
-def _int_at_least(minimum: int, what: str = "an integer"):
-    """argparse type: an integer >= minimum, with a one-line error naming the problem."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_seed = _int_at_least(0, "an integer seed")
-
-
-def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", choices=DATASETS, help="data set (default: the model's own where there is one)")
-    p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
-                   "else $SPIKECOUNT_DATA_DIR, else ~/.cache/spikecount")
-    p.add_argument("--split-seed", type=_seed, help="seed of the stratified train/test split (UCI, digits)")
-
-
-def _print_json(obj: dict, out: str | None) -> None:
-    from simcore.fileio import write_json
-
-    if out:
-        write_json(out, obj)
-    print(json.dumps({k: v for k, v in obj.items() if not isinstance(v, (dict, list))}, indent=2))
 
 
 # -- subcommands --------------------------------------------------------------------------------
@@ -77,32 +52,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     res = evaluate_model(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, seed=a.seed,
                          data_dir=a.data_dir, limit=a.limit, split_seed=a.split_seed)
-    _print_json(res, a.out)
-
-
-def cmd_export(a: argparse.Namespace) -> None:
-    if a.exact and a.format != "nir":
-        raise ValueError("--exact applies to --format nir only")
-    if a.format == "nir":
-        from learning.export import export_nir
-
-        for line in export_nir(a.model, a.out, exact=a.exact):
-            print(f"spikecount: {line}", file=sys.stderr)
-        print(f"NIR graph written to {a.out}")
-        return
-    from learning.export import export_model
-
-    export_model(a.model, a.out, delay=a.delay)
-    print(f"simcore graph written to {a.out}")
-
-
-def cmd_simulate(a: argparse.Namespace) -> None:
-    from learning.simulate import simulate_dataset
-
-    res = simulate_dataset(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
-                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, progress=not a.quiet,
-                           dt=a.dt, semantics=a.semantics)
-    _print_json(res, a.out)
+    _print_json(res, a.out, a.result_kind)
 
 
 def _ints(text: str) -> list[int]:
@@ -119,10 +69,11 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
     from analysis.sweep import sweep
 
-    res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
-                seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay, dropout=a.dropout,
-                data_dir=a.data_dir,
-                limit_train=a.limit_train, limit_test=a.limit_test, progress=not a.quiet)
+    with _claimed(a, "sweep"):
+        res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer, norms=a.norms.split(","),
+                    seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr_decay=a.lr_decay,
+                    dropout=a.dropout, data_dir=a.data_dir, limit_train=a.limit_train, limit_test=a.limit_test,
+                    runner=_runner(a))
     print(markdown_table(res["rows"], ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))
 
 
@@ -130,8 +81,9 @@ def cmd_quantisation(a: argparse.Namespace) -> None:
     from analysis.quantisation import write_layer_errors
     from analysis.report import markdown_table
 
-    res = write_layer_errors(a.model, a.out, dataset=a.dataset, T=a.T, limit=a.limit, seed=a.seed,
-                             data_dir=a.data_dir)
+    with _claimed(a, "quantisation"):
+        res = write_layer_errors(a.model, a.out, dataset=a.dataset, T=a.T, limit=a.limit, seed=a.seed,
+                                 data_dir=a.data_dir)
     rows = [{"population": l["population"], "residual": l["residual_mean"],
              "local_differ_fraction": l["local"]["differ_fraction"],
              "propagated_differ_fraction": l["propagated"]["differ_fraction"]} for l in res["layers"]]
@@ -139,20 +91,27 @@ def cmd_quantisation(a: argparse.Namespace) -> None:
 
 
 def cmd_depth_series(a: argparse.Namespace) -> None:
-    from analysis.quantisation import depth_series
     from analysis.report import markdown_table
 
     rows = [{"hidden layers": len(r["layers"]) - 1, "accuracy": r["accuracy"],
              **{f"L{k + 1} differ_fraction": l["propagated"]["differ_fraction"] for k, l in enumerate(r["layers"])}}
-            for r in depth_series(a.out, a.dataset, a.hidden, a.depths, T=a.T, epochs=a.epochs, seed=a.seed,
-                                  data_dir=a.data_dir, limit=a.limit)]
+            for r in _depth_rows(a)]
     print(markdown_table(rows, list(rows[-1])))
+
+
+def _depth_rows(a: argparse.Namespace) -> list[dict]:
+    from analysis.quantisation import depth_series
+
+    with _claimed(a, "depth-series"):
+        return depth_series(a.out, a.dataset, a.hidden, a.depths, T=a.T, epochs=a.epochs, seed=a.seed,
+                            data_dir=a.data_dir, limit=a.limit)
 
 
 def cmd_report(a: argparse.Namespace) -> None:
     from analysis.report import write_report
 
-    print(f"report written to {write_report(a.runs, a.out)}")
+    with _claimed(a, "report"):
+        print(f"report written to {write_report(a.runs, a.out)}")
 
 
 def cmd_train_ann(a: argparse.Namespace) -> None:
@@ -168,6 +127,12 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
 def cmd_convert(a: argparse.Namespace) -> None:
     from baselines.convert import convert
 
+    if a.torch_state is not None:  # your own torch ANN: baselines.torch_ann
+        from baselines.torch_ann import convert_torch_state
+        info = convert_torch_state(a.torch_state, a.arch, a.dataset, a.norm, a.out, percentile=a.percentile,
+                                   reset=a.reset, input=a.input, data_dir=a.data_dir, norm_samples=a.norm_samples,
+                                   seed=a.seed or 0)
+        return print(f"converted torch ANN (ANN test accuracy {info['ann_test_accuracy']:.4f}) -> {a.out}")
     info = convert(a.ann, a.norm, percentile=a.percentile, reset=a.reset, input=a.input, out_dir=a.out,
                    data_dir=a.data_dir, norm_samples=a.norm_samples, seed=a.seed)
     factors = ", ".join(f"{v:.4g}" for v in info["scale_factors"])
@@ -175,12 +140,20 @@ def cmd_convert(a: argparse.Namespace) -> None:
           f"-> {a.out}")
 
 
+def cmd_raster(a: argparse.Namespace) -> None:
+    from analysis.raster import write_raster
+
+    path = write_raster(a.model, a.out, a.sample, dataset=a.dataset, split=a.split, T=a.T, seed=a.seed,
+                        data_dir=a.data_dir, split_seed=a.split_seed, populations=a.populations)
+    print(f"raster written to {path}")
+
+
 def cmd_crosscheck(a: argparse.Namespace) -> None:
     from analysis.crosscheck import crosscheck
 
     res = crosscheck(a.model, a.dataset, limit=a.limit, data_dir=a.data_dir, seed=a.seed, split=a.split,
                      target=a.target, T=a.T, split_seed=a.split_seed)
-    _print_json(res, a.out)
+    _print_json(res, a.out, a.result_kind)
 
 
 def _row(text: str) -> int:
@@ -204,7 +177,7 @@ def _row_seeds(items: list[str], table: tuple) -> dict[str, int]:
 def cmd_reproduce(a: argparse.Namespace) -> None:
     from analysis.reproduce import reproduce
 
-    kwargs = {"seeds": tuple(range(a.seeds)), "epochs": a.epochs} if a.what != "cost" else {}
+    kwargs = {"seeds": tuple(range(a.seeds)), "epochs": a.epochs, "runner": _runner(a)} if a.what != "cost" else {}
     if a.what == "table1":
         kwargs["limit"] = a.limit
     if a.what == "table2":
@@ -215,40 +188,47 @@ def cmd_reproduce(a: argparse.Namespace) -> None:
             kwargs["configs"] = tuple(TABLE2[_row(i)] for i in a.configs.split(","))
         if a.seeds_for:
             kwargs["seeds_for"] = _row_seeds(a.seeds_for, TABLE2)
-    print(reproduce(a.what, a.out, **kwargs))
+    if a.what == "cost":
+        from analysis.cost import require_snntorch
+
+        require_snntorch()  # before any work
+    with _claimed(a, "reproduce"):
+        print(reproduce(a.what, a.out, **kwargs))
 
 
 def cmd_demo(a: argparse.Namespace) -> None:
     from analysis.demo import demo
 
-    demo(a.out, epochs=a.epochs, crosscheck_samples=a.crosscheck_samples, brian2_target=a.brian2_target)
+    with _claimed(a, "demo"):
+        demo(a.out, epochs=a.epochs, crosscheck_samples=a.crosscheck_samples, brian2_target=a.brian2_target,
+             runner=_runner(a))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spikecount", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="spikecount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a spiking network with the spike-count rule")
-    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     p.add_argument("--arch", required=True, help="spec string, e.g. 784-800-10 or 28x28-12c5-2a-64c5-2a-10")
     p.add_argument("--T", type=_positive_int, help="time steps per sample (default: the paper's for the data set)")
-    p.add_argument("--mode", choices=("aggregate", "stepped"), default="aggregate",
+    p.add_argument("--mode", choices=MODES, default="aggregate",
                    help="forward pass: closed-form counts or explicit IF dynamics (default aggregate)")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after each epoch")
-    p.add_argument("--dropout", type=float, help="hidden-neuron dropout probability in training (default 0)")
-    p.add_argument("--theta", type=float, help="firing threshold (default 1.0)")
+    p.add_argument("--lr", type=_finite)
+    p.add_argument("--lr-decay", type=_finite, help="multiply the learning rate by this after each epoch")
+    p.add_argument("--dropout", type=_finite, help="hidden-neuron dropout probability in training (default 0)")
+    p.add_argument("--theta", type=_finite, help="firing threshold (default 1.0)")
     p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--encoding", choices=("bernoulli", "analog"))
-    p.add_argument("--max-rate", type=float, help="spikes per step at intensity 1 (default 1.0)")
+    p.add_argument("--encoding", choices=ENCODINGS)
+    p.add_argument("--max-rate", type=_finite, help="spikes per step at intensity 1 (default 1.0)")
     p.add_argument("--output-grad", choices=("bounded", "paper"),
                    help="output-layer count gradient: bounded straight-through (default) or Eq. 10 as printed")
-    p.add_argument("--rate-lambda", type=float, nargs="+", metavar="L",
+    p.add_argument("--rate-lambda", type=_finite, nargs="+", metavar="L",
                    help="spike-rate penalty: loss += L x mean spike count per neuron per sample (one L: all "
                         "hidden+output neurons together; one L per weighted layer: per layer)")
-    p.add_argument("--rate-target", type=float, metavar="R",
+    p.add_argument("--rate-target", type=_finite, metavar="R",
                    help="with --rate-lambda: penalise only the excess, L x mean(relu(count - R)), "
                         "R in spikes per neuron per sample")
     p.add_argument("--weight-bits", type=int, choices=range(2, 9), metavar="K",
@@ -266,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true",
                    help="fetch missing MNIST files from the public mirrors (md5-checked); never done otherwise")
     p.add_argument("--split-seed", type=_seed)
+    _safety_options(p, force=True)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained model, also at another T or mode")
@@ -273,53 +254,34 @@ def build_parser() -> argparse.ArgumentParser:
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--T", type=_positive_int)
-    p.add_argument("--mode", choices=("aggregate", "stepped"))
+    p.add_argument("--mode", choices=MODES)
     p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
     p.add_argument("--limit", type=_positive_int)
     p.add_argument("--out", help="also write the result as JSON here")
-    p.set_defaults(func=cmd_evaluate)
+    _safety_options(p, force=True)
+    p.set_defaults(func=cmd_evaluate, result_kind="evaluate")
 
-    p = sub.add_parser("export", help="turn a model into a simcore graph directory or a NIR file")
-    p.add_argument("--model", required=True, help="model directory written by train (any model for --format nir)")
-    p.add_argument("--out", required=True, help="graph directory to write (graph.json + weights.npz), or the .nir file")
-    p.add_argument("--format", choices=("simcore", "nir"), default="simcore")
-    p.add_argument("--exact", action="store_true", help="nir: subtractive reset as the explicit I/Threshold/Scale "
-                   "loop and a lattice-exact threshold")
-    p.add_argument("--delay", type=int, default=0, help="delay in steps of every projection (default 0)")
-    p.set_defaults(func=cmd_export)
-
-    p = sub.add_parser("simulate", help="run a data split through the event-driven simulator")
-    p.add_argument("--model", required=True, help="trained model, converted model or simcore graph directory, "
-                   "or a .nir file")
-    _data_options(p)
-    p.add_argument("--split", choices=("train", "test"), default="test")
-    p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
-    p.add_argument("--mode", choices=("sync", "async"), default="sync")
-    p.add_argument("--dt", type=float, help="NIR: Euler time step (default: the file's metadata)")
-    p.add_argument("--semantics", choices=("nir", "recorded"), default="nir",
-                   help="NIR: NIR's own neuron semantics, or those spikecount recorded in the node metadata")
-    p.add_argument("--limit", type=_positive_int, help="only the first N samples")
-    p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
-    p.add_argument("--out", help="write the result JSON here")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_simulate)
+    add_export(sub)
+    add_simulate(sub)
 
     p = sub.add_parser("sweep", help="latency-accuracy sweep: direct training vs conversion, in simcore")
-    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     p.add_argument("--arch", required=True)
     p.add_argument("--T-train", type=_ints, default=[5, 10, 20], help="comma-separated, e.g. 5,10,20,50")
     p.add_argument("--T-infer", type=_ints, help="comma-separated (default: the T-train values)")
-    p.add_argument("--norms", default="model,data,robust", help="comma-separated normalisations")
-    p.add_argument("--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[0])
+    p.add_argument("--norms", default=",".join(NORMS), help="comma-separated normalisations")
+    p.add_argument("--seeds", type=_seeds, default=[0])
     p.add_argument("--epochs", type=_positive_int, help="spike-count training epochs")
     p.add_argument("--ann-epochs", type=_positive_int)
-    p.add_argument("--lr-decay", type=float, help="learning-rate decay per epoch (spike-count and ANN training)")
-    p.add_argument("--dropout", type=float, help="hidden-neuron dropout for spike-count training")
+    p.add_argument("--lr-decay", type=_finite, help="learning-rate decay per epoch (spike-count and ANN training)")
+    p.add_argument("--dropout", type=_finite, help="hidden-neuron dropout for spike-count training")
     p.add_argument("--data-dir")
     p.add_argument("--limit-train", type=_positive_int)
     p.add_argument("--limit-test", type=_positive_int)
-    p.add_argument("--out", required=True, help="directory for models, sweep.json/csv and plots")
+    p.add_argument("--out", required=True, help="directory for jobs (models, evaluations), sweep.json/csv, plots")
     p.add_argument("--quiet", action="store_true")
+    runner_options(p, _positive_int)
+    _safety_options(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("quantisation", help="per-layer quantisation error of a trained network")
@@ -329,10 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, default=1000, help="test samples (default 1000)")
     p.add_argument("--seed", type=_seed)
     p.add_argument("--out", required=True, help="directory for quantisation.json and quantisation.png")
+    _safety_options(p)
     p.set_defaults(func=cmd_quantisation)
 
     p = sub.add_parser("depth-series", help="quantisation error as depth grows (MLPs with 1..6 hidden layers)")
-    p.add_argument("--dataset", choices=DATASETS, default="mnist")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", default="mnist")
     p.add_argument("--data-dir")
     p.add_argument("--hidden", type=_positive_int, default=400, help="neurons per hidden layer")
     p.add_argument("--depths", type=_ints, default=[1, 2, 3, 4, 5, 6])
@@ -341,21 +304,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--limit", type=_positive_int, default=1000, help="test samples measured")
     p.add_argument("--out", required=True)
+    _safety_options(p)
     p.set_defaults(func=cmd_depth_series)
 
     p = sub.add_parser("report", help="HTML + Markdown report of a runs directory")
     p.add_argument("--runs", required=True)
     p.add_argument("--out", required=True)
+    _safety_options(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("train-ann", help="train the ReLU ANN twin of a spec (for conversion)")
-    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     p.add_argument("--arch", required=True, help="spec string, e.g. 64-100-10 or 8x8-12c3-2a-10")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--no-bias", action="store_true", help="no biases (Diehl's bias-free nets)")
-    p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after each epoch")
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr-decay", type=_finite, help="multiply the learning rate by this after each epoch")
+    p.add_argument("--lr", type=_finite)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--data-dir")
     p.add_argument("--split-seed", type=_seed)
@@ -364,14 +329,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory (model, checkpoint, metrics.json)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _safety_options(p, force=True)
     p.set_defaults(func=cmd_train_ann)
 
     p = sub.add_parser("convert", help="convert a trained ANN into a spiking network (weight normalisation)")
-    p.add_argument("--ann", required=True, help="ANN directory written by train-ann")
-    p.add_argument("--norm", choices=("model", "data", "robust"), required=True,
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--ann", help="ANN directory written by train-ann")
+    g.add_argument("--torch-state", help="your own torch ANN: a safetensors state dict (never a pickle) of --arch")
+    p.add_argument("--arch", help="with --torch-state: chain spec of the nn.Sequential (see docs/api.md)")
+    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="with --torch-state: its data set")
+    p.add_argument("--norm", choices=NORMS, required=True,
                    help="Diehl 2015 model- or data-based, or Rueckauer 2017 robust (percentile)")
-    p.add_argument("--percentile", type=float, help="robust only: percentile of non-zero activations (default 99.9)")
-    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument("--percentile", type=_finite, help="robust only: percentile of non-zero activations (default 99.9)")
+    p.add_argument("--reset", choices=RESETS, default="subtract")
     p.add_argument("--input", choices=("poisson", "analog"), default="poisson",
                    help="Bernoulli spike input (intensity = spike probability per step) or analog current")
     p.add_argument("--norm-samples", type=_positive_int,
@@ -379,7 +349,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="input-encoding seed recorded for simulation (default: the ANN's)")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True, help="directory for the converted model (graph + model.json)")
+    _safety_options(p)
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("raster", help="spike raster of one sample (input, each layer, running decision) as a PNG")
+    p.add_argument("--model", required=True, help="trained, converted or simcore graph directory")
+    p.add_argument("--sample", type=_int_at_least(0, "a sample index"), default=0, help="index in the split")
+    _data_options(p)
+    p.add_argument("--split", choices=("train", "test"), default="test")
+    p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
+    p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
+    p.add_argument("--populations", type=lambda t: t.split(","), help="comma-separated populations (default: all)")
+    p.add_argument("--out", required=True, help="PNG to write (replaces only an earlier raster, else --overwrite)")
+    _safety_options(p)
+    p.set_defaults(func=cmd_raster, result_kind="raster")
 
     p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2 (default schedule)")
     p.add_argument("--model", required=True, help="trained model or simcore graph directory")
@@ -391,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=("cython", "numpy"), default="cython",
                    help="Brian2 code generation target (cython falls back to numpy if it cannot compile)")
     p.add_argument("--out", required=True, help="write the result JSON here (every mismatch listed)")
-    p.set_defaults(func=cmd_crosscheck)
+    _safety_options(p)
+    p.set_defaults(func=cmd_crosscheck, result_kind="crosscheck")
 
     p = sub.add_parser("reproduce", help="the paper's Table I (UCI), Table II (MNIST) or training-cost claim")
     p.add_argument("what", choices=("table1", "table2", "cost"))
@@ -404,6 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "e.g. 2=3 (the CNN with seeds 0-2)")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True)
+    runner_options(p, _positive_int)
+    _safety_options(p)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("demo", help="the main job: everything on the embedded digits set, with a report")
@@ -411,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--crosscheck-samples", type=_positive_int, default=20)
     p.add_argument("--brian2-target", choices=("cython", "numpy"), default="cython")
+    runner_options(p, _positive_int)
+    _safety_options(p)
     p.set_defaults(func=cmd_demo)
     return parser
 
@@ -418,15 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        args.func(args)
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as e:
-        print(f"spikecount: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("spikecount: interrupted", file=sys.stderr)
-        return 130
-    return 0
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

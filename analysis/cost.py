@@ -24,9 +24,18 @@ import subprocess
 import sys
 import time
 
-__all__ = ["measure", "compare"]
+__all__ = ["measure", "compare", "require_snntorch"]
 
 METHODS = ("aggregate", "stepped", "bptt")
+
+
+def require_snntorch() -> None:
+    """ValueError (one line) when snnTorch, the BPTT reference, is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("snntorch") is None:
+        raise ValueError("reproduce cost needs snnTorch for the BPTT reference: pip install -e '.[bench]' "
+                         "(snntorch==1.0.0)")
 
 
 def _rss_mib() -> float:
@@ -92,6 +101,8 @@ def measure(method: str, T: int, batch: int = 128, steps: int = 20, threads: int
 
 def compare(Ts=(10, 50), batch: int = 128, steps: int = 20, methods=METHODS) -> list[dict]:
     """One subprocess per (method, T); adds the ratios BPTT / spike-count rule."""
+    if "bptt" in methods:
+        require_snntorch()
     rows = []
     for T in Ts:
         for method in methods:

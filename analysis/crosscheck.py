@@ -1,4 +1,4 @@
-"""Brian2 cross-check: the same non-leaky IF network in Brian2 and in simcore, neuron by neuron.
+"""Brian2 cross-check: the same IF network in Brian2 and in simcore, neuron by neuron.
 
 Brian2's default schedule (``start, groups, thresholds, synapses, resets, end``) delivers a spike
 emitted at step ``n`` (delay 0) in the ``synapses`` slot of step ``n``, i.e. AFTER the target's
@@ -8,48 +8,22 @@ delay ``d`` is therefore compared with a copy of the simcore graph whose project
 input -> output path delay of that copy). The two engines then see exactly the same events at the
 same step indices, so spike *times* (not only counts) must agree.
 
-Brian2 model (float64, ``defaultclock.dt = 1 ms``), one step ``n``:
 
-* ``start``: at each window start, ``v = b`` (``run_regularly`` on a clock of ``W`` steps):
-  V(0) = bias for bias_mode "initial"; for "current" V(0) = 0 + bias of step 0 = bias, which is
-  the same float.
-* ``thresholds``: input ``SpikeGeneratorGroup`` emits (Bernoulli trains regenerated with
-  :func:`simcore.encoding.bernoulli_trains`, same seed and sample ids, only at window steps
-  ``< T``); each ``NeuronGroup`` fires where ``v >= theta`` (per-neuron theta).
-* ``after_thresholds``: reset ``v -= theta`` or ``v = 0`` -- the resetter is MOVED here from
-  Brian2's default ``resets`` slot, because at the default place it runs after the synaptic
-  deliveries of the same step: with reset "zero" those inputs would be wiped (simcore integrates
-  them at step n+1 after the reset), and with "subtract" the float order would differ.
-* ``before_synapses``: bias_mode "current": ``v += b`` -- this is the bias of step ``n + 1``,
-  added before the inputs of step ``n + 1`` (which Brian2 delivers in this step's ``synapses``
-  slot), matching simcore's "``V += bias`` at the start of every step, before that step's input"
-  in value AND float order. (Putting ``v += b`` at ``start`` of step n+1 would give the same
-  potential up to rounding only: the order of the additions would be swapped.)
-* ``synapses``: ``v_post += w`` (analog input: ``v_post += x_pre * w``), pathways ordered as
-  simcore orders the incoming projections, synapses per source in ascending target index, so even
-  non-dyadic weights are summed in simcore's order.
-
-Many samples run in ONE ``run()``: sample k occupies window ``[k W, (k+1) W)`` with
-``W = steps + max(original delay)`` (the padding lets delayed spikes drain; neurons cannot fire
-in it). Spike counts and times per window come from ``SpikeMonitor``s; the output potentials at
-the window's last step (after its reset) from a ``StateMonitor`` placed after the resetter; they
-break count ties in :func:`simcore.decode.predict` as in simcore.
-
-Analog input: an input ``NeuronGroup`` with ``x = xs(t, i)`` (a ``TimedArray`` of one row per
-window) that "fires" while ``x != 0`` and the window step is ``< T``; synapses add ``x_pre * w``.
+The Brian2 side (model, schedule, windows) is :mod:`analysis.brian2_net`; this module builds the
+delayed copy, runs both engines and compares them, explaining every mismatch.
 """
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
 import numpy as np
 
-from simcore import encoding as enc
-from simcore.decode import predict
-from simcore.engine import simulate
-from simcore.graph import Network
+from analysis.brian2_net import population_neurons, pre_threshold, run_brian2
+from learning.choices import ENCODINGS
+from simcore import Network, compile_network, encoding as enc, predict, simulate
+from simcore.neuron import NeuronParams, initial_potential, step
 
-__all__ = ["crosscheck", "crosscheck_network", "run_brian2", "delayed_copy", "ROUNDING_TOL"]
+__all__ = ["crosscheck", "crosscheck_network", "delayed_copy", "ROUNDING_TOL"]
 
 ROUNDING_TOL = 1e-9  # |V - theta| below this at some step: a mismatch there is blamed on float rounding
 MAX_EXPLAINED = 2000  # potential traces are recomputed for at most this many mismatches
@@ -60,184 +34,8 @@ MAX_EXPLAINED = 2000  # potential traces are recomputed for at most this many mi
 # --------------------------------------------------------------------------------------------
 def delayed_copy(net: Network, extra: int = 1) -> Network:
     """The same populations and op chains with every projection's delay increased by ``extra``."""
-    out = Network()
-    for name in net._order:
-        a = net.graph.nodes[name]
-        if a["kind"] == "input":
-            out.add_input(name, a["shape"])
-        else:
-            out.add_neurons(name, a["shape"], threshold=a["threshold"], bias=a["bias"],
-                            bias_mode=a["bias_mode"], reset=a["reset"])
-    for p in net.projections:
-        out.connect(p.src, p.tgt, list(p.ops), delay=p.delay + int(extra))
-    return out
-
-
-def _pop_slices(comp):
-    return {name: slice(int(comp.offsets[k]), int(comp.offsets[k + 1])) for k, name in enumerate(comp.names)}
-
-
-def _input_events(trains, W):
-    """(neuron indices, global steps) of the input events of all windows, from (K, T, D) trains."""
-    s, t, i = np.nonzero(trains)
-    return i.astype(np.int64), (s.astype(np.int64) * W + t)
-
-
-# --------------------------------------------------------------------------------------------
-# Brian2
-# --------------------------------------------------------------------------------------------
-def _cython_available() -> tuple[bool, str]:
-    try:
-        from brian2.codegen.runtime.cython_rt import CythonCodeObject
-
-        ok = bool(CythonCodeObject.is_available())
-        return ok, "" if ok else "CythonCodeObject.is_available() is False"
-    except Exception as e:  # noqa: BLE001 -- any failure means: use numpy
-        return False, f"{type(e).__name__}: {e}"
-
-
-def run_brian2(net: Network, T: int, steps: int, *, trains=None, analog=None, target: str = "cython") -> dict:
-    """Run K samples of ``net`` in Brian2, one window of ``steps`` (+ padding) steps each.
-
-    trains: (K, T, D) bool input spike trains, or analog: (K, D) graded input values.
-    Brian2 synapses get the graph's own delays (the default schedule adds one step per projection).
-    Returns counts {population: (K, n) int64}, spike events {population: (sample, step, neuron)},
-    the output potentials (K, n_out) at the last step, timings and the code-generation target used.
-    """
-    if target not in ("cython", "numpy"):
-        raise ValueError(f"target must be 'cython' or 'numpy', got {target!r}")
-    t_import = time.perf_counter()
-    import brian2  # noqa: F401 -- slow (seconds); timed apart from the run
-
-    import_seconds = time.perf_counter() - t_import
-    fallback = None
-    if target == "cython":
-        ok, why = _cython_available()
-        if not ok:
-            target, fallback = "numpy", f"cython unavailable ({why})"
-    try:
-        res = _run_brian2(net, T, steps, trains, analog, target)
-    except Exception as e:  # noqa: BLE001
-        if target != "cython" or isinstance(e, (ValueError, MemoryError)):
-            raise
-        fallback = f"cython build failed ({type(e).__name__}: {str(e)[:200]})"
-        res = _run_brian2(net, T, steps, trains, analog, "numpy")
-    res["import_seconds"] = import_seconds
-    res["target_requested"] = "cython" if fallback else res["target"]
-    res["target_fallback"] = fallback
-    return res
-
-
-def _run_brian2(net: Network, T: int, steps: int, trains, analog, target: str) -> dict:
-    import brian2 as b2
-
-    comp = net.compile()
-    names = comp.names
-    inp = comp.input_index
-    D = int(comp.sizes[inp])
-    K = trains.shape[0] if trains is not None else analog.shape[0]
-    pad = int(comp.p_delay.max()) if len(comp.p_delay) else 0
-    W = int(steps) + pad
-    sl = _pop_slices(comp)
-
-    old_target, old_dt = b2.prefs.codegen.target, b2.defaultclock.dt
-    b2.prefs.codegen.target = target
-    b2.defaultclock.dt = 1 * b2.ms
-    try:
-        t0 = time.perf_counter()
-        objs = []
-        groups = {}
-        # ---- input ----
-        if trains is not None:
-            idx, st = _input_events(trains, W)
-            gen = b2.SpikeGeneratorGroup(D, idx, st * b2.ms, name="xc_input")
-            on_pre_in = "v_post += w"
-        else:
-            xs = b2.TimedArray(np.ascontiguousarray(analog, dtype=np.float64), dt=W * b2.ms, name="xc_xs")
-            gen = b2.NeuronGroup(
-                D, "x : 1\nwin : integer (shared, constant)\nt_in : integer (shared, constant)",
-                threshold="x != 0 and (t_in_timesteps % win) < t_in", reset="", name="xc_input",
-                namespace={"xs": xs})
-            gen.win = W
-            gen.t_in = T
-            gen.run_regularly("x = xs(t, i)", dt=W * b2.ms, when="start", name="xc_input_window")
-            on_pre_in = "v_post += x_pre * w"
-        groups[names[inp]] = gen
-        objs.append(gen)
-        # ---- neurons ----
-        for k, name in enumerate(names):
-            if k == inp:
-                continue
-            s = sl[name]
-            reset = "v = 0" if comp.reset[k] == 1 else "v -= theta"
-            eqs = "v : 1\nb : 1 (constant)\ntheta : 1 (constant)"
-            thr = "v >= theta"
-            if pad:
-                eqs += "\nwin : integer (shared, constant)\nnsteps : integer (shared, constant)"
-                thr = "v >= theta and (t_in_timesteps % win) < nsteps"
-            g = b2.NeuronGroup(int(comp.sizes[k]), eqs, threshold=thr, reset=reset, name=f"xc_p{k}")
-            g.b = comp.bias[s]
-            g.theta = comp.threshold[s]
-            g.v = comp.bias[s]
-            if pad:
-                g.win = W
-                g.nsteps = int(steps)
-            g.resetter["spike"].when = "after_thresholds"
-            g.resetter["spike"].order = 0
-            g.run_regularly("v = b", dt=W * b2.ms, when="start", name=f"xc_p{k}_window")
-            if comp.bias_mode[k] == 1:
-                g.run_regularly("v += b", when="before_synapses", name=f"xc_p{k}_bias")
-            groups[name] = g
-            objs.append(g)
-        # ---- synapses, in simcore's delivery order ----
-        for q, cp in enumerate(comp.projections):
-            src_name, tgt_name = names[cp.src], names[cp.tgt]
-            on_pre = on_pre_in if cp.src == inp else "v_post += w"
-            S = b2.Synapses(groups[src_name], groups[tgt_name], "w : 1", on_pre=on_pre, name=f"xc_s{q}")
-            if cp.dense:
-                i = np.repeat(np.arange(cp.n_src), cp.n_tgt)
-                j = np.tile(np.arange(cp.n_tgt), cp.n_src)
-                w = cp.weights.ravel()
-            else:
-                i = np.repeat(np.arange(cp.n_src), np.diff(cp.indptr))
-                j = cp.indices.astype(np.int64)
-                w = cp.weights
-            S.connect(i=i, j=j)
-            S.w = w
-            if cp.delay:
-                S.delay = cp.delay * b2.ms
-            S.pre.order = q
-            objs.append(S)
-        mons = {name: b2.SpikeMonitor(g, name=f"xc_mon{k}") for k, (name, g) in enumerate(groups.items())}
-        objs.extend(mons.values())
-        out_name = names[comp.output_index]
-        vmon = b2.StateMonitor(groups[out_name], "v", record=True, when="after_thresholds", order=10,
-                               name="xc_vout")
-        objs.append(vmon)
-        bnet = b2.Network(*objs, name="xc_network")
-        build = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        bnet.run(K * W * b2.ms, namespace={})
-        wall = time.perf_counter() - t1
-        loop = float(b2.device._last_run_time)
-        # ---- read back ----
-        counts, events = {}, {}
-        for name, m in mons.items():
-            n = int(comp.sizes[names.index(name)])
-            step = np.rint(np.asarray(m.t_[:]) / 1e-3).astype(np.int64)
-            ii = np.asarray(m.i[:], dtype=np.int64)
-            smp, ts = step // W, step % W
-            counts[name] = np.bincount(smp * n + ii, minlength=K * n).reshape(K, n).astype(np.int64)
-            events[name] = (smp, ts, ii)
-        v = np.asarray(vmon.v_[:])  # (n_out, K * W)
-        v_end = v[:, np.arange(K) * W + steps - 1].T.copy()
-    finally:
-        b2.prefs.codegen.target = old_target
-        b2.defaultclock.dt = old_dt
-    return {"counts": counts, "events": events, "v_end": v_end, "target": target, "window": W,
-            "build_seconds": build, "compile_seconds": wall - loop, "run_seconds": loop,
-            "samples": K,
-            "brian2_version": b2.__version__}
+    projs = [replace(p, delay=p.delay + int(extra)) for p in net.projections]
+    return Network.from_records(net.population_records, projs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,34 +64,75 @@ def _column(cp, j):
     return col
 
 
-def _trace(ref_comp, raster, sample, k, j, steps, analog_x):
-    """simcore's pre-threshold potential of neuron j (flat, population index k) at every step."""
+def _trace(ref_comp, raster, sample, k, j, steps, analog_x, neuron: NeuronParams):
+    """simcore's pre-threshold potential of neuron j (flat, population index k) at every step, its
+    spikes and threshold: :func:`simcore.neuron.step` of ``neuron`` driven by the raster's events."""
     off = int(ref_comp.offsets[k])
-    theta = float(ref_comp.threshold[off + j])
+    neuron = replace(neuron, threshold=float(ref_comp.threshold[off + j]))
     bias = float(ref_comp.bias[off + j])
-    current = ref_comp.bias_mode[k] == 1
-    zero = ref_comp.reset[k] == 1
-    incoming = []
+    current = np.zeros(steps)
     for cp in ref_comp.projections:
         if cp.tgt != k:
             continue
         t, i = raster[ref_comp.names[cp.src]][sample]
-        graded = analog_x is not None and cp.src == ref_comp.input_index
-        incoming.append((cp.delay, t, i, _column(cp, j), graded))
-    V = 0.0 if current else bias
+        w = _column(cp, j)[i] * (analog_x[sample, i] if analog_x is not None and cp.src == ref_comp.input_index else 1.0)
+        arrive = t.astype(np.int64) + cp.delay
+        np.add.at(current, arrive[arrive < steps], w[arrive < steps])
+    V = initial_potential(neuron, bias)
     pre = np.zeros(steps)
     fired = np.zeros(steps, dtype=bool)
-    for step in range(steps):
-        if current:
-            V += bias
-        for d, t, i, col, graded in incoming:
-            for src in i[t == step - d]:
-                V += (analog_x[sample, src] * col[src]) if graded else col[src]
-        pre[step] = V
-        if V >= theta:
-            fired[step] = True
-            V = 0.0 if zero else V - theta
-    return pre, fired, theta
+    for n in range(steps):
+        pre[n] = pre_threshold(neuron, V, current[n], bias)
+        V, fired[n] = step(neuron, V, current[n], bias)
+    return pre, fired, neuron.threshold
+
+
+def _inputs(intensity, T, seed, trains, encoding, max_rate, sample_ids):
+    """(Bernoulli trains or None, analog values or None, simcore's input keywords, T) of a cross-check."""
+    if trains is not None:
+        trains = np.ascontiguousarray(trains, dtype=np.bool_)
+        return trains, None, {"trains": trains}, int(trains.shape[1])
+    if intensity is None or T is None:
+        raise ValueError("give intensity (K, D) and T, or trains (K, T, D)")
+    x = np.asarray(intensity, dtype=np.float64).reshape(len(intensity), -1)
+    if encoding == "bernoulli":
+        trains = enc.bernoulli_trains(x, T, seed, max_rate=max_rate, sample_ids=sample_ids)
+        return trains, None, {"intensity": x, "encoding": "bernoulli", "max_rate": max_rate,
+                              "sample_ids": sample_ids}, int(T)
+    if encoding == "analog":
+        return None, enc.validate_intensity(x), {"intensity": x, "encoding": "analog"}, int(T)
+    raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+
+
+def _explain(mismatches: list[dict], ref: Network, ref_comp, raster, diff_samples: dict, steps: int,
+             analog_x) -> None:
+    """Add an ``explanation`` to every mismatch: input, upstream, rounding or unexplained."""
+    names = ref_comp.names
+    inp_name = names[ref_comp.input_index]
+    neurons = population_neurons(ref)
+    sources = {names[k]: sorted({names[cp.src] for cp in ref_comp.projections if cp.tgt == k})
+               for k in range(len(names))}
+    for m_no, m in enumerate(mismatches):
+        p, s_ = m["population"], m["sample"]
+        if p == inp_name:
+            m["explanation"] = "input trains differ (generator did not reproduce the simcore input)"
+            continue
+        ups = [q for q in sources[p] if s_ in diff_samples[q]]
+        if ups:
+            m["explanation"] = f"upstream: spike trains of {', '.join(ups)} already differ in this sample"
+            continue
+        if m_no >= MAX_EXPLAINED:
+            m["explanation"] = "not examined (too many mismatches)"
+            continue
+        pre, fired, theta = _trace(ref_comp, raster, s_, names.index(p), m["neuron"], steps, analog_x, neurons[p])
+        gap = np.abs(pre - theta)
+        t_min = int(np.argmin(gap))
+        m["min_distance_to_threshold"] = float(gap[t_min])
+        if gap[t_min] <= ROUNDING_TOL * max(1.0, abs(theta)):
+            m["explanation"] = (f"rounding: simcore potential {pre[t_min]!r} within {gap[t_min]:.1e} of "
+                                f"threshold {theta!r} at step {t_min}")
+        else:
+            m["explanation"] = "unexplained: inputs identical and no potential near threshold"
 
 
 def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed: int = 0, *, trains=None,
@@ -319,33 +158,15 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     pre-threshold potential within ``ROUNDING_TOL`` of threshold at some step, recomputed from
     simcore's raster; ``min_distance_to_threshold`` given), or "unexplained: ...".
     """
-    net.compile()
+    compile_network(net)
     ref = reference if reference is not None else delayed_copy(net)
-    ref_comp = ref.compile()
-    if ref_comp.names != net.compile().names:
+    ref_comp = compile_network(ref)
+    if ref_comp.names != compile_network(net).names:
         raise ValueError("reference network must have the same populations as net")
-    # ---- inputs ----
-    analog_x = None
-    if trains is not None:
-        trains = np.ascontiguousarray(trains, dtype=np.bool_)
-        T = trains.shape[1]
-        sim_in = {"trains": trains}
-    else:
-        if intensity is None or T is None:
-            raise ValueError("give intensity (K, D) and T, or trains (K, T, D)")
-        x = np.asarray(intensity, dtype=np.float64).reshape(len(intensity), -1)
-        if encoding == "bernoulli":
-            trains = enc.bernoulli_trains(x, T, seed, max_rate=max_rate, sample_ids=sample_ids)
-            sim_in = {"intensity": x, "encoding": "bernoulli", "max_rate": max_rate, "sample_ids": sample_ids}
-        elif encoding == "analog":
-            analog_x = enc.validate_intensity(x)
-            sim_in = {"intensity": x, "encoding": "analog"}
-        else:
-            raise ValueError(f"encoding must be 'bernoulli' or 'analog', got {encoding!r}")
-    T = int(T)
+    trains, analog_x, sim_in, T = _inputs(intensity, T, seed, trains, encoding, max_rate, sample_ids)
     # Brian2's schedule: one step of lag per projection; the window lets that activity drain. It does not
     # depend on ``reference`` (a wrong reference is simulated for the same number of steps).
-    steps = T + delayed_copy(net).compile().max_path_delay
+    steps = T + compile_network(delayed_copy(net)).max_path_delay
     # ---- simcore ----
     sres = simulate(ref, T=T, seed=seed, mode="sync", steps=steps, record_raster=True, **sim_in)
     # ---- Brian2 ----
@@ -388,32 +209,8 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
     neuron_pops = [p for p in names if p != inp_name]
     tot = sum(int(ref_comp.sizes[names.index(p)]) for p in neuron_pops) * K
     n_same = sum(per_pop[p] * int(ref_comp.sizes[names.index(p)]) * K for p in neuron_pops)
-    # ---- explanations ----
     if explain:
-        sources = {names[k]: sorted({names[cp.src] for cp in ref_comp.projections if cp.tgt == k})
-                   for k in range(len(names))}
-        for m_no, m in enumerate(mismatches):
-            p, s_ = m["population"], m["sample"]
-            if p == inp_name:
-                m["explanation"] = "input trains differ (generator did not reproduce the simcore input)"
-                continue
-            ups = [q for q in sources[p] if s_ in diff_samples[q]]
-            if ups:
-                m["explanation"] = f"upstream: spike trains of {', '.join(ups)} already differ in this sample"
-                continue
-            if m_no >= MAX_EXPLAINED:
-                m["explanation"] = "not examined (too many mismatches)"
-                continue
-            k = names.index(p)
-            pre, fired, theta = _trace(ref_comp, sres.raster, s_, k, m["neuron"], steps, analog_x)
-            gap = np.abs(pre - theta)
-            t_min = int(np.argmin(gap))
-            m["min_distance_to_threshold"] = float(gap[t_min])
-            if gap[t_min] <= ROUNDING_TOL * max(1.0, abs(theta)):
-                m["explanation"] = (f"rounding: simcore potential {pre[t_min]!r} within {gap[t_min]:.1e} of "
-                                    f"threshold {theta!r} at step {t_min}")
-            else:
-                m["explanation"] = "unexplained: inputs identical and no potential near threshold"
+        _explain(mismatches, ref, ref_comp, sres.raster, diff_samples, steps, analog_x)
     # ---- predictions ----
     b_pred = predict(bres["counts"][out_name], bres["v_end"])
     s_pred = sres.predictions
@@ -436,7 +233,7 @@ def crosscheck_network(net: Network, intensity=None, T: int | None = None, seed:
         "brian2_version": bres["brian2_version"],
         "simcore_seconds": sres.elapsed,
         "reference_delays": [int(d) for d in ref_comp.p_delay],
-        "brian2_synapse_delays": [int(d) for d in net.compile().p_delay],
+        "brian2_synapse_delays": [int(d) for d in compile_network(net).p_delay],
         "predictions_brian2": b_pred.tolist(),
         "predictions_simcore": s_pred.tolist(),
         "mismatches": mismatches,

@@ -16,6 +16,7 @@ from pathlib import Path
 from analysis.crosscheck import crosscheck
 from analysis.quantisation import write_layer_errors
 from analysis.report import markdown_table, write_report
+from analysis.runner import Runner
 from analysis.sweep import sweep
 from simcore.fileio import write_json
 
@@ -26,15 +27,16 @@ ARCH = "8x8-12c3-2a-10"
 
 def demo(out_dir: str | os.PathLike = "runs/demo", *, epochs: int = 30, T_train=(10, 20), T_infer=(5, 10, 20, 50),
          crosscheck_samples: int = 20, limit_train: int | None = None, limit_test: int | None = None,
-         brian2_target: str = "cython", progress: bool = True) -> dict:
-    """Run the demo into ``out_dir`` (models, JSON, plots, ``report/index.html``); return a summary."""
+         brian2_target: str = "cython", progress: bool = True, runner: Runner | None = None) -> dict:
+    """Run the demo into ``out_dir`` (models, JSON, plots, ``report/index.html``); return a summary.
+    Steps 1-3 are jobs run by ``runner`` (default: serially here)."""
     out = Path(out_dir)
     t0 = time.perf_counter()
     say = print if progress else (lambda *a, **k: None)
     say(f"[1-3/6] spike-count training at T={list(T_train)}, ANN + conversion, simcore at T={list(T_infer)}")
     res = sweep("digits", ARCH, out, T_train=T_train, T_infer=T_infer, epochs=epochs, ann_epochs=epochs,
-                limit_train=limit_train, limit_test=limit_test, progress=progress)
-    snn = out / f"snn_T{max(T_train)}_seed0"
+                limit_train=limit_train, limit_test=limit_test, progress=progress, runner=runner)
+    snn = out / next(r["model"] for r in res["rows"] if r["T_train"] == max(T_train) and r["seed"] == 0)
     say("[4/6] per-layer quantisation error")
     quant = write_layer_errors(snn, out, limit=limit_test or 450)
     say(f"[5/6] Brian2 cross-check on {crosscheck_samples} samples ({brian2_target} target; first use compiles)")

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from learning.export import population_names
+from learning.activation import count_from_current
+from learning.graph_builder import INPUT, population_names
 from learning.model import SpikingNet
 from learning.simulate import prepare_run
 from simcore import SimResult, simulate
@@ -52,16 +53,16 @@ def compare_counts(closed: np.ndarray, simulated: np.ndarray) -> dict:
 
 def network_layer_errors(net: SpikingNet, res: SimResult, T: int) -> list[dict]:
     """Per-layer errors of ``net`` from a simcore result ``res`` of its exported graph (sync mode)."""
-    n = res.counts["input"].shape[0]
-    a_in = torch.from_numpy(res.counts["input"].astype(np.float64))
+    n = res.counts[INPUT].shape[0]
+    a_in = torch.from_numpy(res.counts[INPUT].astype(np.float64))
     with torch.no_grad():
         propagated = net.aggregate(a_in, T)
     layers, below = [], a_in.reshape(n, *net.arch.input_shape)
-    for k, name in enumerate(population_names(net)):
+    for k, name in enumerate(population_names(net.arch)):
         sim = res.counts[name]
         with torch.no_grad():
             z = net.aggregated_current(k, below, T)
-        local = torch.clamp(torch.floor(z / net.theta), 0, T).reshape(n, -1).numpy()
+        local = count_from_current(z, net.theta, T).reshape(n, -1).numpy()
         layers.append({
             "population": name, "neurons": int(sim.shape[1]), "spikes_per_neuron": float(sim.mean()),
             **summarise_residual(res.membrane[name], sim, net.theta),
@@ -108,7 +109,7 @@ def depth_series(out_dir: str | os.PathLike, dataset: str = "mnist", hidden: int
     ``depth_series.png``. Models already complete in out_dir are reused."""
     from analysis.plots import depth_series_plot
     from learning.datasets import load_dataset
-    from learning.io import MODEL_FILE
+    from learning.models import MODEL_FILE
     from learning.train import config_from, train
     from simcore.fileio import write_json
 

@@ -11,9 +11,9 @@ import base64
 import html
 import json
 import os
-import shutil
 from pathlib import Path
 
+from analysis.raster import report_rasters
 from simcore.fileio import atomic_write
 
 __all__ = ["write_report", "markdown_table"]
@@ -33,45 +33,70 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _load(path: Path):
+    """The JSON in ``path``, None where there is no such file; ValueError naming a malformed one."""
+    if not path.is_file():
+        return None
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: malformed JSON ({e})") from None
+
+
+def _sweep(sweep) -> list[tuple[str, str]]:
+    rows = sweep["rows"] if isinstance(sweep, dict) else sweep
+    return [("Latency against accuracy", markdown_table(
+        rows, ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"]))]
+
+
+def _quantisation(quant) -> list[tuple[str, str]]:
+    out = []
+    for res in quant if isinstance(quant, list) else [quant]:
+        rows = [{"population": l["population"], "spikes/neuron": l["spikes_per_neuron"],
+                 "residual V/theta": l["residual_mean"],
+                 "local differ_fraction": l["local"]["differ_fraction"],
+                 "propagated differ_fraction": l["propagated"]["differ_fraction"],
+                 "propagated mean abs diff": l["propagated"]["mean_abs_diff"]} for l in res["layers"]]
+        out.append((f"Quantisation error per layer: {res['arch']} (T={res['T']})",
+                    markdown_table(rows, list(rows[0]))))
+    return out
+
+
+def _crosscheck(cross) -> list[tuple[str, str]]:
+    keys = ["samples", "identical_count_fraction", "identical_prediction_fraction", "brian2_seconds",
+            "simcore_seconds"]
+    body = markdown_table([{k: cross.get(k) for k in keys}], keys)
+    body += f"\n\nMismatching neurons: {len(cross.get('mismatches', []))}"
+    return [("Brian2 cross-check", body)]
+
+
+def _training_row(runs: Path, m: Path, data) -> dict | None:
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object")
+    if not data.get("config"):
         return None
+    cfg = data["config"]
+    return {"run": str(m.parent.relative_to(runs)), "arch": cfg.get("arch"), "T": cfg.get("T"),
+            "epochs": data.get("epochs_done"), "test_accuracy": data.get("test_accuracy"),
+            "wall s": data.get("wall_seconds")}
+
+
+def _read(path: Path, fn):
+    """``fn(JSON of path)``, or None where there is no such file; ValueError naming a malformed file."""
+    data = _load(path)
+    if not data:
+        return None
+    try:
+        return fn(data)
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:
+        raise ValueError(f"{path}: unexpected content for a {path.name} ({type(e).__name__}: {e})") from None
 
 
 def _sections(runs: Path) -> list[tuple[str, str]]:
     """(title, markdown body) pairs for everything found under ``runs``."""
     out = []
-    sweep = _load(runs / "sweep.json")
-    if sweep:
-        rows = sweep["rows"] if isinstance(sweep, dict) else sweep
-        out.append(("Latency against accuracy", markdown_table(
-            rows, ["method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample"])))
-    quant = _load(runs / "quantisation.json")
-    if quant:
-        for res in quant if isinstance(quant, list) else [quant]:
-            rows = [{"population": l["population"], "spikes/neuron": l["spikes_per_neuron"],
-                     "residual V/theta": l["residual_mean"],
-                     "local differ_fraction": l["local"]["differ_fraction"],
-                     "propagated differ_fraction": l["propagated"]["differ_fraction"],
-                     "propagated mean abs diff": l["propagated"]["mean_abs_diff"]} for l in res["layers"]]
-            out.append((f"Quantisation error per layer: {res['arch']} (T={res['T']})",
-                        markdown_table(rows, list(rows[0]))))
-    cross = _load(runs / "crosscheck.json")
-    if cross:
-        keys = ["samples", "identical_count_fraction", "identical_prediction_fraction", "brian2_seconds",
-                "simcore_seconds"]
-        body = markdown_table([{k: cross.get(k) for k in keys}], keys)
-        body += f"\n\nMismatching neurons: {len(cross.get('mismatches', []))}"
-        out.append(("Brian2 cross-check", body))
-    trained = []
-    for m in sorted(runs.rglob("metrics.json")):
-        data = _load(m)
-        if data and data.get("config"):
-            cfg = data["config"]
-            trained.append({"run": str(m.parent.relative_to(runs)), "arch": cfg.get("arch"), "T": cfg.get("T"),
-                            "epochs": data.get("epochs_done"), "test_accuracy": data.get("test_accuracy"),
-                            "wall s": data.get("wall_seconds")})
+    for name, fn in (("sweep.json", _sweep), ("quantisation.json", _quantisation), ("crosscheck.json", _crosscheck)):
+        out += _read(runs / name, fn) or []
+    trained = [r for m in sorted(runs.rglob("metrics.json")) if (r := _read(m, lambda d, m=m: _training_row(runs, m, d)))]
     if trained:
         out.append(("Training runs", markdown_table(trained, list(trained[0]))))
     return out
@@ -95,12 +120,21 @@ def write_report(runs_dir: str | os.PathLike, out_dir: str | os.PathLike, title:
     for head, body in sections:
         md += [f"## {head}", "", body, ""]
         page += [f"<h2>{html.escape(head)}</h2>", _md_table_to_html(body)]
+    rasters = report_rasters(runs, out)
+    if rasters:
+        md += ["## Spike rasters (test sample 0, one per method)", ""]
+        page.append("<h2>Spike rasters (test sample 0, one per method)</h2>")
+    for caption, png in rasters:
+        md += [f"![{caption}]({png.name})", ""]
+        data = base64.b64encode(png.read_bytes()).decode()
+        page.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     if figures:
         md += ["## Figures", ""]
         page.append("<h2>Figures</h2>")
     for fig in figures:
         name = str(fig.relative_to(runs)).replace(os.sep, "_")
-        shutil.copyfile(fig, out / name)
+        atomic_write(out / name, lambda f, fig=fig: f.write(fig.read_bytes()))
         md += [f"![{name}]({name})", ""]
         data = base64.b64encode(fig.read_bytes()).decode()
         page.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"

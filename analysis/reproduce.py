@@ -3,7 +3,9 @@
 Every trained model is evaluated in the tensor model (its training mode) and in simcore
 (``sync``, same spike trains); tables report mean +- standard deviation over seeds beside the
 paper's numbers. Each table is written as Markdown and JSON (rows, config, versions) into the
-output directory; trained models stay in sub-directories and are reused when a run is repeated.
+output directory. Every training, conversion and evaluation is a job (``analysis.runner``) in
+``out_dir/jobs/<kind>-<hash of its configuration>/``: a repeated run reuses the finished jobs of the
+same configuration and never a model trained with other settings.
 
 Table I choices: T = 20, Bernoulli input, theta 1, lr 5e-4, N(0, 0.05) init (the paper's); the
 paper's "8-50-2" for 3-class Abalone with 7 features is inconsistent, we use 7-50-3 (7 numeric
@@ -17,19 +19,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from analysis.report import markdown_table
-from baselines.ann import load_ann
-from baselines.convert import convert
-from baselines.evaluate import accuracy_vs_T
-from baselines.train_ann import ann_accuracy, ann_config_from, train_ann
-from learning.datasets import load_dataset
-from learning.evaluate import evaluate_model
-from learning.io import MODEL_FILE
-from learning.simulate import simulate_dataset
-from learning.train import config_from, train
-from simcore.fileio import atomic_write, read_json, write_json
+from analysis.runner import Runner
+from analysis.runner.build import convert_job, eval_job, train_job
+from baselines.train_ann import ann_config_from
+from learning.train import config_from
+from simcore.fileio import atomic_write, write_json
 from simcore.provenance import environment
 
 __all__ = ["TABLE1", "TABLE2", "table1", "table2", "cost_table"]
@@ -59,22 +55,6 @@ def _pm(values: list[float]) -> str:
     return f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if v.size > 1 else f"{v.mean():.2f}"
 
 
-def _train_once(d: Path, cfg, trainer) -> dict:
-    if (d / MODEL_FILE).is_file():
-        return read_json(d / "metrics.json", "metrics")
-    return trainer(cfg, d, resume=(d / "checkpoint.safetensors").is_file(), progress=False)
-
-
-def _evaluated(d: Path, name: str, fn) -> float:
-    """The accuracy ``fn()`` of the model in d, computed once and kept in ``d/eval_{name}.json``."""
-    path = d / f"eval_{name}.json"
-    if path.is_file():
-        return read_json(path, "evaluation")["accuracy"]
-    accuracy = float(fn())
-    write_json(path, {"accuracy": accuracy, **environment()})
-    return accuracy
-
-
 def _write(out: Path, name: str, title: str, table: str, rows: list, config: dict, seconds: float, notes: str = ""):
     md = f"# {title}\n\n{table}\n\n{notes}\nWall time: {seconds:.0f} s.\n"
     atomic_write(out / f"{name}.md", lambda f: f.write(md), mode="w")
@@ -82,29 +62,37 @@ def _write(out: Path, name: str, title: str, table: str, rows: list, config: dic
     return md
 
 
+def table1_jobs(seeds, epochs: int | None, datasets, limit: int | None):
+    """(jobs in dependency order, {(dataset, seed): {column: evaluation job}}) of Table I."""
+    jobs, measured = [], {}
+    for ds in datasets:
+        arch = TABLE1[ds][0]
+        for seed in seeds:
+            snn = train_job(config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit))
+            ann = train_job(ann_config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit))
+            cols = {f"{name}_{split}": eval_job(model, measure, split=split, limit=limit)
+                    for name, model, measure in (("tensor", snn, "tensor"), ("simcore", snn, "simcore"),
+                                                 ("ann", ann, "ann"))
+                    for split in ("train", "test")}
+            jobs += [snn, ann, *cols.values()]
+            measured[ds, seed] = cols
+    return jobs, measured
+
+
 def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=tuple(TABLE1),
-           limit: int | None = None) -> str:
-    """Train every UCI configuration with every seed; write table1.md/json. Returns the Markdown."""
+           limit: int | None = None, runner: Runner | None = None) -> str:
+    """Train every UCI configuration with every seed (jobs run by ``runner``, default serially);
+    write table1.md/json. Returns the Markdown."""
     out, t0 = Path(out_dir), time.perf_counter()
-    torch.set_num_threads(1)  # networks of 20-50 neurons: intra-op threads only add overhead
+    jobs, measured = table1_jobs(seeds, epochs, datasets, limit)
+    results = (runner or Runner()).run(jobs, out)
     rows, table = [], []
     for ds in datasets:
         arch, paper, ref23 = TABLE1[ds]
         acc = {k: [] for k in ("tensor_train", "tensor_test", "simcore_train", "simcore_test", "ann_train", "ann_test")}
         for seed in seeds:
-            d = out / f"{ds}_seed{seed}"
-            _train_once(d, config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit), train)
-            for split in ("train", "test"):
-                acc[f"tensor_{split}"].append(evaluate_model(d, split=split, limit=limit)["accuracy"])
-                acc[f"simcore_{split}"].append(
-                    simulate_dataset(d, split=split, limit=limit, progress=False, compare=False)["accuracy"])
-            a = out / f"{ds}_ann_seed{seed}"
-            _train_once(a, ann_config_from(ds, arch, seed=seed, epochs=epochs, limit_train=limit, limit_test=limit),
-                        train_ann)
-            ann, _ = load_ann(a)
-            for split in ("train", "test"):
-                data = load_dataset(ds, split, limit=limit)
-                acc[f"ann_{split}"].append(ann_accuracy(ann, data.x, data.y))
+            for col, job in measured[ds, seed].items():
+                acc[col].append(results[job.id]["accuracy"])
             rows.append({"dataset": ds, "arch": arch, "seed": seed, **{k: v[-1] for k, v in acc.items()}})
         table.append({"dataset": ds, "arch": arch, "paper train/test": f"{paper[0]:.1f} / {paper[1]:.1f}",
                       "ref [23] train/test": f"{ref23[0]:.1f} / {ref23[1]:.1f}",
@@ -116,45 +104,63 @@ def table1(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, datasets=t
              f"Epochs: {epochs or 'default'}{'; samples limited to ' + str(limit) if limit else ''}. "
              "ANN: same architecture, ReLU, analog input, trained on the same split.\n")
     return _write(out, "table1", "Table I: UCI data sets", md_table, rows,
-                  {"seeds": list(seeds), "epochs": epochs, "limit": limit}, time.perf_counter() - t0, notes)
+                  {"seeds": list(seeds), "epochs": epochs, "limit": limit, "jobs": {j.id: j.config for j in jobs}},
+                  time.perf_counter() - t0, notes)
+
+
+def _recipe(recipe: dict, epochs, lr_decay, dropout) -> dict:
+    return {**recipe, **{k: v for k, v in (("epochs", epochs), ("lr_decay", lr_decay), ("dropout", dropout))
+                         if v is not None}}
+
+
+def table2_jobs(seeds, configs, recipe_overrides: dict, data_dir, conversion: bool, limit_train, limit_test,
+                seeds_for: dict | None):
+    """(jobs in dependency order, {(row index, seed): (train job, {column: evaluation job})}) of Table II."""
+    jobs, measured = [], {}
+    for row, (arch, T, _, recipe) in enumerate(configs):
+        recipe = _recipe(recipe, **recipe_overrides)
+        for seed in tuple(seeds)[: (seeds_for or {}).get(arch, len(seeds))]:
+            snn = train_job(config_from("mnist", arch, T=T, seed=seed, data_dir=data_dir, limit_train=limit_train,
+                                        limit_test=limit_test, **recipe))
+            cols = {"simcore": eval_job(snn, "simcore", split="test", limit=limit_test)}
+            jobs += [snn, cols["simcore"]]
+            if conversion:
+                ann = train_job(ann_config_from("mnist", arch, seed=seed, epochs=recipe["epochs"], data_dir=data_dir,
+                                                limit_train=limit_train, limit_test=limit_test))
+                conv = convert_job(ann, "robust", seed)
+                cols["conversion_robust"] = eval_job(conv, "converted-at-T", T=T, seed=seed, limit=limit_test)
+                jobs += [ann, conv, cols["conversion_robust"]]
+            measured[row, seed] = (snn, cols)
+    return jobs, measured
 
 
 def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TABLE2, data_dir=None,
            lr_decay: float | None = None, dropout: float | None = None, conversion: bool = True,
            limit_train: int | None = None, limit_test: int | None = None,
-           seeds_for: dict[str, int] | None = None) -> str:
+           seeds_for: dict[str, int] | None = None, runner: Runner | None = None) -> str:
     """Train the MNIST configurations (each row's recipe; epochs, lr_decay, dropout override it);
     evaluate in the tensor model and simcore; add the robust conversion baseline at the same T
-    (its ANN trained for as many epochs). Models already complete in out_dir are reused, and each
-    row states the training settings read back from the models' own metrics.json. ``seeds_for``
-    maps an architecture to fewer seeds (the first N of ``seeds``) for rows too costly for all.
-    Writes table2.md/json and returns the Markdown."""
+    (its ANN trained for as many epochs). Jobs run by ``runner`` (default serially); finished jobs
+    in out_dir are reused, and each row states the training settings read back from the models'
+    own metrics. ``seeds_for`` maps an architecture to fewer seeds (the first N of ``seeds``) for
+    rows too costly for all. Writes table2.md/json and returns the Markdown."""
     out, t0 = Path(out_dir), time.perf_counter()
+    jobs, measured = table2_jobs(seeds, configs, {"epochs": epochs, "lr_decay": lr_decay, "dropout": dropout},
+                                 data_dir, conversion, limit_train, limit_test, seeds_for)
+    results = (runner or Runner()).run(jobs, out)
     rows, table = [], []
-    for arch, T, paper, recipe in configs:
-        recipe = {**recipe, **{k: v for k, v in (("epochs", epochs), ("lr_decay", lr_decay),
-                                                  ("dropout", dropout)) if v is not None}}
-        tag = arch.replace("x", "_") + f"_T{T}"
+    for row, (arch, T, paper, _) in enumerate(configs):
         tensor, sim, conv, settings = [], [], [], set()
-        row_seeds = tuple(seeds)[: (seeds_for or {}).get(arch, len(seeds))]
+        row_seeds = [seed for r, seed in measured if r == row]
         for seed in row_seeds:
-            d = out / f"{tag}_seed{seed}"
-            m = _train_once(d, config_from("mnist", arch, T=T, seed=seed, data_dir=data_dir, limit_train=limit_train,
-                                           limit_test=limit_test, **recipe), train)
+            snn, cols = measured[row, seed]
+            m = results[snn.id]["metrics"]
             tensor.append(m["test_accuracy"])
             c = m["config"]
             settings.add(f"{c['epochs']} ep, decay {c.get('lr_decay', 1.0)}, dropout {c.get('dropout', 0.0)}")
-            sim.append(_evaluated(d, f"simcore_sync_limit{limit_test}", lambda: simulate_dataset(
-                d, data_dir=data_dir, limit=limit_test, progress=False, compare=False)["accuracy"]))
+            sim.append(results[cols["simcore"].id]["accuracy"])
             if conversion:
-                a = out / f"{arch.replace('x', '_')}_ann_seed{seed}"
-                _train_once(a, ann_config_from("mnist", arch, seed=seed, epochs=recipe["epochs"], data_dir=data_dir,
-                                               limit_train=limit_train, limit_test=limit_test), train_ann)
-                c = out / f"{arch.replace('x', '_')}_conv_robust_seed{seed}"
-                if not (c / MODEL_FILE).is_file():
-                    convert(a, "robust", out_dir=c, data_dir=data_dir, seed=seed)
-                conv.append(_evaluated(c, f"T{T}_limit{limit_test}", lambda: accuracy_vs_T(
-                    c, Ts=(T,), limit=limit_test, data_dir=data_dir, seed=seed)[0]["accuracy"]))
+                conv.append(results[cols["conversion_robust"].id]["accuracy"])
             rows.append({"arch": arch, "T": T, "seed": seed, "tensor": tensor[-1], "simcore": sim[-1],
                          "conversion_robust": conv[-1] if conv else None})
         table.append({"network": arch, "T": T, "paper": f"{paper:.2f}", "tensor model": _pm(tensor),
@@ -167,7 +173,8 @@ def table2(out_dir, seeds=(0, 1, 2, 3, 4), epochs: int | None = None, configs=TA
              f"architecture, robust normalisation (99.9th percentile), Bernoulli input, reset by subtraction."
              f"{' Samples limited.' if limit_train or limit_test else ''}\n")
     return _write(out, "table2", "Table II: MNIST", md_table, rows,
-                  {"seeds": list(seeds), "seeds_for": seeds_for, "configs": [list(c) for c in configs]},
+                  {"seeds": list(seeds), "seeds_for": seeds_for, "configs": [list(c) for c in configs],
+                   "limit_train": limit_train, "limit_test": limit_test, "jobs": {j.id: j.config for j in jobs}},
                   time.perf_counter() - t0, notes)
 
 

@@ -1,10 +1,13 @@
 """Latency-accuracy sweep: direct spike-count training at several T_train against ANN conversion
 with each normalisation, every model evaluated in simcore (``sync``) at several T_infer.
 
-Layout of ``out_dir``: ``snn_T{T}_seed{s}/`` (trained models), ``ann_seed{s}/``,
-``conv_{norm}_seed{s}/``, and the results: ``sweep.json`` (rows, config, versions), ``sweep.csv``
-(one row per method, T_train, T_infer, seed), ``accuracy_vs_T.png``, ``decision_latency.png``.
-Models already complete in ``out_dir`` are reused, so an interrupted sweep can be rerun.
+The sweep is a list of jobs (``analysis.runner``): train-snn per (T_train, seed), train-ann per
+seed, convert per (normalisation, seed), and one evaluation per model. Each job lives in
+``out_dir/jobs/<kind>-<hash of its configuration>/`` (model in ``model/``), so a rerun with the
+same settings reuses finished jobs and one with other settings (architecture, epochs, limits, data
+files, ...) trains new models beside them; nothing is ever relabelled. Results in ``out_dir``:
+``sweep.json`` (rows, config, versions), ``sweep.csv`` (one row per method, T_train, T_infer,
+seed, with the model directory that produced it), ``accuracy_vs_T.png``, ``decision_latency.png``.
 """
 from __future__ import annotations
 
@@ -14,50 +17,53 @@ import os
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from analysis.latency import decision_latency
 from analysis.plots import accuracy_vs_T, decision_latency as latency_plot
-from baselines.convert import convert
-from baselines.train_ann import ann_config_from, train_ann
-from learning.datasets import load_dataset
-from learning.io import MODEL_FILE
-from learning.simulate import load_simulatable
-from learning.train import config_from, train
-from simcore import simulate
+from analysis.runner import Runner, model_dir
+from analysis.runner.build import convert_job, eval_job, train_job
+from baselines.normalise import NORMS
+from baselines.train_ann import ann_config_from
+from learning.train import config_from
 from simcore.fileio import atomic_write, write_json
 from simcore.provenance import environment
 
-__all__ = ["sweep", "NORMS", "COLUMNS"]
+__all__ = ["sweep", "sweep_jobs", "COLUMNS"]
 
-NORMS = ("model", "data", "robust")
-COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample", "samples")
-
-
-def _complete(d: Path) -> bool:
-    return (d / MODEL_FILE).is_file()
+COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "sops_per_sample", "samples", "model")
 
 
-def _evaluate(model_dir: Path, x: np.ndarray, y: np.ndarray, T_infer: list[int], seed: int):
-    """Rows (T_infer, accuracy, sops) and the decision-latency trace at the largest T."""
-    graph, meta, _ = load_simulatable(model_dir)
-    enc, rate = meta.get("encoding", "bernoulli"), float(meta.get("max_rate", 1.0))
-    out, trace = [], None
-    for T in T_infer:
-        res = simulate(graph, x, T, seed, encoding=enc, max_rate=rate, sample_ids=np.arange(len(y)), mode="sync")
-        out.append((T, float(np.mean(res.predictions == y)), float(res.total_sops.mean())))
-        trace = res.prediction_trace
-    return out, decision_latency(trace, y)
+def sweep_jobs(dataset: str, arch: str, *, T_train, T_infer, norms, seeds, epochs=None, ann_epochs=None,
+               lr_decay=None, dropout=None, data_dir=None, limit_train=None, limit_test=None):
+    """(jobs in dependency order, [(method, T_train, seed, model job, evaluation job)]) of a sweep."""
+    jobs, evaluated = [], []
+    for seed in seeds:
+        for T in T_train:
+            snn = train_job(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, lr_decay=lr_decay,
+                                        dropout=dropout, data_dir=data_dir, limit_train=limit_train,
+                                        limit_test=limit_test))
+            ev = eval_job(snn, "sweep", T_infer=T_infer, seed=seed, limit=limit_test)
+            jobs += [snn, ev]
+            evaluated.append((f"spike-count T_train={T}", T, seed, snn, ev))
+        ann = train_job(ann_config_from(dataset, arch, epochs=ann_epochs, seed=seed, lr_decay=lr_decay,
+                                        data_dir=data_dir, limit_train=limit_train, limit_test=limit_test))
+        jobs.append(ann)
+        for norm in norms:
+            conv = convert_job(ann, norm, seed)
+            ev = eval_job(conv, "sweep", T_infer=T_infer, seed=seed, limit=limit_test)
+            jobs += [conv, ev]
+            evaluated.append((f"conversion ({norm})", None, seed, conv, ev))
+    return jobs, evaluated
 
 
 def sweep(
     dataset: str, arch: str, out_dir: str | os.PathLike, *, T_train=(5, 10, 20), T_infer=None,
     norms=NORMS, seeds=(0,), epochs: int | None = None, ann_epochs: int | None = None, lr_decay: float | None = None, dropout: float | None = None,
     data_dir=None, limit_train: int | None = None, limit_test: int | None = None, progress: bool = True,
+    runner: Runner | None = None,
 ) -> dict:
-    """Train, convert and evaluate everything (see the module docstring). Returns the sweep dict."""
+    """Train, convert and evaluate everything (see the module docstring) with ``runner`` (default:
+    serially, with a progress bar unless ``progress`` is False). Returns the sweep dict."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     T_train = sorted({int(t) for t in T_train})
     T_infer = sorted({int(t) for t in (T_infer or T_train)})
     if not T_train or min(T_train + T_infer) < 1:
@@ -65,46 +71,29 @@ def sweep(
     for norm in norms:
         if norm not in NORMS:
             raise ValueError(f"unknown normalisation {norm!r}; choose from {NORMS}")
-    test = load_dataset(dataset, "test", data_dir, limit=limit_test)
-    x, y = test.x.astype(np.float64), test.y
+    jobs, evaluated = sweep_jobs(dataset, arch, T_train=T_train, T_infer=T_infer, norms=norms, seeds=seeds,
+                                 epochs=epochs, ann_epochs=ann_epochs, lr_decay=lr_decay, dropout=dropout,
+                                 data_dir=data_dir, limit_train=limit_train, limit_test=limit_test)
+    results = (runner or Runner(progress=progress)).run(jobs, out)
     rows, latencies, windows = [], {}, {}
-    jobs = [("snn", T, s) for s in seeds for T in T_train] + [("ann", None, s) for s in seeds]
-    for kind, T, seed in tqdm(jobs, desc="sweep", unit="model", disable=not progress):
-        if kind == "snn":
-            d = out / f"snn_T{T}_seed{seed}"
-            if not _complete(d):
-                train(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, lr_decay=lr_decay, dropout=dropout,
-                                  data_dir=data_dir,
-                                  limit_train=limit_train, limit_test=limit_test), d, resume=(d / "checkpoint.safetensors").is_file(),
-                      progress=False)
-            models = [(f"spike-count T_train={T}", T, d)]
-        else:
-            d = out / f"ann_seed{seed}"
-            if not _complete(d):
-                train_ann(ann_config_from(dataset, arch, epochs=ann_epochs, seed=seed, lr_decay=lr_decay, data_dir=data_dir,
-                                          limit_train=limit_train, limit_test=limit_test), d,
-                          resume=(d / "checkpoint.safetensors").is_file(), progress=False)
-            models = []
-            for norm in norms:
-                c = out / f"conv_{norm}_seed{seed}"
-                if not _complete(c):
-                    convert(d, norm, out_dir=c, data_dir=data_dir, seed=seed)
-                models.append((f"conversion ({norm})", None, c))
-        for method, t_train, model_dir in models:
-            evaluated, lat = _evaluate(model_dir, x, y, T_infer, seed)
-            latencies.setdefault(method, []).append(lat)
-            windows[method] = max(T_infer)
-            for t_inf, acc, sops in evaluated:
-                rows.append({"method": method, "T_train": t_train, "T_infer": t_inf, "seed": seed,
-                             "accuracy": acc, "sops_per_sample": sops, "samples": len(y)})
+    for method, t_train, seed, model, ev in evaluated:
+        res = results[ev.id]
+        latencies.setdefault(method, []).append(np.asarray(res["latency"], dtype=np.int64))
+        windows[method] = max(T_infer)
+        where = str(model_dir(out, model).relative_to(out))
+        rows += [{"method": method, "T_train": t_train, "seed": seed, **r, "model": where} for r in res["rows"]]
+    rows = [{k: r[k] for k in COLUMNS} for r in rows]
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
-              "seeds": list(seeds), "epochs": epochs, "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "rows": rows, **environment()}
+              "seeds": list(seeds), "epochs": epochs, "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout,
+              "limit_train": limit_train, "limit_test": limit_test,
+              "jobs": {j.id: j.config for j in jobs}, "rows": rows, **environment()}
     write_json(out / "sweep.json", result)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(out / "sweep.csv", lambda f: f.write(buf.getvalue()), mode="w")
-    accuracy_vs_T(rows, out / "accuracy_vs_T.png", title=f"{dataset} {arch}: accuracy against latency")
+    name = Path(dataset[4:]).name if dataset.startswith("npz:") else dataset  # a file's name, not its path
+    accuracy_vs_T(rows, out / "accuracy_vs_T.png", title=f"{name} {arch}: accuracy against latency")
     latency_plot({m: np.concatenate(v) for m, v in latencies.items()}, windows, out / "decision_latency.png")
     return result

@@ -21,12 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from learning.io import FORMAT, MODEL_FILE, WEIGHTS_FILE, load_arrays, read_meta, save_arrays
+from learning.io import WEIGHTS_FILE, load_arrays, save_arrays
 from learning.model import build_stages, stage_input
+from learning.models import FORMAT, MODEL_FILE, Loaded
 from learning.spec import Arch, SpecError, parse_spec
 from simcore.fileio import write_json
 
-__all__ = ["ANN", "ConversionError", "parse_convertible", "save_ann", "load_ann", "check_arrays"]
+__all__ = ["ANN", "ConversionError", "parse_convertible", "save_ann", "load_ann_model", "check_arrays"]
 
 
 class ConversionError(ValueError):
@@ -55,8 +56,8 @@ def parse_convertible(spec: str) -> Arch:
     except SpecError as e:
         raise ConversionError(f"unsupported architecture: {e}") from None
     try:
-        build_stages(arch)
-    except ValueError as e:
+        arch.stages()
+    except SpecError as e:
         raise ConversionError(str(e)) from None
     return arch
 
@@ -112,11 +113,9 @@ def save_ann(out_dir: str | os.PathLike, net: ANN, meta: dict) -> Path:
     return out
 
 
-def load_ann(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float64) -> tuple[ANN, dict]:
-    """Load an ANN model directory; ConversionError (a ValueError) if it is not a valid ANN."""
-    meta = read_meta(model_dir)
-    if meta["kind"] != "ann":
-        raise ConversionError(f"{model_dir}: holds a model of kind {meta['kind']!r}, not an ANN (kind 'ann')")
+def load_ann_model(model_dir: Path, meta: dict) -> Loaded:
+    """Loader of kind "ann" (:mod:`learning.models`): the float64 ANN, in eval mode; ConversionError
+    (a ValueError) if it is not a valid ANN."""
     arch = parse_convertible(meta["arch"])
     bias = meta.get("bias", True)
     if not isinstance(bias, bool):
@@ -125,4 +124,4 @@ def load_ann(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float64) -
     check_arrays(arch, bias, arrays, str(model_dir))
     net = ANN(arch, bias)
     net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-    return net.to(dtype).eval(), meta
+    return Loaded("ann", model_dir, meta, net.to(torch.float64).eval(), None)

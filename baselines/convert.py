@@ -1,8 +1,8 @@
 """ANN-to-SNN conversion: a trained ReLU twin -> a simcore network of IF neurons.
 
-The converted network has the spiking model's structure (:mod:`learning.export`): population
-``input`` then ``{kind}{k}`` per weighted stage (``dense1``, ``conv1``, ...), pooling and flattening
-in the projection op chains, zero delays (a spike reaches the next layer in the same step, as in
+The converted network has the spiking model's structure, built by the one graph builder
+(:func:`learning.graph_builder.build_graph`, which also names the populations: ``input``, ``dense1``,
+``conv1``, ...), pooling and flattening in the projection op chains, zero delays (a spike reaches the next layer in the same step, as in
 Diehl's and snn_toolbox's simulators). Neurons: non-leaky IF, threshold 1, reset by subtraction
 (default; Rueckauer) or to zero (Diehl), bias applied as a constant current every step
 (``bias_mode="current"``, Rueckauer / snn_toolbox). Weights and biases are normalised by one of
@@ -27,20 +27,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from baselines.ann import ANN, ConversionError, load_ann
+from baselines.ann import ANN, ConversionError
+from baselines.choices import INPUTS, RESETS
 from baselines.normalise import (NORMS, ActivationStats, applied_divisors, apply_factors, data_based_factors,
                                  model_based_factors)
+from learning.datafiles import resolve_data_dir
 from learning.datasets import load_dataset
-from learning.io import FORMAT, MODEL_FILE, read_meta
+from learning.graph_builder import build_graph, population_names
+from learning.models import FORMAT, MODEL_FILE, Loaded, load, read_graph
+from simcore import GraphError, Network, save_network
 from simcore.fileio import write_json
-from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, GraphError, Network
+from simcore.neuron import NeuronParams
+from simcore.outputs import GRAPH_FILES, check_dir, output_dir
 from simcore.provenance import environment
 
-__all__ = ["INPUTS", "RESETS", "DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
-           "activation_stats", "scale_factors", "convert_ann", "convert", "load_converted"]
+__all__ = ["DEFAULT_T", "DEFAULT_ROBUST_SAMPLES", "build_network", "ann_layers",
+           "activation_stats", "scale_factors", "convert_ann", "convert", "load_converted_model"]
 
-INPUTS = {"poisson": "bernoulli", "bernoulli": "bernoulli", "analog": "analog"}
-RESETS = ("subtract", "zero")
+CONVERT_FILES = (*GRAPH_FILES, MODEL_FILE)  # what convert writes
 DEFAULT_T = 100  # window recorded in model.json for `spikecount simulate` (override with --T)
 DEFAULT_ROBUST_SAMPLES = 10_000  # default normalisation subset for the percentile (memory)
 
@@ -54,57 +58,22 @@ def ann_layers(net: ANN) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     return ws, bs
 
 
+def conversion_neuron(reset: str = "subtract", threshold: float = 1.0) -> NeuronParams:
+    """The converted network's neuron: non-leaky IF, ``>=``, ``reset`` ("subtract" | "zero"), bias as a current."""
+    return NeuronParams(threshold=threshold, reset=reset, bias_mode="current")
+
+
 def build_network(net: ANN, weights: list[np.ndarray], biases: list[np.ndarray | None],
                   reset: str = "subtract", threshold: float = 1.0) -> Network:
-    """The simcore network of ``net``'s stage structure with the given (normalised) weights and biases.
-
-    Bias: a constant current every step (``bias_mode="current"``); conv biases are per map.
-    """
+    """The simcore network of ``net``'s stage structure with the given (normalised) weights and biases
+    (:func:`learning.graph_builder.build_graph`). Bias: a constant current every step
+    (``bias_mode="current"``); conv biases are per map."""
     if reset not in RESETS:
         raise ConversionError(f"reset must be one of {RESETS}, got {reset!r}")
-    if len(weights) != len(net.stages) or len(biases) != len(net.stages):
-        raise ConversionError(f"{len(net.stages)} weighted layers in {net.arch.spec!r}, "
-                              f"got {len(weights)} weight and {len(biases)} bias arrays")
-    graph = Network()
-    graph.add_input("input", shape=tuple(net.arch.input_shape))
-    prev = "input"
-    shape = tuple(net.arch.input_shape)
-    for k, (stage, module) in enumerate(zip(net.stages, net.layers)):
-        if stage.pool is not None and int(stage.pool) < 0:
-            raise ConversionError(f"layer {k + 1}: pooling size must be >= 1, got {stage.pool}")
-        name = f"{stage.kind}{k + 1}"
-        w = np.asarray(weights[k], dtype=np.float64)
-        ops = ([AvgPool2d(stage.pool)] if stage.pool else []) + ([Flatten()] if stage.flatten else [])
-        if stage.kind == "dense":
-            ops.append(Dense(w))
-            out_shape = (w.shape[0],)
-        elif stage.kind == "conv":
-            ops.append(Conv2d(w, stride=1, padding=0))
-            c, h, wd = shape
-            if stage.pool:
-                h, wd = h // stage.pool, wd // stage.pool
-            out_shape = (w.shape[0], h - w.shape[2] + 1, wd - w.shape[3] + 1)
-        else:
-            raise ConversionError(f"layer {k + 1}: unsupported layer kind {stage.kind!r}")
-        n = int(np.prod(out_shape))
-        b = biases[k]
-        if b is None:
-            b = np.zeros(n)
-        else:
-            b = np.asarray(b, dtype=np.float64)
-            if stage.kind == "conv":
-                b = np.repeat(b, out_shape[1] * out_shape[2])
-        try:
-            graph.add_neurons(name, shape=out_shape, threshold=threshold, bias=b, bias_mode="current", reset=reset)
-            graph.connect(prev, name, ops, delay=0)
-        except GraphError as e:
-            raise ConversionError(f"cannot convert {net.arch.spec!r}: {e}") from None
-        prev, shape = name, out_shape
     try:
-        graph.validate()
+        return build_graph(net.arch, weights, biases, conversion_neuron(reset, threshold))
     except GraphError as e:
         raise ConversionError(f"cannot convert {net.arch.spec!r}: {e}") from None
-    return graph
 
 
 def activation_stats(net: ANN, x: np.ndarray, keep_nonzero: bool, batch_size: int = 500) -> ActivationStats:
@@ -145,16 +114,6 @@ def convert_ann(net: ANN, norm: str, x_norm: np.ndarray | None = None, *, percen
     return build_network(net, weights, biases, reset=reset), lambdas
 
 
-def _check_out_dir(out: Path, ann_dir: Path) -> None:
-    if out.resolve() == ann_dir.resolve():
-        raise ValueError(f"--out {out} is the ANN's own directory; choose another")
-    if out.exists():
-        if not out.is_dir():
-            raise ValueError(f"--out {out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / "graph.json").is_file():
-            raise ValueError(f"--out {out} is a non-empty directory that holds no converted model; refusing to replace it")
-
-
 def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = None, reset: str = "subtract",
             input: str = "poisson", out_dir: str | os.PathLike | None = None, *, data_dir=None,
             norm_samples: int | None = None, seed: int | None = None, previous: str = "scale_factor",
@@ -169,8 +128,9 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     ("scale_factor", or "applied" = the official MATLAB code).
 
     model.json fields: format, kind "converted", arch, dataset, norm, percentile, reset, input,
-    encoding, bias_mode "current", theta 1.0, max_rate 1.0, T (default window for simulate),
-    scale_factors (lambda_l), applied_divisors (lambda_l/lambda_{l-1}), populations,
+    encoding, bias_mode "current", theta 1.0, neuron (``NeuronParams.to_dict()``), max_rate 1.0,
+    T (default window for simulate), scale_factors (lambda_l), applied_divisors
+    (lambda_l/lambda_{l-1}), populations,
     ann_test_accuracy, ann_dir, bias, norm_samples, previous (data only), split_seed, seed, environment.
     """
     ann_dir = Path(ann_dir)
@@ -195,8 +155,9 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
     out = Path(out_dir)
     if not ann_dir.is_dir():
         raise ValueError(f"ANN directory not found: {ann_dir}")
-    _check_out_dir(out, ann_dir)
-    net, meta = load_ann(ann_dir)
+    check_dir(out, "convert", adopt=CONVERT_FILES)  # refuse before the work; output_dir claims it below
+    loaded = load(ann_dir, kinds=("ann",), purpose="conversion")
+    net, meta = loaded.net, loaded.meta
     dataset = meta.get("dataset")
     split_seed = int(meta.get("split_seed", 0))
     x_norm, n_used = None, 0
@@ -204,38 +165,35 @@ def convert(ann_dir: str | os.PathLike, norm: str, percentile: float | None = No
         if dataset is None:
             raise ValueError(f"{ann_dir}: model.json records no dataset; data-based normalisation needs one")
         limit = norm_samples if norm_samples is not None else (DEFAULT_ROBUST_SAMPLES if norm == "robust" else None)
+        data_dir = resolve_data_dir(meta, dataset, data_dir, ann_dir)
         train = load_dataset(dataset, "train", data_dir, split_seed=split_seed, limit=limit)
         if train.x.shape[1] != net.arch.n_inputs:
             raise ConversionError(f"{ann_dir}: arch {net.arch.spec!r} takes {net.arch.n_inputs} inputs, "
                                   f"{dataset} has {train.x.shape[1]} features")
         x_norm, n_used = train.x.astype(np.float64), len(train.x)
     graph, lambdas = convert_ann(net, norm, x_norm, percentile=percentile or 99.9, reset=reset, previous=previous)
-    graph.save(out)
     info = {
         "format": FORMAT, "kind": "converted", "arch": net.arch.spec, "dataset": dataset,
         "norm": norm, "percentile": percentile if norm == "robust" else None, "reset": reset,
         "input": "analog" if INPUTS[input] == "analog" else "poisson", "encoding": INPUTS[input],
-        "bias_mode": "current", "theta": 1.0, "max_rate": 1.0, "T": int(T),
+        "bias_mode": "current", "theta": 1.0, "neuron": conversion_neuron(reset).to_dict(), "max_rate": 1.0, "T": int(T),
         "scale_factors": [float(v) for v in lambdas], "applied_divisors": applied_divisors(lambdas),
-        "populations": [p for p in graph.populations if p != "input"],
+        "populations": population_names(net.arch),
         "ann_test_accuracy": meta.get("test_accuracy"), "ann_dir": str(ann_dir), "bias": net.bias,
         "norm_samples": n_used if norm != "model" else None,
         **({"previous": previous} if norm == "data" else {}),
         "split_seed": split_seed, "seed": int(meta.get("seed", 0) if seed is None else seed),
+        "data_dir": meta.get("data_dir"), "data_files": meta.get("data_files"),
+        **{k: meta[k] for k in ("data_path", "data_sha256", "data_scaling") if k in meta},
         **environment(),
     }
-    write_json(out / MODEL_FILE, info)
+    with output_dir(out, "convert", adopt=CONVERT_FILES):
+        save_network(graph, out)
+        write_json(out / MODEL_FILE, info)
     return info
 
 
-def load_converted(path: str | os.PathLike) -> tuple[Network, dict]:
-    """(simcore network, model.json) of a directory written by :func:`convert`."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ValueError(f"converted model directory not found: {path}")
-    meta = read_meta(path)
-    if meta["kind"] != "converted":
-        raise ValueError(f"{path}: holds a model of kind {meta['kind']!r}, not a converted model")
-    if not (path / "graph.json").is_file():
-        raise ValueError(f"{path}: graph.json missing")
-    return Network.load(path), meta
+def load_converted_model(path: Path, meta: dict) -> Loaded:
+    """Loader of kind "converted" (:mod:`learning.models`): the simcore network of a directory written
+    by :func:`convert`."""
+    return Loaded("converted", path, meta, None, read_graph(path))

@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from baselines.convert import load_converted
 from learning.datasets import load_dataset
+from learning.models import load
 from simcore import simulate
 
 __all__ = ["DEFAULT_TS", "accuracy_vs_T"]
@@ -33,7 +33,8 @@ def accuracy_vs_T(converted_dir: str | os.PathLike, dataset: str | None = None, 
     plus the model's norm, reset, encoding, percentile and ann_test_accuracy, and (for max(Ts)
     only meaningful, repeated everywhere) the mean SOPs per sample of the full run.
     """
-    graph, meta = load_converted(converted_dir)
+    loaded = load(converted_dir, kinds=("converted",), purpose="accuracy_vs_T")
+    graph, meta = loaded.graph, loaded.meta
     dataset = dataset or meta.get("dataset")
     if dataset is None:
         raise ValueError(f"{converted_dir}: no dataset recorded; pass one")

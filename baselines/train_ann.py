@@ -8,21 +8,24 @@ no encoder). Defaults per data set (lr, epochs, batch size) are :func:`learning.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import safetensors
 import torch
 import torch.nn.functional as F
 
 from baselines.ann import ANN, parse_convertible, save_ann
-from learning.loop import CHECKPOINT_FILE, fit, load_pair
-from learning.train import defaults_for
+from learning.datafiles import data_files
+from learning.datasets import Dataset
+from learning.loop import RUN_FILES, check_pair, fit, load_pair, start_run
+from learning.npz_data import provenance
+from learning.resources import check_training_cost
+from learning.train import check_common, defaults_for
+from simcore.outputs import output_dir
 
-__all__ = ["ANNConfig", "ann_config_from", "train_ann", "ann_accuracy"]
+__all__ = ["ANNConfig", "ann_config_from", "train_ann", "train_ann_network", "ann_accuracy"]
 
 
 @dataclass
@@ -46,10 +49,7 @@ class ANNConfig:
         parse_convertible(self.arch)
         if int(self.epochs) != self.epochs or self.epochs < 1:
             raise ValueError(f"epochs must be an integer >= 1, got {self.epochs}")
-        if not (self.lr > 0 and self.batch_size >= 1 and self.seed >= 0):
-            raise ValueError("lr and batch_size must be positive and seed >= 0")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        check_common(self)
 
 
 def ann_config_from(dataset: str, arch: str, **overrides) -> ANNConfig:
@@ -73,34 +73,42 @@ def ann_accuracy(net: ANN, x: np.ndarray, y: np.ndarray, batch_size: int = 1000)
     return correct / len(y)
 
 
-def _check_resume_bias(out: Path, cfg: ANNConfig) -> None:
-    ckpt = out / CHECKPOINT_FILE
-    if not ckpt.is_file():
-        return  # fit() reports the missing checkpoint
-    try:
-        with safetensors.safe_open(str(ckpt), framework="numpy") as f:
-            saved = json.loads(f.metadata()["config"])
-    except Exception as e:
-        raise ValueError(f"{ckpt}: corrupt checkpoint ({e})") from None
-    if "bias" not in saved:
-        raise ValueError(f"{ckpt}: not an ANN checkpoint (no 'bias' setting)")
-    if saved["bias"] != cfg.bias:
-        raise ValueError(f"{ckpt}: checkpoint was made with bias={saved['bias']!r}, this run has {cfg.bias!r}")
-
-
 def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = False, progress: bool = True,
               stop_after: int | None = None) -> dict:
     """Train, checkpointing every epoch; when complete write model.json (kind "ann") + weights.
 
     Returns the metrics dict (also written to out_dir/metrics.json).
     """
+    return train_ann_network(cfg, out_dir=out_dir, resume=resume, progress=progress, stop_after=stop_after)[1]
+
+
+def train_ann_network(cfg: ANNConfig, data: tuple[Dataset, Dataset] | None = None,
+                      out_dir: str | os.PathLike | None = None, *, resume: bool = False, progress: bool = True,
+                      stop_after: int | None = None) -> tuple[ANN, dict]:
+    """Train and return (ANN in eval mode, metrics); data (train, test) and out_dir optional (None:
+    ``cfg.dataset`` loaded; nothing written). The global random states are left as they were."""
     cfg.validate()
-    train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
-                                    cfg.limit_test)
-    if resume:
-        _check_resume_bias(Path(out_dir), cfg)
-    torch.manual_seed(cfg.seed)
-    net = ANN(parse_convertible(cfg.arch), bias=cfg.bias)
+    if data is None:
+        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
+        files = data_files(cfg.dataset, cfg.data_dir)
+    else:
+        check_pair(cfg.arch, *data)
+        files = {}  # arrays given by the caller: no files were read
+    train_set, test_set = data
+    check_training_cost(cfg.arch, cfg.batch_size, 1, "aggregate", len(train_set.y), len(test_set.y), cfg.epochs,
+                        "analog")
+    if out_dir is None:
+        return _train_ann(cfg, None, train_set, test_set, files, resume, progress, stop_after)
+    with output_dir(out_dir, "train-ann", adopt=RUN_FILES):
+        start_run(out_dir, resume)
+        return _train_ann(cfg, out_dir, train_set, test_set, files, resume, progress, stop_after)
+
+
+def _train_ann(cfg: ANNConfig, out_dir, train_set: Dataset, test_set: Dataset, files: dict, resume: bool,
+               progress: bool, stop_after: int | None) -> tuple[ANN, dict]:
+    with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the caller's state
+        torch.manual_seed(cfg.seed)
+        net = ANN(parse_convertible(cfg.arch), bias=cfg.bias)
     x_train = torch.from_numpy(train_set.x)
     y_train = torch.from_numpy(train_set.y)
 
@@ -114,13 +122,16 @@ def train_ann(cfg: ANNConfig, out_dir: str | os.PathLike, *, resume: bool = Fals
         return ann_accuracy(net, test_set.x, test_set.y)
 
     run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
-              stop_after=stop_after)
+              stop_after=stop_after, data_files=files)
     final = None
+    net.eval()
     if run.complete:
-        net.eval()
         final = ann_accuracy(net, test_set.x, test_set.y)
-        save_ann(out_dir, net, {"dataset": cfg.dataset, "seed": cfg.seed, "split_seed": cfg.split_seed,
-                                "test_accuracy": final, "epochs": cfg.epochs, "lr": cfg.lr,
-                                "batch_size": cfg.batch_size, "limit_train": cfg.limit_train,
-                                "limit_test": cfg.limit_test})
-    return run.write_metrics(final)
+        if out_dir is not None:
+            save_ann(out_dir, net, {"dataset": cfg.dataset, "seed": cfg.seed, "split_seed": cfg.split_seed,
+                                    "test_accuracy": final, "epochs": cfg.epochs, "lr": cfg.lr,
+                                    "batch_size": cfg.batch_size, "limit_train": cfg.limit_train,
+                                    "limit_test": cfg.limit_test, "data_files": files,
+                                    "data_dir": None if cfg.data_dir is None else str(Path(cfg.data_dir).resolve()),
+                                    **provenance(cfg.dataset)})
+    return net, run.write_metrics(final)

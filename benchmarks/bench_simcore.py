@@ -4,7 +4,7 @@
                                                 [--cnn-n 1000] [--cnn-model DIR]
 
 Networks: 784-800-10 (random weights scaled for realistic activity, a trained model via --model DIR
-(model.json + weights, loaded with learning.simulate.load_simulatable; inputs from
+(model.json + weights, loaded with learning.models.load; inputs from
 learning.datasets, MNIST test split), or a saved simcore graph via --graph DIR) and the CNN
 28x28-12c5-2a-64c5-2a-10 (random weights, or a trained one via --cnn-model DIR; with neither, the
 first runs/*/model.json with that arch is used if there is one). Input: the MNIST test
@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, encoding, simulate  # noqa: E402
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, compile_network, encoding, simulate  # noqa: E402
 
 MNIST = "/work/shared/data/mnist"
 
@@ -135,15 +135,18 @@ def main(argv=None):
     seed = 0
     if args.model:
         from learning.datasets import load_dataset
-        from learning.simulate import load_simulatable
+        from learning.models import load
 
-        net, meta, _ = load_simulatable(args.model)
+        loaded = load(args.model)
+        net, meta = loaded.graph, loaded.meta
         d = load_dataset(meta.get("dataset", "mnist"), "test", args.data_dir, split_seed=int(meta.get("split_seed", 0)))
         images, labels = d.x.reshape(len(d.y), -1).astype(np.float64), np.asarray(d.y, dtype=np.int64)
         seed = int(meta.get("seed", 0))
         label = f"{meta.get('arch', '?')} ({os.path.basename(args.model.rstrip('/'))})"
     elif args.graph:
-        net, label = Network.load(args.graph), os.path.basename(args.graph.rstrip("/"))
+        from learning.models import load
+
+        net, label = load(args.graph, kinds=("graph", "converted"), purpose="--graph").graph, os.path.basename(args.graph.rstrip("/"))
     else:
         net, label = mlp(), "784-800-10 (random)"
     x = images[: args.n]
@@ -156,7 +159,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     cnt = encoding.bernoulli_counts(x, args.T, 0)
     t_enc = time.perf_counter() - t0
-    comp = net.compile()
+    comp = compile_network(net)
     first = next(cp for cp in comp.projections if cp.src == comp.input_index)
     W_T = first.weights if first.dense else first.matrix().T  # (n_in, n_out)
     t0 = time.perf_counter()
@@ -165,9 +168,10 @@ def main(argv=None):
     if not args.skip_cnn:
         cnn_model = args.cnn_model or _find_trained("28x28-12c5-2a-64c5-2a-10")
         if cnn_model:
-            from learning.simulate import load_simulatable
+            from learning.models import load
 
-            cnet, cmeta, _ = load_simulatable(cnn_model)
+            cloaded = load(cnn_model)
+            cnet, cmeta = cloaded.graph, cloaded.meta
             clabel, cseed = f"CNN ({os.path.basename(cnn_model.rstrip('/'))})", int(cmeta.get("seed", 0))
         else:
             cnet, clabel, cseed = cnn(), "28x28-12c5-2a-64c5-2a-10 (random)", 0

@@ -187,17 +187,18 @@ def main(argv=None) -> dict:
 
     from learning.datasets import load_dataset
     from learning.export import export_nir
-    from learning.simulate import load_simulatable
+    from learning.models import load
     from simcore.encoding import bernoulli_trains
 
-    net, meta, _ = load_simulatable(a.model)
+    loaded = load(a.model)
+    net, meta = loaded.graph, loaded.meta
     data = load_dataset(meta["dataset"], "test", a.data_dir, split_seed=int(meta.get("split_seed", 0)), limit=a.limit)
     T, out = int(meta["T"]), net.output
     trains = bernoulli_trains(data.x.astype(np.float64), T, int(meta.get("seed", 0)), float(meta.get("max_rate", 1.0)))
     shape = net.shape(net.input_population)
     t0 = time.perf_counter()
     want = counts_simcore(net, trains)
-    res = {"model": a.model, "images": len(trains), "T": T, "bias_mode": net.graph.nodes[out]["bias_mode"],
+    res = {"model": a.model, "images": len(trains), "T": T, "bias_mode": net.population(out).neuron.bias_mode,
            "simcore_accuracy": float(np.mean(want[out].argmax(1) == data.y))}
     with tempfile.TemporaryDirectory() as tmp:
         f_if, f_exact = os.path.join(tmp, "if.nir"), os.path.join(tmp, "exact.nir")

@@ -1,1 +1,40 @@
-"""learning: the spike-count rule of Wu et al. (2019) on an equivalent tensor model (torch)."""
+"""learning: the spike-count rule of Wu et al. (2019) on an equivalent tensor model (torch).
+
+Public names (imported on first use, so ``import learning`` stays cheap); see docs/api.md::
+
+    net = learning.build_net("784-800-10")
+    train, test, info = learning.from_arrays(x_train, y_train, x_test, y_test)
+    net, metrics = learning.train_net(net, (train, test), T=20, epochs=2)
+    res = learning.evaluate_net(net, test.x, test.y, T=20)
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "build_net": "learning.api", "train_net": "learning.api", "evaluate_net": "learning.api",
+    "spike_trains": "learning.api", "simulate_net": "learning.api", "Trained": "learning.api",
+    "from_arrays": "learning.npz_data", "load_npz": "learning.npz_data",
+    "load_dataset": "learning.datasets", "Dataset": "learning.dataset_record", "DatasetError": "learning.dataset_record",
+    "DATASETS": "learning.datasets",
+    "parse_spec": "learning.spec", "SpecError": "learning.spec",
+    "SpikingNet": "learning.model", "Forward": "learning.model",
+    "TrainConfig": "learning.train", "config_from": "learning.train", "train_network": "learning.train",
+    "Evaluation": "learning.evaluate", "evaluate_model": "learning.evaluate",
+    "save_model": "learning.io", "load": "learning.models", "Loaded": "learning.models",
+    "to_graph": "learning.export", "export_model": "learning.export",
+    "simulate_dataset": "learning.simulate",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'learning' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

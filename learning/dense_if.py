@@ -8,10 +8,12 @@ the inputs that spiked, one step at a time, and integrates at once: no (B, T, O)
 is built. Graded inputs (analog input, dropout-scaled spikes) are multiplied in; a dense input
 falls back to the same loop and is still exact.
 
-This is the same arithmetic as :func:`learning.model._integrate_and_fire` on ``theta * W s``
-(the per-step current is summed first, then scaled by theta); only the order of the sum over
-inputs differs, so results agree exactly for dyadic weights and to rounding otherwise
-(``tests/learning/test_dense_if.py``).
+The neuron is :mod:`simcore.neuron`'s paper neuron (``NeuronParams(threshold=theta)``: no leak,
+``>=``, reset by subtraction, bias as V(0)); :class:`learning.model.SpikingNet` admits no other.
+This is the arithmetic of :func:`simcore.neuron.step` and of
+:func:`learning.model._integrate_and_fire` on ``theta * W s`` (the per-step current is summed
+first, then scaled by theta); only the order of the sum over inputs differs, so results agree
+exactly for dyadic weights and to rounding otherwise (``tests/learning/test_dense_if.py``).
 """
 from __future__ import annotations
 

@@ -7,10 +7,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from learning.constraints import fanouts, input_events, population_labels, sops_from_counts
+from learning.datafiles import resolve_data_dir
+from learning.datasets import load_dataset
+from learning.fanout import fanouts
+from learning.graph_builder import source_names
 from learning.inputs import input_counts, input_trains
 from learning.model import SpikingNet
-from simcore.decode import predict
+from learning.models import load
+from learning.npz_data import check_recorded
+from learning.resources import evaluation_bytes
+from simcore import predict
+from simcore.provenance import environment
+from simcore.resources import encoding_seconds, require_memory, require_time
+from simcore.sops import input_events, sops_from_counts
 
 __all__ = ["Evaluation", "evaluate", "evaluate_model"]
 
@@ -36,7 +45,19 @@ def evaluate(
 ) -> Evaluation:
     """Run x (N, D) through ``net`` in ``mode`` at T steps; inputs are encoded with ``seed`` and
     ``sample_ids`` (default 0..N-1), so simcore regenerates the same trains. float64 by default,
-    the precision simcore simulates in."""
+    the precision simcore simulates in. Always in eval mode (no dropout); the network's own mode
+    (train or eval) is restored afterwards."""
+    was_training = net.training
+    try:
+        net.eval()  # no dropout: an evaluation is a function of the weights and the seed
+        return _evaluate(net, x, y, T, mode, seed, encoding, max_rate, batch_size, dtype, sample_ids,
+                         keep_stage_counts)
+    finally:
+        net.train(was_training)
+
+
+def _evaluate(net, x, y, T, mode, seed, encoding, max_rate, batch_size, dtype, sample_ids,
+              keep_stage_counts) -> Evaluation:
     ids = np.arange(len(x)) if sample_ids is None else np.asarray(sample_ids)
     if next(net.parameters()).dtype != dtype:
         net = copy.deepcopy(net).to(dtype)
@@ -53,7 +74,7 @@ def evaluate(
             counts.append(out.output.numpy())
             membrane.append(out.membrane[-1].numpy())
             batch = [float(a.sum()) for a in out.counts]
-            sops = sops + sops_from_counts(fan, input_events(inp, T, encoding), out.counts)
+            sops = sops + sops_from_counts(fan, input_events(inp.numpy(), T, encoding), [a.numpy() for a in out.counts])
             activity = batch if activity is None else [s + b for s, b in zip(activity, batch)]
             n += len(xb)
             if keep_stage_counts:
@@ -69,7 +90,7 @@ def evaluate(
         spikes_per_neuron=[s / (n * size) for s, size in zip(activity, sizes)],
         stage_counts=[np.concatenate(c) for c in zip(*stages)] if keep_stage_counts else None,
         sops_per_sample=float(np.sum(sops)) / n,
-        sops_per_sample_by_population={p: float(v) / n for p, v in zip(population_labels(net)[:-1], sops)},
+        sops_per_sample_by_population={p: float(v) / n for p, v in zip(source_names(net.arch), sops)},
     )
 
 
@@ -81,17 +102,27 @@ def evaluate_model(
     """Evaluate a saved model (also at another T or mode than it was trained with).
 
     Defaults come from the model's own model.json. Returns a JSON-ready dict."""
-    from learning.datasets import load_dataset
-    from learning.io import load_model
-    from simcore.provenance import environment
-
-    net, meta = load_model(model_dir)
-    dataset = dataset or meta["dataset"]
-    T = int(T or meta["T"])
+    loaded = load(model_dir, kinds=("snn",), purpose="evaluate")
+    net, meta = loaded.net, loaded.meta
+    dataset = dataset or meta.get("dataset")
+    if dataset is None:
+        raise ValueError(f"{model_dir}: model.json records no dataset; pass --dataset")
+    T = int(T or meta.get("T") or 0)
+    if T < 1:
+        raise ValueError(f"{model_dir}: model.json records no T; pass --T")
     mode = mode or meta.get("mode", "aggregate")
     seed = int(meta.get("seed", 0) if seed is None else seed)
     split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    check_recorded(meta, dataset, str(model_dir))
+    data_dir = resolve_data_dir(meta, dataset, data_dir, model_dir)
     data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
+    if data.x.shape[1] != net.arch.n_inputs or data.n_classes > net.arch.n_classes:
+        raise ValueError(f"{model_dir}: the model ({meta['arch']}) takes {net.arch.n_inputs} inputs and "
+                         f"{net.arch.n_classes} classes, {dataset} has {data.x.shape[1]} features and "
+                         f"{data.n_classes} classes")
+    what = f"evaluating {meta['arch']} at T={T} ({mode})"
+    require_memory(evaluation_bytes(net.arch, min(500, max(len(data.y), 1)), T, mode), what)
+    require_time(encoding_seconds(len(data.y), data.x.shape[1], T, meta.get("encoding", "bernoulli")), what)
     res = evaluate(net, data.x, data.y, T, mode, seed, encoding=meta.get("encoding", "bernoulli"),
                    max_rate=float(meta.get("max_rate", 1.0)))
     return {

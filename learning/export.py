@@ -1,67 +1,49 @@
-"""Push a trained tensor model into simcore: one population per stage, one projection per stage.
+"""Push a trained tensor model into simcore (through :func:`learning.graph_builder.build_graph`).
 
-Population names: ``input``, then ``{kind}{k}`` for stage k = 1.. (``dense1``, ``conv1``, ...).
 Projection weights are potential increments: the tensor model's ``theta * W`` (a spike adds
-``theta * w`` to its target); for k-bit models the quantised ``theta * int * scale``. Pooling and
-flattening travel in the projection's op chain.
-Bias: the initial membrane potential (Eq. 3), or a current every step for models trained with
-``--bias current``; reset by subtraction, threshold theta.
+``theta * w`` to its target); for k-bit models the quantised ``theta * int * scale``. The neurons
+are the model's own (:attr:`learning.model.SpikingNet.neuron`: threshold theta, ``>=``, reset by
+subtraction, bias as the initial membrane potential, Eq. 3, or a current every step for models
+trained with ``--bias current``).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from learning.io import load_model
+from learning.graph_builder import build_graph
 from learning.model import SpikingNet
-from learning.spec import AvgPool
-from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network
+from learning.models import load
+from simcore import Network, save_network
+from simcore.outputs import GRAPH_FILES, output_dir, result_file
 
-__all__ = ["to_graph", "export_model", "export_nir", "population_names"]
-
-
-def population_names(net: SpikingNet) -> list[str]:
-    """Names of the IF populations, stage by stage."""
-    return [f"{stage.kind}{k + 1}" for k, stage in enumerate(net.stages)]
+__all__ = ["to_graph", "export_model", "export_nir"]
 
 
 def to_graph(net: SpikingNet, delay: int = 0) -> Network:
     """The simcore network of a SpikingNet (float64 weights), every projection with ``delay``."""
-    graph = Network()
-    graph.add_input("input", shape=tuple(net.arch.input_shape))
-    prev = "input"
-    shapes = [s for s, layer in zip(net.arch.shapes(), net.arch.layers) if not isinstance(layer, AvgPool)]
-    for k, (name, stage, module, shape) in enumerate(zip(population_names(net), net.stages, net.layers, shapes)):
-        w = net.theta * net.stage_weight(k).detach().cpu().double().numpy()  # k-bit: theta * int * scale
-        b = module.bias.detach().cpu().double().numpy()
-        if stage.kind == "conv":
-            b = np.repeat(b, shape[1] * shape[2])
-        ops = ([AvgPool2d(stage.pool)] if stage.pool else []) + ([Flatten()] if stage.flatten else [])
-        ops.append(Dense(w) if stage.kind == "dense" else Conv2d(w, stride=1, padding=0))
-        graph.add_neurons(name, shape=tuple(shape), threshold=net.theta, bias=b, bias_mode=net.bias_mode,
-                          reset="subtract")
-        graph.connect(prev, name, ops, delay=delay)
-        prev = name
-    graph.validate()
-    return graph
+    weights = [net.theta * net.stage_weight(k).detach().cpu().double().numpy() for k in range(len(net.layers))]
+    biases = [m.bias.detach().cpu().double().numpy() for m in net.layers]
+    return build_graph(net.arch, weights, biases, net.neuron, delay)
 
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, delay: int = 0) -> Path:
-    """``spikecount export``: write the simcore graph of a trained model directory to out_dir."""
-    net, _ = load_model(model_dir, dtype=torch.float64)
-    graph = to_graph(net, delay)
-    graph.save(out_dir)
+    """``spikecount export``: write the simcore graph of a trained model directory to out_dir (a new or
+    empty directory, or an earlier export; see :mod:`simcore.outputs`)."""
+    graph = to_graph(load(model_dir, kinds=("snn",), purpose="export").net, delay)
+    with output_dir(out_dir, "export", adopt=GRAPH_FILES):
+        save_network(graph, out_dir)
     return Path(out_dir)
 
 
 def export_nir(model: str | os.PathLike, out_path: str | os.PathLike, exact: bool = False) -> list[str]:
     """``spikecount export --format nir``: any model simcore runs (trained, converted, graph) as a NIR
-    file, with the model's run settings in the graph metadata; returns the export's warnings."""
-    from learning.simulate import load_simulatable
+    file, with the model's run settings in the graph metadata; returns the export's warnings. A
+    single-file output (:func:`simcore.outputs.result_file`): an existing file is replaced only with
+    ``--overwrite`` (an HDF5 file records no ``spikecount_output`` kind)."""
     from simcore.nir_export import write_nir
 
-    graph, meta, _ = load_simulatable(model)
-    return write_nir(graph, out_path, exact=exact, run=meta)
+    loaded = load(model, purpose="export --format nir")
+    if loaded.graph is None:
+        raise ValueError(f"{model}: a model of kind {loaded.kind!r} has no simcore network; convert it first")
+    return write_nir(loaded.graph, result_file(out_path, "export"), exact=exact, run=loaded.meta)

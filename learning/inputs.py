@@ -8,11 +8,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from learning.choices import ENCODINGS
 from simcore import encoding
 
-__all__ = ["ENCODINGS", "input_counts", "input_trains"]
-
-ENCODINGS = ("bernoulli", "analog")
+__all__ = ["input_counts", "input_trains"]
 
 
 def _check(name: str) -> None:

@@ -1,5 +1,5 @@
-"""Model directories: ``model.json`` (architecture, neuron parameters, provenance) plus
-``weights.safetensors`` (arrays that numpy reads without torch: ``safetensors.numpy.load_file``).
+"""Spike-count network directories (kind "snn", :mod:`learning.models`): ``model.json``
+(architecture, ``theta`` and ``neuron`` (:meth:`simcore.neuron.NeuronParams.to_dict`), provenance) plus ``weights.safetensors`` (arrays that numpy reads without torch: ``safetensors.numpy.load_file``).
 
 Weight names: ``layers.{k}.weight`` ((out, in) for dense, (C_out, C_in, k, k) for convolution) and
 ``layers.{k}.bias`` for the k-th weighted stage. A model trained with k-bit weights (model.json
@@ -18,16 +18,17 @@ import numpy as np
 import safetensors.numpy
 import torch
 
-from learning.constraints import qmax, quantise_int
+from learning.export import to_graph
 from learning.model import SpikingNet
+from learning.models import FORMAT, MODEL_FILE, Loaded
+from learning.quantise import qmax, quantise_int
 from learning.spec import parse_spec
-from simcore.fileio import atomic_write, read_json, write_json
+from simcore.fileio import atomic_write, write_json
+from simcore.neuron import NeuronParams
 
-__all__ = ["MODEL_FILE", "WEIGHTS_FILE", "save_model", "load_model", "read_meta", "save_arrays", "load_arrays"]
+__all__ = ["WEIGHTS_FILE", "save_model", "load_snn", "save_arrays", "load_arrays"]
 
-MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
-FORMAT = "spikecount-model"
 
 
 def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
@@ -84,30 +85,28 @@ def save_model(out_dir: str | os.PathLike, net: SpikingNet, meta: dict[str, Any]
     save_arrays(out / WEIGHTS_FILE, state_arrays(net))
     if getattr(net, "weight_bits", None) is not None:
         meta = {**meta, "weight_bits": net.weight_bits}
-    write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "snn", "arch": net.arch.spec, "theta": net.theta, **meta})
+    write_json(out / MODEL_FILE, {"format": FORMAT, "kind": "snn", "arch": net.arch.spec, "theta": net.theta,
+                                  "neuron": net.neuron.to_dict(), **meta})
     return out
 
 
-def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """The model.json of a model directory, checked for the fields every model has."""
-    path = Path(model_dir) / MODEL_FILE
-    meta = read_json(path, "model description")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a spikecount model description (format field missing or wrong)")
-    for key in ("kind", "arch"):
-        if key not in meta:
-            raise ValueError(f"{path}: missing field {key!r}")
-    return meta
+def load_snn(path: Path, meta: dict) -> Loaded:
+    """Loader of kind "snn" (:mod:`learning.models`): the float64 tensor model and its simcore graph."""
+    net = _read_net(path, meta)
+    return Loaded("snn", path, meta, net, to_graph(net))
 
 
-def load_model(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float32) -> tuple[SpikingNet, dict]:
-    """Load a saved spike-count network (kind "snn") and its metadata."""
-    meta = read_meta(model_dir)
-    if meta["kind"] != "snn":
-        raise ValueError(f"{model_dir}: holds a model of kind {meta['kind']!r}, not a spike-count network")
+def _read_net(model_dir: str | os.PathLike, meta: dict) -> SpikingNet:
+    """The float64 spike-count network of a model directory whose model.json is ``meta`` (kind "snn")."""
+    if not isinstance(meta.get("theta"), (int, float)):
+        raise ValueError(f"{model_dir}: model.json field 'theta' (threshold) missing or not a number")
     bits = meta.get("weight_bits")
-    net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits,
-                     bias_mode=meta.get("bias_mode", "initial"))
+    try:  # models saved before the neuron was recorded have theta only: the paper's neuron
+        neuron = (NeuronParams.from_dict(meta["neuron"]) if "neuron" in meta
+                  else NeuronParams(float(meta["theta"]), bias_mode=meta.get("bias_mode", "initial")))
+        net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits, neuron=neuron)
+    except ValueError as e:
+        raise ValueError(f"{model_dir}: {e}") from None
     arrays = load_arrays(Path(model_dir) / WEIGHTS_FILE)
     if bits is not None:
         arrays = _dequantise(arrays, int(bits), model_dir)
@@ -123,4 +122,4 @@ def load_model(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float32)
                 f"{model_dir}: {name} has shape {a.shape}, architecture needs {tuple(expected[name].shape)}"
             )
     net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-    return net.to(dtype), meta
+    return net.to(torch.float64)

@@ -6,6 +6,12 @@ writes ``checkpoint.safetensors`` (weights, Adam moments and step counts; epoch,
 as metadata) and a provisional ``metrics.json``, both atomically, so ``resume`` continues an
 interrupted run to the same final weights as an uninterrupted one. A progress bar shows loss
 and accuracy.
+
+Before a run writes, :func:`start_run` applies the run-directory rule (a new run never replaces
+another run's files unless ``--overwrite``; ``--resume`` needs a checkpoint). A resumed run must
+have the checkpoint's full configuration (every setting but ``epochs``; data files compared by
+sha256) and at most as many epochs as it asks for; a loss or weight that becomes NaN or infinite
+stops the run (:class:`Diverged`) before anything non-finite is written.
 """
 from __future__ import annotations
 
@@ -24,39 +30,69 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from learning.datasets import Dataset, load_dataset
+from learning.io import MODEL_FILE, WEIGHTS_FILE
 from learning.spec import parse_spec
 from simcore.fileio import atomic_write, write_json
+from simcore.outputs import OutputError, current_options, remove_own
 from simcore.provenance import environment
 
-__all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "Run", "fit", "load_pair"]
+__all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "RUN_FILES", "Diverged", "Run", "fit", "load_pair", "check_pair",
+           "start_run"]
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.json"
-# settings a resumed run must share with its checkpoint
-_RESUME_KEYS = ("dataset", "arch", "T", "mode", "seed", "encoding", "theta", "batch_size", "lr", "split_seed",
-                "rate_lambda", "rate_target", "weight_bits", "bias")
+RUN_FILES = (MODEL_FILE, WEIGHTS_FILE, CHECKPOINT_FILE, METRICS_FILE)  # what a training run writes
+# settings a resumed run may change: epochs (to extend a run); data_dir (the files are compared by content)
+_RESUMABLE_CHANGES = ("epochs", "data_dir")
+
+
+class Diverged(ValueError):
+    """A loss or weight became NaN or infinite (one line: epoch, step, what was kept)."""
+
+
+def start_run(out_dir: str | os.PathLike, resume: bool) -> None:
+    """Apply the run-directory rule in a claimed ``out_dir`` before a run writes anything."""
+    out = Path(out_dir)
+    present = [n for n in RUN_FILES if os.path.lexists(out / n)]
+    if resume:
+        if CHECKPOINT_FILE not in present:
+            raise ValueError(f"--resume: no checkpoint in {out}")
+        return
+    if present:
+        if not current_options().overwrite:
+            raise OutputError(f"{out}: already holds a training run ({', '.join(present)}); --resume continues "
+                              "it, --overwrite replaces it, or choose another --out")
+        for name in present:  # only files this tool wrote (remove_own refuses anything else)
+            remove_own(out / name)
 
 
 def load_pair(dataset: str, arch: str, data_dir, split_seed: int, limit_train, limit_test) -> tuple[Dataset, Dataset]:
     """Train and test splits of ``dataset``, checked against the architecture's input and output sizes."""
     train_set = load_dataset(dataset, "train", data_dir, split_seed=split_seed, limit=limit_train)
     test_set = load_dataset(dataset, "test", data_dir, split_seed=split_seed, limit=limit_test)
-    a = parse_spec(arch)
-    if a.n_inputs != train_set.x.shape[1]:
-        raise ValueError(f"arch {arch!r} takes {a.n_inputs} inputs, {dataset} has {train_set.x.shape[1]} features")
-    if a.n_classes != train_set.n_classes:
-        raise ValueError(f"arch {arch!r} has {a.n_classes} outputs, {dataset} has {train_set.n_classes} classes")
+    check_pair(arch, train_set, test_set)
     return train_set, test_set
+
+
+def check_pair(arch: str, train_set: Dataset, test_set: Dataset) -> None:
+    """ValueError unless both splits fit the architecture's input and output sizes."""
+    a = parse_spec(arch)
+    for data in (train_set, test_set):
+        if a.n_inputs != data.x.shape[1]:
+            raise ValueError(f"arch {arch!r} takes {a.n_inputs} inputs, {data.name} has {data.x.shape[1]} features")
+    if a.n_classes != train_set.n_classes:
+        raise ValueError(f"arch {arch!r} has {a.n_classes} outputs, {train_set.name} has {train_set.n_classes} classes")
 
 
 @dataclass
 class Run:
     """History of a (possibly partial) run, and the metrics file it writes."""
 
-    out: Path
+    out: Path | None  # None: in memory, nothing written
     config: Any
     n_train: int
     history: list = field(default_factory=list)
+    data_files: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -75,13 +111,15 @@ class Run:
             "config": asdict(self.config),
             "seed": self.config.seed,
             "samples": {"train": self.n_train},
+            "data_files": self.data_files,
             **environment(),
         }
-        write_json(self.out / METRICS_FILE, metrics)
+        if self.out is not None:
+            write_json(self.out / METRICS_FILE, metrics)
         return metrics
 
 
-def _save_checkpoint(path: Path, net: nn.Module, opt, epoch: int, history: list, config) -> None:
+def _save_checkpoint(path: Path, net: nn.Module, opt, epoch: int, history: list, config, data_files: dict) -> None:
     arrays = {f"model.{k}": v.detach().cpu().numpy() for k, v in net.state_dict().items()}
     for i, p in enumerate(net.parameters()):
         st = opt.state.get(p)
@@ -89,24 +127,63 @@ def _save_checkpoint(path: Path, net: nn.Module, opt, epoch: int, history: list,
             arrays[f"adam.{i}.exp_avg"] = st["exp_avg"].numpy()
             arrays[f"adam.{i}.exp_avg_sq"] = st["exp_avg_sq"].numpy()
             arrays[f"adam.{i}.step"] = np.asarray(float(st["step"]), dtype=np.float64)
-    meta = {"epoch": str(epoch), "history": json.dumps(history), "config": json.dumps(asdict(config))}
+    for name, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            raise Diverged(f"epoch {epoch}: {name} is NaN or infinite; checkpoint not written, {path} kept as it was")
+    meta = {"epoch": str(epoch), "history": json.dumps(history), "config": json.dumps(asdict(config)),
+            "data_files": json.dumps(data_files)}
     data = safetensors.numpy.save(arrays, metadata=meta)
     atomic_write(path, lambda f: f.write(data))
 
 
-def _load_checkpoint(path: Path, net: nn.Module, opt, config) -> tuple[int, list]:
+def _check_same_run(path: Path, saved: dict, saved_files: dict | None, config, data_files: dict) -> None:
+    """ValueError naming the first setting (or data file) in which this run differs from the checkpoint's."""
+    for key, value in asdict(config).items():
+        if key not in _RESUMABLE_CHANGES and saved.get(key) != value:
+            raise ValueError(f"--resume: {path} was made with {key}={saved.get(key)!r}, this run has "
+                             f"{key}={value!r}; resume with the same settings, or start a new --out")
+    for name, entry in (saved_files or {}).items():
+        now = data_files.get(name)
+        if now is not None and now["sha256"] != entry["sha256"]:
+            raise ValueError(f"--resume: {path} was trained on {entry['path']} (sha256 {entry['sha256'][:12]}...), "
+                             f"this run reads {now['path']} (sha256 {now['sha256'][:12]}...)")
+
+
+def _check_arrays(path: Path, arrays: dict, net: nn.Module) -> None:
+    """ValueError naming the first tensor that is non-finite or does not fit the network."""
+    state = {f"model.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
+    for i, p in enumerate(net.parameters()):
+        state[f"adam.{i}.exp_avg"] = state[f"adam.{i}.exp_avg_sq"] = tuple(p.shape)
+        state[f"adam.{i}.step"] = ()
+    missing = sorted(k for k in state if k.startswith("model.") and k not in arrays)
+    if missing:
+        raise ValueError(f"{path}: checkpoint lacks tensor {missing[0]} of the architecture")
+    for name, a in arrays.items():
+        if name not in state:
+            raise ValueError(f"{path}: checkpoint tensor {name} does not belong to the architecture")
+        if tuple(a.shape) != state[name]:
+            raise ValueError(f"{path}: checkpoint tensor {name} has shape {tuple(a.shape)}, expected {state[name]}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{path}: checkpoint tensor {name} contains NaN or infinite values")
+
+
+def _load_checkpoint(path: Path, net: nn.Module, opt, config, data_files: dict) -> tuple[int, list]:
     try:
         with safetensors.safe_open(str(path), framework="numpy") as f:
             meta = f.metadata()
             arrays = {k: f.get_tensor(k) for k in f.keys()}
         saved = json.loads(meta["config"])
         epoch, history = int(meta["epoch"]), json.loads(meta["history"])
+        saved_files = json.loads(meta.get("data_files", "null"))
+        if not isinstance(saved, dict) or not isinstance(history, list) or len(history) != epoch or epoch < 0:
+            raise ValueError("config, epoch and history disagree")
+        if saved_files is not None and not (isinstance(saved_files, dict) and all(
+                isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in saved_files.values())):
+            raise ValueError("data_files is not {name: {path, sha256}}")
     except Exception as e:
         raise ValueError(f"{path}: corrupt checkpoint ({e})") from None
-    mine = asdict(config)
-    for key in _RESUME_KEYS:
-        if key in mine and saved.get(key) != mine[key]:
-            raise ValueError(f"{path}: checkpoint was made with {key}={saved.get(key)!r}, this run has {mine[key]!r}")
+    _check_same_run(path, saved, saved_files, config, data_files)
+    _check_arrays(path, arrays, net)
     net.load_state_dict({k[6:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("model.")})
     for i, p in enumerate(net.parameters()):
         if f"adam.{i}.exp_avg" in arrays:
@@ -118,32 +195,54 @@ def _load_checkpoint(path: Path, net: nn.Module, opt, config) -> tuple[int, list
     return epoch, history
 
 
+def _diverged(out: Path | None, epoch: int, step: int, what: str, epochs_kept: int) -> Diverged:
+    kept = (f"{out / CHECKPOINT_FILE} (epoch {epochs_kept}) kept" if epochs_kept and out is not None
+            else "no checkpoint written")
+    return Diverged(f"training diverged at epoch {epoch + 1}, step {step + 1}: the {what} became NaN or infinite "
+                    f"(try a smaller --lr); stopped, {kept}")
+
+
+def _finite(net: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in net.parameters())
+
+
 def fit(
     net: nn.Module,
     step: Callable[[np.ndarray, int], tuple[torch.Tensor, np.ndarray]],
     test_accuracy: Callable[[], float],
     y_train: np.ndarray,
     config,
-    out_dir: str | os.PathLike,
-    *, resume: bool = False, progress: bool = True, stop_after: int | None = None,
+    out_dir: str | os.PathLike | None,
+    *, resume: bool = False, progress: bool = True, stop_after: int | None = None, data_files: dict | None = None,
 ) -> Run:
     """Run Adam epochs over the training set.
 
     step(idx, epoch) -> (loss, predicted classes) for the training samples ``idx``;
     test_accuracy() -> accuracy on the test split after an epoch, or (accuracy, dict of further
     per-epoch entries for the history). ``config`` is a dataclass with
-    at least epochs, seed, lr, lr_decay and batch_size.
+    at least epochs, seed, lr, lr_decay and batch_size. ``out_dir`` None: no checkpoint, no files.
+    ``data_files`` ({name: {path, sha256}}) is recorded in the checkpoint and compared on ``resume``.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    elif resume:
+        raise ValueError("resume needs the output directory of the interrupted run")
+    data_files = data_files or {}
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)  # fused: 1.5 ms less per MNIST step
-    run = Run(out, config, len(y_train))
-    ckpt = out / CHECKPOINT_FILE
+    run = Run(out, config, len(y_train), data_files=data_files)
+    ckpt = None if out is None else out / CHECKPOINT_FILE
     start = 0
     if resume:
         if not ckpt.is_file():
             raise ValueError(f"--resume: no checkpoint in {out}")
-        start, run.history = _load_checkpoint(ckpt, net, opt, config)
+        start, run.history = _load_checkpoint(ckpt, net, opt, config, data_files)
+        if start > config.epochs:
+            raise ValueError(f"--resume: {out} already holds {start} epochs, more than --epochs {config.epochs}; "
+                             "the finished run is left as it is")
+        if start < config.epochs:  # the run goes on: a model.json of its shorter past must not stay beside it
+            for name in (MODEL_FILE, WEIGHTS_FILE):
+                remove_own(out / name)
     n = len(y_train)
     for epoch in range(start, config.epochs):
         if stop_after is not None and epoch - start >= stop_after:
@@ -154,18 +253,22 @@ def fit(
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch)).numpy()
         net.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(0, n, config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   disable=not progress, leave=False, unit="batch")
-        for lo in bar:
-            idx = perm[lo : lo + config.batch_size]
-            loss, pred = step(idx, epoch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            seen += len(idx)
-            loss_sum += loss.item() * len(idx)
-            correct += int((pred == y_train[idx]).sum())
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+        with tqdm(range(0, n, config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}",
+                  disable=not progress, leave=False, unit="batch") as bar:  # closed (cleared) on errors too
+            for k, lo in enumerate(bar):
+                idx = perm[lo : lo + config.batch_size]
+                loss, pred = step(idx, epoch)
+                if not bool(torch.isfinite(loss)):
+                    raise _diverged(out, epoch, k, "loss", len(run.history))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if not _finite(net):
+                    raise _diverged(out, epoch, k, "weights", len(run.history))
+                seen += len(idx)
+                loss_sum += loss.item() * len(idx)
+                correct += int((pred == y_train[idx]).sum())
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         train_seconds = time.perf_counter() - t0
         net.eval()
         acc, extra = test_accuracy(), {}
@@ -179,6 +282,7 @@ def fit(
         if progress:
             tqdm.write(f"epoch {epoch + 1}/{config.epochs}  loss {loss_sum / n:.4f}  train {correct / n:.4f}  "
                        f"test {acc:.4f}  ({run.history[-1]['seconds']:.1f} s)")
-        _save_checkpoint(ckpt, net, opt, epoch + 1, run.history, config)
-        run.write_metrics(None)
+        if ckpt is not None:
+            _save_checkpoint(ckpt, net, opt, epoch + 1, run.history, config, data_files)
+            run.write_metrics(None)
     return run

@@ -40,6 +40,7 @@ below a level it already crossed) gives ``z = theta * W a_prev + T * b`` with ``
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -47,23 +48,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from learning.activation import spike_count, with_count_gradient
-from learning.constraints import qmax, quantise_ste
+from learning.choices import MODES
 from learning.dense_if import dense_integrate_and_fire
-from learning.spec import Arch, AvgPool, Dense
+from learning.quantise import qmax, quantise_ste
+from learning.spec import Arch, Stage
+from simcore.neuron import NeuronParams
 
-__all__ = ["SpikingNet", "Stage", "Forward", "MODES", "BIAS_MODES", "build_stages", "stage_input"]
+__all__ = ["SpikingNet", "Forward", "NEURON_SUPPORT", "BIAS_MODES", "check_neuron", "build_stages", "stage_input"]
 
-MODES = ("aggregate", "stepped")
 BIAS_MODES = ("initial", "current")
-
-
-@dataclass(frozen=True)
-class Stage:
-    """Parameter-free ops applied before the weighted op: ``pool`` kernel (or 0) then ``flatten``."""
-
-    pool: int
-    flatten: bool
-    kind: str  # "dense" | "conv"
+NEURON_SUPPORT = ("the paper's neuron (no leak, threshold test '>=', reset by subtraction), "
+                  "bias as the initial potential or as a per-step current")
 
 
 @dataclass
@@ -73,6 +68,7 @@ class Forward:
     counts: list[torch.Tensor]  # per stage (B, *shape), the last is the output layer (B, C)
     currents: list[torch.Tensor]  # per stage aggregated current z (B, *shape)
     membrane: list[torch.Tensor]  # per stage final potential V(T) (B, *shape)
+    trains: list[torch.Tensor] | None = None  # stepped with return_trains: per stage spikes (B, T, *shape)
 
     @property
     def output(self) -> torch.Tensor:
@@ -80,33 +76,22 @@ class Forward:
 
 
 def build_stages(arch: Arch, bias: bool = True) -> tuple[list[Stage], nn.ModuleList]:
-    """The stages of a spec and their weighted torch modules (nn.Linear / nn.Conv2d, torch's init).
-
-    Shared by :class:`SpikingNet` and the ANN twin of :mod:`baselines`. ValueError for pooling
-    that is not followed by a weighted layer, or two pooling layers in a row.
-    """
-    stages, layers, pool, shape = [], nn.ModuleList(), 0, arch.input_shape
-    for layer, out_shape in zip(arch.layers, arch.shapes()):
-        if isinstance(layer, AvgPool):
-            if pool:
-                raise ValueError(f"spec {arch.spec!r}: two pooling layers in a row are not supported")
-            pool = layer.kernel
+    """The stages of a spec (:meth:`Arch.stages`) and their weighted torch modules (nn.Linear /
+    nn.Conv2d, torch's init). Shared by :class:`SpikingNet` and the ANN twin of :mod:`baselines`."""
+    stages, layers = arch.stages(), nn.ModuleList()
+    for stage in stages:
+        shape = stage.pooled_shape
+        if stage.kind == "dense":
+            layers.append(nn.Linear(math.prod(shape), stage.out_shape[0], bias=bias))
         else:
-            in_shape = shape  # arch.shapes() already pooled it
-            if isinstance(layer, Dense):
-                n_in = 1
-                for n in in_shape:
-                    n_in *= n
-                stages.append(Stage(pool, len(shape) == 3, "dense"))
-                layers.append(nn.Linear(n_in, layer.out_features, bias=bias))
-            else:
-                stages.append(Stage(pool, False, "conv"))
-                layers.append(nn.Conv2d(in_shape[0], layer.channels, layer.kernel, bias=bias))
-            pool = 0
-        shape = out_shape
-    if pool:
-        raise ValueError(f"spec {arch.spec!r}: pooling must be followed by a weighted layer")
+            layers.append(nn.Conv2d(shape[0], stage.out_shape[0], stage.kernel, bias=bias))
     return stages, layers
+
+
+def check_neuron(neuron: NeuronParams) -> None:
+    """ValueError unless the tensor model can train ``neuron`` (see :data:`NEURON_SUPPORT`)."""
+    if not neuron.is_paper:  # either bias mode
+        raise ValueError(f"the tensor model trains only {NEURON_SUPPORT}; got {neuron}")
 
 
 def stage_input(stage: Stage, x: torch.Tensor) -> torch.Tensor:
@@ -125,16 +110,21 @@ class SpikingNet(nn.Module):
     the paper's UCI setting, biases included). dropout: in training only, each hidden neuron's
     spikes are dropped for the whole sample with this probability (the survivors scaled by
     1/(1-p)); the output layer is never dropped. weight_bits: k-bit quantisation-aware training
-    (see learning.constraints; biases stay float).
+    (see learning.quantise; biases stay float). neuron: the neuron model as
+    :class:`simcore.neuron.NeuronParams`, instead of ``theta``; the tensor model trains only the
+    paper's neuron (:data:`NEURON_SUPPORT`), anything else is a ValueError.
     """
 
     def __init__(self, arch: Arch, theta: float = 1.0, init: str = "default", init_std: float = 0.05,
-                 dropout: float = 0.0, weight_bits: int | None = None, bias_mode: str = "initial"):
+                 dropout: float = 0.0, weight_bits: int | None = None, neuron: NeuronParams | None = None):
         super().__init__()
-        if bias_mode not in BIAS_MODES:
-            raise ValueError(f"bias_mode must be one of {BIAS_MODES}, got {bias_mode!r}")
-        self.bias_mode = bias_mode
-        # k-bit weights (learning.constraints): the forward pass uses quantised weights, the gradient
+        if neuron is not None:
+            check_neuron(neuron)
+            if theta not in (1.0, neuron.threshold):
+                raise ValueError(f"give theta or neuron, not both (theta {theta}, neuron threshold {neuron.threshold})")
+            theta = neuron.threshold
+        # k-bit weights (learning.quantise): the forward pass uses quantised weights, the gradient
+        self.bias_mode = "initial" if neuron is None else neuron.bias_mode
         # goes straight through to the float parameters; None: float weights
         self.weight_bits = None if weight_bits is None else int(weight_bits)
         if self.weight_bits is not None:
@@ -153,6 +143,11 @@ class SpikingNet(nn.Module):
             for module in self.layers:
                 nn.init.normal_(module.weight, 0.0, init_std)
                 nn.init.normal_(module.bias, 0.0, init_std)
+
+    @property
+    def neuron(self) -> NeuronParams:
+        """The neuron model of every stage (the paper's: threshold theta; bias as V(0) or a per-step current)."""
+        return NeuronParams(threshold=self.theta, bias_mode=self.bias_mode)
 
     # -- the linear part of a stage --------------------------------------------------------------
     def stage_weight(self, k: int) -> torch.Tensor:
@@ -212,15 +207,19 @@ class SpikingNet(nn.Module):
                 a = a * self._drop_mask(a)
         return out
 
-    def stepped(self, s0: torch.Tensor, bounded_output: bool = True) -> Forward:
-        """Counts by explicit IF dynamics from input trains s0 (B, T, D) (0/1 spikes or analog values)."""
+    def stepped(self, s0: torch.Tensor, bounded_output: bool = True, return_trains: bool = False) -> Forward:
+        """Counts by explicit IF dynamics from input trains s0 (B, T, D) (0/1 spikes or analog values).
+
+        ``return_trains``: also keep every stage's spike trains (B, T, *shape) in ``Forward.trains``."""
         B, T = s0.shape[:2]
         s = self._input(s0, steps=True)
         a = s.sum(1)
-        out = Forward([], [], [])
+        out = Forward([], [], [], [] if return_trains else None)
         for k in range(len(self.layers)):
             with torch.no_grad():
                 s, v = self._stage_dynamics(k, s, B, T)
+            if return_trains:
+                out.trains.append(s)
             z = self.aggregated_current(k, a, T)
             last = k == len(self.layers) - 1
             a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
@@ -249,22 +248,29 @@ class SpikingNet(nn.Module):
             return _integrate_and_fire(step_in + bias.unsqueeze(1), torch.zeros_like(bias), self.theta)
         return _integrate_and_fire(step_in, bias, self.theta)
 
-    def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True) -> Forward:
-        """x: input counts (B, D) for ``aggregate``; input trains (B, T, D) for ``stepped``."""
+    def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True,
+                return_trains: bool = False) -> Forward:
+        """x: input counts (B, D) for ``aggregate``; input trains (B, T, D), batch first, for ``stepped``.
+
+        ``return_trains`` (stepped only): ``Forward.trains`` holds every stage's spikes (B, T, *shape)."""
         if mode == "aggregate":
+            if return_trains:
+                raise ValueError("return_trains needs mode 'stepped' (aggregate mode has counts, not trains)")
             return self.aggregate(x, T, bounded_output)
         if mode == "stepped":
-            if x.dim() != 3 or x.shape[1] != T:
-                raise ValueError(f"stepped mode needs input trains of shape (B, {T}, D), got {tuple(x.shape)}")
-            return self.stepped(x, bounded_output)
+            D = self.arch.n_inputs
+            if x.dim() != 3 or x.shape[1] != T or x.shape[2] != D:
+                hint = " (time-first? pass x.transpose(0, 1))" if x.dim() == 3 and x.shape[0] == T else ""
+                raise ValueError(f"stepped mode needs batch-first input trains (B, T={T}, D={D}), "
+                                 f"got {tuple(x.shape)}{hint}")
+            return self.stepped(x, bounded_output, return_trains)
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 
 def _integrate_and_fire(step_in: torch.Tensor, bias: torch.Tensor, theta: float):
-    """Non-leaky IF with reset by subtraction over the time axis 1 of step_in (B, T, ...).
-
-    V(0) = bias; per step: V += input; s = V >= theta; V -= theta * s. Returns spikes (B, T, ...)
-    in step_in's dtype and the final potential (B, ...).
+    """:func:`simcore.neuron.run` of the paper's neuron (``NeuronParams(threshold=theta)``) over the
+    time axis 1 of step_in (B, T, ...): V(0) = bias; per step V += input; s = V >= theta;
+    V -= theta * s. Returns spikes (B, T, ...) in step_in's dtype and the final potential (B, ...).
     """
     v = bias.expand_as(step_in[:, 0]).clone()
     spikes = torch.empty_like(step_in)

@@ -1,52 +1,31 @@
 """Dataset-scale simulation in simcore, checked against the tensor twin where there is one.
 
-``--model`` may be a trained model directory (model.json of kind "snn": exported on the fly and
-compared with the tensor model's ``stepped`` mode on the same spike trains), a simcore graph
-directory (graph.json; with a model.json of kind "converted" from baselines, or bare), or a NIR
-file (``.nir``, :mod:`simcore.nir_import`).
+``--model`` is any model that :func:`learning.models.load` gives a simcore graph for:
+kind "snn" (exported on the fly and compared with the tensor model's ``stepped`` mode on the same
+spike trains), "converted" (baselines), "graph" (a bare simcore graph directory) or "nir" (a ``.nir``
+file, :mod:`simcore.nir_import`).
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
+from learning.datafiles import resolve_data_dir
 from learning.datasets import Dataset, load_dataset
 from learning.evaluate import evaluate
-from learning.export import population_names, to_graph
-from learning.io import MODEL_FILE, load_model, read_meta
+from learning.graph_builder import population_names
 from learning.model import SpikingNet
-from simcore import simulate
-from simcore.graph import Network
+from learning.models import load
+from learning.npz_data import check_recorded
+from simcore import Network, compile_network, simulate
 from simcore.provenance import environment
+from simcore.resources import encoding_seconds, require_memory, require_time, simulation_bytes
 
-__all__ = ["load_simulatable", "RunInputs", "prepare_run", "simulate_dataset"]
-
-
-def load_simulatable(path: str | os.PathLike, dt: float | None = None,
-                     semantics: str = "nir") -> tuple[Network, dict, SpikingNet | None]:
-    """(simcore network, metadata, tensor twin or None) for a model or graph directory, or a ``.nir``
-    file (imported with NIR's semantics, or those spikecount recorded: ``semantics``; ``dt``: the
-    Euler step, default the file's)."""
-    path = Path(path)
-    if path.suffix == ".nir" and not path.is_dir():
-        from simcore.nir_import import read_nir
-
-        return (*read_nir(path, dt, semantics), None)
-    if not path.is_dir():
-        raise ValueError(f"model directory not found: {path}")
-    meta = read_meta(path) if (path / MODEL_FILE).is_file() else {}
-    if meta.get("kind") == "snn":
-        net, meta = load_model(path, dtype=torch.float64)
-        return to_graph(net), meta, net
-    if (path / "graph.json").is_file():
-        return Network.load(path), meta, None
-    raise ValueError(f"{path}: neither a trained model (model.json) nor a simcore graph (graph.json)")
+__all__ = ["RunInputs", "prepare_run", "simulate_dataset", "simulate_range", "merge_ranges"]
 
 
 @dataclass
@@ -77,7 +56,11 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
     if isinstance(model, Network):
         graph, meta, twin, source = model, {}, None, "<Network>"
     else:
-        (graph, meta, twin), source = load_simulatable(model, dt, semantics), str(model)
+        loaded = load(model, dt=dt, semantics=semantics)
+        if loaded.graph is None:
+            raise ValueError(f"{model}: a model of kind {loaded.kind!r} has no simcore network; convert it first")
+        graph, meta, source = loaded.graph, loaded.meta, str(model)
+        twin = loaded.net if loaded.kind == "snn" else None
     dataset = dataset or meta.get("dataset")
     if dataset is None:
         raise ValueError(f"{source}: no dataset recorded; pass --dataset")
@@ -86,12 +69,90 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
         raise ValueError(f"{source}: no T recorded; pass --T (time steps >= 1)")
     seed = int(meta.get("seed", 0) if seed is None else seed)
     split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    check_recorded(meta, dataset, source)
+    data_dir = resolve_data_dir(meta, dataset, data_dir, source)
     data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:
         raise ValueError(f"{source}: input population has {n_in} neurons, {dataset} has {data.x.shape[1]} features")
+    if data.n_classes > graph.size(graph.output):
+        raise ValueError(f"{source}: output population has {graph.size(graph.output)} neurons, {dataset} has "
+                         f"{data.n_classes} classes")
+    what = f"simulating {source} at T={T}"
+    require_memory(simulation_bytes(graph, min(len(data.y), 1000), T + compile_network(graph).max_path_delay), what)
+    require_time(encoding_seconds(len(data.y), n_in, T, meta.get("encoding", "bernoulli")), what)
     return RunInputs(graph, meta, twin, data, T, seed, meta.get("encoding", "bernoulli"),
                      float(meta.get("max_rate", 1.0)), source)
+
+
+def simulate_range(run: RunInputs, lo: int, hi: int, *, mode: str = "sync", chunk: int = 1000,
+                   compare: bool = True, progress=None) -> dict:
+    """Simulate samples ``lo .. hi-1`` of ``run``'s split (global sample ids, so any range gives the
+    spikes of the whole-split run); integer sums that :func:`merge_ranges` combines.
+
+    Returns samples, correct, spikes per population (sum over samples and neurons), SOPs per
+    population, simulate seconds, and with ``compare`` (and a tensor twin) the number of predictions
+    and of neuron counts equal to the twin's ``stepped`` run. ``progress``: a tqdm bar or None."""
+    graph, twin, x_all = run.graph, run.twin, run.data.x
+    spikes, sops, correct, sim_seconds, preds, counts = {}, {}, 0, 0.0, [], {p: [] for p in graph.populations}
+    for a in range(lo, hi, chunk):
+        ids = np.arange(a, min(a + chunk, hi))
+        res = simulate(graph, x_all[ids].astype(np.float64), run.T, run.seed, encoding=run.encoding,
+                       max_rate=run.max_rate, sample_ids=ids, mode=mode)
+        sim_seconds += res.elapsed
+        correct += int(np.sum(res.predictions == run.data.y[ids]))
+        preds.append(res.predictions)
+        for p in graph.populations:
+            spikes[p] = spikes.get(p, 0) + int(res.counts[p].sum())
+            if compare:
+                counts[p].append(res.counts[p])
+        for p, s in res.sops.items():
+            sops[p] = sops.get(p, 0) + int(s.sum())
+        if progress is not None:
+            progress.update(len(ids))
+    part = {"lo": lo, "hi": hi, "correct": correct, "spikes": spikes, "sops": sops, "simulate_seconds": sim_seconds}
+    if twin is not None and compare:
+        ids = np.arange(lo, hi)
+        ref = evaluate(twin, run.data.x[ids], run.data.y[ids], run.T, "stepped", run.seed, encoding=run.encoding,
+                       max_rate=run.max_rate, sample_ids=ids, keep_stage_counts=True)
+        pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+        part["twin_correct"] = int(np.sum(ref.predictions == run.data.y[ids]))
+        part["prediction_equal"] = int(np.sum(ref.predictions == pred))
+        part["count_equal"] = {
+            name: int(np.sum(ref.stage_counts[k].reshape(hi - lo, -1) == np.concatenate(counts[name])))
+            for k, name in enumerate(population_names(twin.arch))}
+    return part
+
+
+def merge_ranges(run: RunInputs, parts: list[dict], *, mode: str, model: str) -> dict:
+    """The result of :func:`simulate_dataset` from the ranges that cover the split once (any order)."""
+    parts = sorted(parts, key=lambda p: p["lo"])
+    n = len(run.data.y)
+    if [(p["lo"], p["hi"]) for p in parts] != list(zip([0] + [p["hi"] for p in parts[:-1]], [p["hi"] for p in parts])) \
+            or parts[-1]["hi"] != n:
+        raise ValueError(f"sample ranges {[(p['lo'], p['hi']) for p in parts]} do not cover 0..{n} once")
+    graph = run.graph
+    total = lambda key, p: sum(part[key][p] for part in parts)  # noqa: E731
+    sops = {p: total("sops", p) for p in parts[0]["sops"]}
+    result = {
+        "accuracy": sum(p["correct"] for p in parts) / n,
+        "samples": n, "dataset": run.data.name, "split": run.data.split, "T": run.T, "mode": mode,
+        "seed": run.seed, "encoding": run.encoding, "model": model,
+        "sops_per_sample": sum(sops.values()) / n,
+        "sops_per_sample_by_population": {p: s / n for p, s in sops.items()},
+        "spikes_per_neuron": {p: total("spikes", p) / (n * graph.size(p)) for p in graph.populations
+                              if p != graph.input_population},
+        "simulate_seconds": sum(p["simulate_seconds"] for p in parts),
+    }
+    if "prediction_equal" in parts[0]:
+        result["tensor_stepped_accuracy"] = sum(p["twin_correct"] for p in parts) / n
+        result["prediction_agreement"] = sum(p["prediction_equal"] for p in parts) / n
+        result["count_agreement"] = {name: total("count_equal", name) / (n * graph.size(name))
+                                     for name in parts[0]["count_equal"]}
+    else:
+        result["prediction_agreement"] = None
+        result["count_agreement"] = None
+    return result
 
 
 def simulate_dataset(
@@ -104,51 +165,16 @@ def simulate_dataset(
 
     Inputs are regenerated by simcore from the intensities with ``seed`` (default: the model's) and
     sample ids 0..N-1 of the split, so the tensor twin sees exactly the same spike trains.
-    ``compare=False`` skips the tensor twin (agreement fields are then None).
+    ``compare=False`` skips the tensor twin (agreement fields are then None). Split across
+    processes by :func:`simulate_range` / :func:`merge_ranges` (``analysis.runner.shard``).
     """
     run = prepare_run(model, dataset, split=split, T=T, seed=seed, split_seed=split_seed, data_dir=data_dir,
                       limit=limit, dt=dt, semantics=semantics)
-    graph, twin, data, T, seed = run.graph, run.twin, run.data, run.T, run.seed
-    encoding, max_rate, dataset = run.encoding, run.max_rate, run.data.name
-    n = len(data.y)
-    x = data.x.astype(np.float64)
-    preds, counts, sops = [], {p: [] for p in graph.populations}, {}
-    sim_seconds = 0.0
+    n = len(run.data.y)
     t0 = time.perf_counter()
     with tqdm(total=n, desc=f"simcore {mode}", unit="sample", disable=not progress) as bar:
-        for lo in range(0, n, chunk):
-            ids = np.arange(lo, min(lo + chunk, n))
-            res = simulate(graph, x[ids], T, seed, encoding=encoding, max_rate=max_rate, sample_ids=ids, mode=mode)
-            sim_seconds += res.elapsed
-            preds.append(res.predictions)
-            for p in graph.populations:
-                counts[p].append(res.counts[p])
-            for p, s in res.sops.items():
-                sops[p] = sops.get(p, 0) + int(s.sum())
-            bar.update(len(ids))
-    wall = time.perf_counter() - t0
-    pred = np.concatenate(preds)
-    counts = {p: np.concatenate(c) for p, c in counts.items()}
-    result = {
-        "accuracy": float(np.mean(pred == data.y)),
-        "samples": n, "dataset": dataset, "split": split, "T": T, "mode": mode, "seed": seed,
-        "encoding": encoding, "model": str(model),
-        "sops_per_sample": sum(sops.values()) / n,
-        "sops_per_sample_by_population": {p: s / n for p, s in sops.items()},
-        "spikes_per_neuron": {p: float(c.mean()) for p, c in counts.items() if p != graph.input_population},
-        "wall_seconds": wall, "simulate_seconds": sim_seconds,
-    }
-    if twin is not None and compare:
-        ref = evaluate(twin, data.x, data.y, T, "stepped", seed, encoding=encoding, max_rate=max_rate,
-                       keep_stage_counts=True)
-        result["tensor_stepped_accuracy"] = ref.accuracy
-        result["prediction_agreement"] = float(np.mean(ref.predictions == pred))
-        result["count_agreement"] = {
-            name: float(np.mean(ref.stage_counts[k].reshape(n, -1) == counts[name]))
-            for k, name in enumerate(population_names(twin))
-        }
-    else:
-        result["prediction_agreement"] = None
-        result["count_agreement"] = None
+        part = simulate_range(run, 0, n, mode=mode, chunk=chunk, compare=compare, progress=bar)
+    result = merge_ranges(run, [part], mode=mode, model=str(model))
+    result["wall_seconds"] = time.perf_counter() - t0
     result.update(environment())
     return result

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Dense", "Conv", "AvgPool", "Arch", "parse_spec", "SpecError"]
+__all__ = ["Dense", "Conv", "AvgPool", "Arch", "Stage", "parse_spec", "SpecError"]
 
 
 class SpecError(ValueError):
@@ -45,6 +45,31 @@ Layer = Dense | Conv | AvgPool
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One weighted stage: parameter-free ops (``pool`` kernel or 0, then ``flatten``), then a
+    weighted op of ``kind`` "dense" | "conv" (``kernel``: the convolution's, 0 for dense). ``in_shape``: the source population's shape (the
+    input or the previous stage); ``out_shape``: the shape of the stage's neurons. ``stride`` and
+    ``padding``: the convolution's (a spec string's are always 1 and 0; a converted torch chain's may differ)."""
+
+    pool: int
+    flatten: bool
+    kind: str
+    kernel: int
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    stride: int = 1
+    padding: int = 0
+
+    @property
+    def pooled_shape(self) -> tuple[int, ...]:
+        """The weighted op's input shape: in_shape after pooling (before flattening)."""
+        if not self.pool:
+            return self.in_shape
+        c, h, w = self.in_shape
+        return (c, h // self.pool, w // self.pool)
+
+
+@dataclass(frozen=True)
 class Arch:
     """A parsed spec: input shape ((D,) or (C, H, W)) and layers in order."""
 
@@ -59,6 +84,25 @@ class Arch:
             shape = _next_shape(shape, layer, self.spec)
             out.append(shape)
         return out
+
+    def stages(self) -> list[Stage]:
+        """The weighted stages in order (pooling folded into the stage that follows it).
+
+        SpecError for pooling that is not followed by a weighted layer, or two pooling layers in a row."""
+        stages, pool, src = [], 0, self.input_shape
+        for layer, out_shape in zip(self.layers, self.shapes()):
+            if isinstance(layer, AvgPool):
+                if pool:
+                    raise SpecError(f"spec {self.spec!r}: two pooling layers in a row are not supported")
+                pool = layer.kernel
+            else:
+                dense = isinstance(layer, Dense)
+                stages.append(Stage(pool, dense and len(src) == 3, "dense" if dense else "conv",
+                                    0 if dense else layer.kernel, src, out_shape))
+                pool, src = 0, out_shape
+        if pool:
+            raise SpecError(f"spec {self.spec!r}: pooling must be followed by a weighted layer")
+        return stages
 
     @property
     def n_classes(self) -> int:

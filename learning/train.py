@@ -7,24 +7,33 @@ and sample ids 0..N-1, the trains that ``spikecount simulate`` regenerates for t
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from learning.constraints import check_rate_options, qmax, rate_penalty
+from learning.datafiles import data_files
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
-from learning.inputs import ENCODINGS, input_counts, input_trains
+from learning.choices import ENCODINGS, MODES
+from learning.inputs import input_counts, input_trains
 from learning.io import save_model
-from learning.loop import fit, load_pair
-from learning.model import BIAS_MODES, MODES, SpikingNet
+from learning.loop import RUN_FILES, check_pair, fit, load_pair, start_run
+from learning.model import BIAS_MODES, SpikingNet
+from learning.npz_data import provenance
+from learning.quantise import qmax
+from learning.rate_penalty import check_rate_options, rate_penalty
+from learning.resources import check_training_cost
 from learning.spec import AvgPool, parse_spec
-from simcore.decode import predict
+from simcore import NeuronParams, predict
+from simcore.outputs import output_dir
+from simcore.resources import MAX_SEED
 
-__all__ = ["TrainConfig", "defaults_for", "config_from", "train", "epoch_seed"]
+__all__ = ["TrainConfig", "defaults_for", "config_from", "train", "train_network", "epoch_seed"]
 
 UCI = ("iris", "wbc", "abalone", "yeast")
 # The paper gives no epochs or batch size for UCI; these give each set about 12,000 Adam steps.
@@ -51,7 +60,7 @@ class TrainConfig:
     bounded_output: bool = True
     lr_decay: float = 1.0  # multiply lr by this after every epoch (1.0: constant, the paper)
     dropout: float = 0.0  # hidden-neuron dropout in training (0: none, the paper)
-    rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.constraints)
+    rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.rate_penalty)
     rate_target: float | None = None  # penalise only counts above this (spikes per neuron per sample)
     weight_bits: int | None = None  # k-bit (2..8) quantisation-aware training; None: float weights
     bias: str = "initial"  # "initial": V(0) = b (the paper); "current": b every step (exact in NIR)
@@ -70,16 +79,40 @@ class TrainConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        if not (self.lr > 0 and self.theta > 0 and self.batch_size >= 1 and self.seed >= 0):
-            raise ValueError("lr, theta and batch_size must be positive and seed >= 0")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        check_common(self)
+        for name, lo, hi in (("theta", 0, math.inf), ("max_rate", 0, 1)):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and lo < value <= hi):
+                raise ValueError(f"{name} must be a finite number in ({lo}, {hi}], got {value}")
+        if not (math.isfinite(self.init_std) and self.init_std > 0):
+            raise ValueError(f"init_std must be a finite number > 0, got {self.init_std}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         n_stages = sum(not isinstance(layer, AvgPool) for layer in parse_spec(self.arch).layers)
         check_rate_options(self.rate_lambda, self.rate_target, n_stages)
         if self.weight_bits is not None:
             qmax(self.weight_bits)
         if self.bias not in BIAS_MODES:
             raise ValueError(f"bias must be one of {BIAS_MODES}, got {self.bias!r}")
+
+
+def check_common(cfg) -> None:
+    """Ranges shared by every trainer's config: lr finite > 0, lr_decay in (0, 1], batch size,
+    seeds and limits integers in range."""
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {cfg.lr}")
+    if not 0 < cfg.lr_decay <= 1:
+        raise ValueError(f"lr_decay must be in (0, 1], got {cfg.lr_decay}")
+    if int(cfg.batch_size) != cfg.batch_size or cfg.batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {cfg.batch_size}")
+    for name in ("seed", "split_seed"):
+        value = getattr(cfg, name)
+        if int(value) != value or not 0 <= value <= MAX_SEED:
+            raise ValueError(f"{name} must be an integer in 0..{MAX_SEED}, got {value}")
+    for name in ("limit_train", "limit_test"):
+        value = getattr(cfg, name)
+        if value is not None and (int(value) != value or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value}")
 
 
 def defaults_for(dataset: str) -> dict:
@@ -111,12 +144,42 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
     ``resume`` continues from out_dir's checkpoint. ``stop_after`` ends the run after that many
     epochs of this call (to simulate an interruption in tests). Returns the metrics dict.
     """
+    return train_network(cfg, out_dir=out_dir, resume=resume, progress=progress, stop_after=stop_after)[1]
+
+
+def train_network(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
+                  out_dir: str | os.PathLike | None = None, *, net: SpikingNet | None = None, resume: bool = False,
+                  progress: bool = True, stop_after: int | None = None) -> tuple[SpikingNet, dict]:
+    """Train and return (network, metrics); :func:`train` with the data and the network optional.
+
+    data: (train, test) splits (default: ``cfg.dataset`` loaded). out_dir: None trains in memory
+    and writes nothing. net: a network to train further (default: a new one initialised from
+    ``cfg.seed``). torch's and numpy's global random states are left as they were.
+    """
     cfg.validate()
-    train_set, test_set = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train,
-                                    cfg.limit_test)
-    torch.manual_seed(cfg.seed)
-    net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits,
-                     cfg.bias)
+    if data is None:
+        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
+        files = data_files(cfg.dataset, cfg.data_dir)
+    else:
+        check_pair(cfg.arch, *data)
+        files = {}  # arrays given by the caller: no files were read
+    train_set, test_set = data
+    check_training_cost(cfg.arch, cfg.batch_size, cfg.T, cfg.mode, len(train_set.y), len(test_set.y), cfg.epochs,
+                        cfg.encoding)
+    if out_dir is None:
+        return _train(cfg, None, train_set, test_set, files, net, resume, progress, stop_after)
+    with output_dir(out_dir, "train", adopt=RUN_FILES):
+        start_run(out_dir, resume)
+        return _train(cfg, out_dir, train_set, test_set, files, net, resume, progress, stop_after)
+
+
+def _train(cfg: TrainConfig, out_dir, train_set: Dataset, test_set: Dataset, files: dict, net: SpikingNet | None,
+           resume: bool, progress: bool, stop_after: int | None) -> tuple[SpikingNet, dict]:
+    if net is None:
+        with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the caller's state
+            torch.manual_seed(cfg.seed)
+            net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits,
+                             neuron=NeuronParams(cfg.theta, bias_mode=cfg.bias))
 
     def step(idx: np.ndarray, epoch: int):
         inp = _inputs(cfg, train_set, idx, epoch_seed(cfg.seed, epoch))
@@ -134,16 +197,22 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
         return res.accuracy, _activity(res)
 
     run = fit(net, step, test_accuracy, train_set.y, cfg, out_dir, resume=resume, progress=progress,
-              stop_after=stop_after)
+              stop_after=stop_after, data_files=files)
     final = None
-    if run.complete:
+    if run.complete:  # evaluate() runs in eval mode (no dropout), also when a resumed run had no epoch left
         final = evaluate(net, test_set.x, test_set.y, cfg.T, cfg.mode, cfg.seed, encoding=cfg.encoding,
                          max_rate=cfg.max_rate)
-        save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
-                                  "max_rate": cfg.max_rate, "bias_mode": cfg.bias, "seed": cfg.seed,
-                                  "split_seed": cfg.split_seed, "test_accuracy": final.accuracy})
-    return run.write_metrics(final.accuracy if final else None,
-                             **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
+        if out_dir is not None:
+            save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
+                                      "max_rate": cfg.max_rate, "bias_mode": cfg.bias, "seed": cfg.seed,
+                                      "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
+                                      "data_dir": _abs(cfg.data_dir), "data_files": files, **provenance(cfg.dataset)})
+    return net, run.write_metrics(final.accuracy if final else None,
+                                  **(_activity(final) if final else dict.fromkeys(_ACTIVITY_KEYS)))
+
+
+def _abs(data_dir) -> str | None:
+    return None if data_dir is None else str(Path(data_dir).expanduser().resolve())
 
 
 _ACTIVITY_KEYS = ("spikes_per_neuron", "sops_per_sample", "sops_per_sample_by_population")

@@ -2,13 +2,35 @@
 
 The predicted class is the output neuron with the most spikes; ties are broken by the larger
 final membrane potential, then by the lower index. (Diehl's and snn_toolbox's plain argmax is the
-same rule without the membrane step.)
+same rule without the membrane step.) :func:`best_index` is the rule for one sample; simcore's
+kernels call it after every step (the prediction trace) and :func:`predict` calls it per sample.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-__all__ = ["predict"]
+__all__ = ["predict", "best_index"]
+
+
+@numba.njit(cache=True, inline="always")
+def best_index(counts, membrane, off, n):
+    """Decoded class of one sample: index ``q`` in ``0..n-1`` of ``counts[off + q]`` (spikes) and
+    ``membrane[off + q]`` (potentials): most spikes, then larger potential, then lower index."""
+    best = 0
+    for q in range(1, n):
+        c = counts[off + q]
+        cb = counts[off + best]
+        if c > cb or (c == cb and membrane[off + q] > membrane[off + best]):
+            best = q
+    return best
+
+
+@numba.njit(cache=True)
+def _predict_rows(counts, membrane, out):
+    n = counts.shape[1]
+    for s in range(counts.shape[0]):
+        out[s] = best_index(counts[s], membrane[s], 0, n)
 
 
 def predict(counts: np.ndarray, membrane: np.ndarray | None = None) -> np.ndarray:
@@ -21,11 +43,12 @@ def predict(counts: np.ndarray, membrane: np.ndarray | None = None) -> np.ndarra
     counts = np.asarray(counts)
     if counts.ndim != 2:
         raise ValueError(f"counts must be 2-D (samples, classes), got shape {counts.shape}")
-    top = counts == counts.max(axis=1, keepdims=True)
     if membrane is None:
-        return np.argmax(top, axis=1)
+        membrane = np.zeros(counts.shape)
     membrane = np.asarray(membrane, dtype=np.float64)
     if membrane.shape != counts.shape:
         raise ValueError(f"membrane shape {membrane.shape} does not match counts shape {counts.shape}")
-    # np.argmax returns the first maximum: the lower index wins among equal potentials.
-    return np.argmax(np.where(top, membrane, -np.inf), axis=1)
+    out = np.zeros(counts.shape[0], dtype=np.int64)
+    if counts.shape[1]:
+        _predict_rows(np.ascontiguousarray(counts, dtype=np.float64), np.ascontiguousarray(membrane), out)
+    return out

@@ -67,7 +67,7 @@ class NeuronParams:
     bias_mode: str = "initial"
 
     def __post_init__(self):
-        if self.reset in _RESET_ALIASES:
+        if isinstance(self.reset, str) and self.reset in _RESET_ALIASES:
             reset, v_reset = _RESET_ALIASES[self.reset]
             object.__setattr__(self, "reset", reset)
             object.__setattr__(self, "v_reset", v_reset)

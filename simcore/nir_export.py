@@ -32,6 +32,7 @@ import os
 import numpy as np
 
 from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network
+from simcore.fileio import atomic_write
 from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, lattice_step, pool_factor, require_nir, weighted
 
 __all__ = ["to_nir", "write_nir", "plan_to_nir"]
@@ -49,17 +50,11 @@ def to_nir(net: Network, exact: bool = False, run: dict | None = None):
 
 
 def write_nir(net: Network, path: str | os.PathLike, exact: bool = False, run: dict | None = None) -> list[str]:
-    """Write the NIR graph of ``net`` to ``path`` (HDF5, atomically); returns the warnings."""
+    """Write the NIR graph of ``net`` to ``path`` (HDF5, atomically, :func:`simcore.fileio.atomic_write`);
+    returns the warnings."""
     nir = require_nir()
     graph, warnings = to_nir(net, exact, run)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        nir.write(tmp, graph)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(path, lambda f: nir.write(f, graph), mode="w+b")  # h5py reads back what it writes
     return warnings
 
 

@@ -2,7 +2,7 @@
 
 A :class:`Plan` is a simcore network written out as plain data (numpy arrays, simcore ops,
 :class:`~simcore.neuron.NeuronParams`): what :mod:`simcore.nir_export` reads from a
-:class:`~simcore.graph.Network` and writes as NIR nodes, and what :mod:`simcore.nir_import` builds
+:class:`~simcore.Network` and writes as NIR nodes, and what :mod:`simcore.nir_import` builds
 from a NIR graph before it becomes a Network. :meth:`Plan.from_network` and :meth:`Plan.network`
 are the only code here that touches the Network's storage.
 
@@ -94,47 +94,30 @@ class Plan:
         net.validate()
         plan = cls()
         for name in net.populations:
-            a = net.graph.nodes[name]
-            if a["kind"] == "input":
-                plan.populations.append(Population(name, tuple(net.shape(name))))
-                continue
-            params, bias = _stored_neuron(name, a, net.size(name))
+            params, bias = _stored_neuron(net.population(name))
             plan.populations.append(Population(name, tuple(net.shape(name)), params, bias))
         plan.projections = [Projection(p.src, p.tgt, list(p.ops), p.delay) for p in net.projections]
         return plan
 
     def network(self) -> Network:
-        """A simcore Network of this plan (the paper's neurons in the keyword form, others as NeuronParams)."""
+        """A simcore Network of this plan (every population through ``add_neurons(..., neuron=)``)."""
         net = Network()
         for p in self.populations:
             if p.neuron is None:
                 net.add_input(p.name, p.shape)
-                continue
-            n = p.neuron
-            if n.beta == 1.0 and n.threshold_test == ">=" and (n.reset == "subtract" or n.v_reset == 0.0):
-                net.add_neurons(p.name, p.shape, threshold=n.threshold, bias=p.bias, bias_mode=n.bias_mode,
-                                reset="subtract" if n.reset == "subtract" else "zero")
             else:
-                try:
-                    net.add_neurons(p.name, p.shape, neuron=n, bias=p.bias)
-                except TypeError:
-                    raise NirError(f"population '{p.name}': this simcore has no kernel for {n} "
-                                   "(needs the NeuronParams network)") from None
+                net.add_neurons(p.name, p.shape, neuron=p.neuron, bias=p.bias)
         for pr in self.projections:
             net.connect(pr.src, pr.tgt, pr.ops, delay=pr.delay)
         net.validate()
         return net
 
 
-def _stored_neuron(name: str, attrs: dict, n: int) -> tuple[NeuronParams, np.ndarray]:
-    """(NeuronParams, flat bias) of a Network's neuron population."""
-    bias = np.broadcast_to(np.asarray(attrs["bias"], dtype=np.float64).ravel(), (n,)).copy()
-    if attrs.get("neuron") is not None:
-        return attrs["neuron"], bias
-    thr = np.asarray(attrs["threshold"], dtype=np.float64).ravel()
-    if np.unique(thr).size != 1:
-        raise NirError(f"population '{name}': per-neuron thresholds cannot be written as one neuron model")
-    return NeuronParams(threshold=float(thr[0]), reset=attrs["reset"], bias_mode=attrs["bias_mode"]), bias
+def _stored_neuron(record) -> tuple[NeuronParams | None, np.ndarray | None]:
+    """(NeuronParams, flat float64 bias) of a Network's population record; (None, None) for the input."""
+    if record.neuron is None:
+        return None, None
+    return record.neuron, np.asarray(record.bias, dtype=np.float64).ravel().copy()
 
 
 def lattice_step(*arrays) -> float | None:

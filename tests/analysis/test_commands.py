@@ -4,7 +4,7 @@ import pytest
 from analysis.cli import build_parser, main
 
 COMMANDS = ["train", "evaluate", "export", "simulate", "sweep", "quantisation", "depth-series", "report",
-            "train-ann", "convert", "crosscheck", "reproduce", "demo"]
+            "train-ann", "convert", "raster", "crosscheck", "reproduce", "demo"]
 
 
 def test_every_subcommand_is_registered():

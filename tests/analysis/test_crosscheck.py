@@ -14,9 +14,10 @@ import pytest
 
 pytest.importorskip("brian2")
 
+from analysis.brian2_net import population_neurons  # noqa: E402
 from analysis.crosscheck import _trace, crosscheck, crosscheck_network, delayed_copy  # noqa: E402
 from simcore import simulate  # noqa: E402
-from simcore.graph import AvgPool2d, Conv2d, Dense, Flatten, Network  # noqa: E402
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, compile_network, save_network  # noqa: E402
 
 TARGET = "numpy"
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # brian2 uses old pyparsing names
@@ -156,18 +157,19 @@ def test_trace_reproduces_simcore_counts(x20):
     """The potential trace behind the explanations re-derives simcore's spike counts exactly."""
     ref_net = delayed_copy(mlp(1, bias_mode="current", reset="zero"))
     res = simulate(ref_net, x20, 12, 5, steps=14, record_raster=True)
-    comp = ref_net.compile()
+    comp = compile_network(ref_net)
     for k, name in enumerate(comp.names):
         if k == comp.input_index:
             continue
         for s in (0, 3):
-            got = [int(_trace(comp, res.raster, s, k, j, 14, None)[1].sum()) for j in range(ref_net.size(name))]
+            neuron = population_neurons(ref_net)[name]
+            got = [int(_trace(comp, res.raster, s, k, j, 14, None, neuron)[1].sum()) for j in range(ref_net.size(name))]
             assert got == res.counts[name][s].tolist()
 
 
 def test_crosscheck_graph_dir_on_digits(tmp_path):
     net = mlp(4, sizes=(64, 12, 10))
-    net.save(tmp_path / "g")
+    save_network(net, tmp_path / "g")
     res = crosscheck(tmp_path / "g", dataset="digits", limit=4, T=6, seed=2, target=TARGET)
     _assert_identical(res)
     assert res["samples"] == 4 and res["dataset"] == "digits" and 0.0 <= res["accuracy_brian2"] <= 1.0
@@ -181,7 +183,7 @@ def test_cli_crosscheck_writes_json(tmp_path, capsys):
 
     from analysis.cli import main
 
-    mlp(5, sizes=(64, 8, 10)).save(tmp_path / "g")
+    save_network(mlp(5, sizes=(64, 8, 10)), tmp_path / "g")
     out = tmp_path / "xc.json"
     rc = main(["crosscheck", "--model", str(tmp_path / "g"), "--dataset", "digits", "--limit", "3", "--T", "5",
                "--target", TARGET, "--out", str(out)])

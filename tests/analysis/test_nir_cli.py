@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("nir")
 
 from analysis.cli import main  # noqa: E402
-from learning.simulate import load_simulatable  # noqa: E402
+from learning.models import load  # noqa: E402
 from simcore import simulate  # noqa: E402
 
 
@@ -28,7 +28,8 @@ def models(tmp_path_factory):
 
 
 def counts(model, x, semantics="nir"):
-    net, meta, _ = load_simulatable(model, semantics=semantics)
+    loaded = load(model, semantics=semantics)
+    net, meta = loaded.graph, loaded.meta
     res = simulate(net, x, int(meta["T"]), int(meta.get("seed", 0)), encoding=meta.get("encoding", "bernoulli"))
     return [res.counts[p] for p in net.populations]
 
@@ -67,3 +68,25 @@ def test_bad_nir_inputs_are_one_line(tmp_path, capsys):
     assert err.startswith("spikecount: error:") and "not a readable NIR file" in err and "\n" not in err
     assert main(["export", "--model", str(tmp_path), "--out", str(tmp_path / "x"), "--exact"]) == 2
     assert "--format nir" in capsys.readouterr().err
+
+
+def test_load_a_nir_file_is_kind_nir_with_the_recorded_run(models, tmp_path):
+    out = tmp_path / "net.nir"
+    assert main(["export", "--model", str(models["mlp"]), "--format", "nir", "--out", str(out)]) == 0
+    loaded = load(out)
+    assert (loaded.kind, loaded.path, loaded.net) == ("nir", out, None)
+    assert loaded.meta["T"] == 8 and loaded.meta["dataset"] == "digits"
+    assert loaded.graph.populations == load(models["mlp"]).graph.populations
+
+
+def test_export_nir_never_replaces_a_file_without_overwrite(models, tmp_path, capsys):
+    out = tmp_path / "net.nir"
+    out.write_text("a user's file")
+    argv = ["export", "--model", str(models["mlp"]), "--format", "nir", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "\n" not in err.strip()
+    assert out.read_text() == "a user's file"
+    assert main(argv + ["--overwrite"]) == 0
+    assert load(out).kind == "nir"
+    assert [p.name for p in tmp_path.iterdir()] == ["net.nir"]  # no temporary file left

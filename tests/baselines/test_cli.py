@@ -19,4 +19,4 @@ def test_train_ann_then_convert(tmp_path, capsys):
     assert main(["convert", "--ann", str(conv), "--norm", "model", "--reset", "subtract", "--input", "poisson",
                  "--out", str(tmp_path / "again")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("spikecount: error:") and "not an ANN" in err and "\n" not in err
+    assert err.startswith("spikecount: error:") and "needs a model of kind 'ann'" in err and "\n" not in err

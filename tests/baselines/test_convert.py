@@ -7,9 +7,10 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from baselines.ann import ANN, ConversionError, parse_convertible, save_ann
-from baselines.convert import ann_layers, build_network, convert, convert_ann, load_converted
+from baselines.convert import ann_layers, build_network, convert, convert_ann
+from learning.models import ModelKindError, load
 from baselines.normalise import apply_factors
-from simcore import simulate
+from simcore import NeuronParams, simulate
 
 
 def _normalised_activations(net, lambdas, x):
@@ -63,7 +64,7 @@ def test_reset_subtract_vs_zero_hand_case():
 def test_bias_is_a_current_every_step():
     g = _one_neuron("subtract", weight=0.0, bias=0.25)
     (pop,) = [p for p in g.populations if p != "input"]
-    assert g.graph.nodes[pop]["bias_mode"] == "current"
+    assert g.population(pop).neuron.bias_mode == "current"
     res = simulate(g, np.zeros((1, 1)), 8, 0, encoding="analog")
     assert res.counts[pop][0, 0] == 2  # 0.25 per step; as an initial potential it would never fire
     # conversion divides the bias by the layer's scale factor, and conv biases are per map
@@ -72,8 +73,8 @@ def test_bias_is_a_current_every_step():
     x = np.random.default_rng(1).random((5, 16))
     g, lam = convert_ann(net, "data", x)
     b = net.layers[0].bias.detach().numpy()
-    assert np.allclose(g.graph.nodes["conv1"]["bias"], np.repeat(b / lam[0], 4))
-    assert np.allclose(g.graph.nodes["dense2"]["bias"], net.layers[1].bias.detach().numpy() / lam[1])
+    assert np.allclose(g.population("conv1").bias, np.repeat(b / lam[0], 4))
+    assert np.allclose(g.population("dense2").bias, net.layers[1].bias.detach().numpy() / lam[1])
 
 
 @pytest.mark.parametrize("spec, words", [
@@ -117,10 +118,10 @@ def test_ann_dir_errors(tmp_path):
     with pytest.raises(ConversionError, match="max pooling"):
         convert(d, "model", out_dir=out)
     (d / "model.json").write_text(json.dumps({**meta, "kind": "snn"}))
-    with pytest.raises(ConversionError, match="not an ANN"):
+    with pytest.raises(ModelKindError, match="conversion needs a model of kind 'ann', this one is 'snn'"):
         convert(d, "model", out_dir=out)
     (d / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="own directory"):
+    with pytest.raises(ValueError, match="not an output of `convert`"):  # the ANN's own directory
         convert(d, "model", out_dir=d)
     with pytest.raises(ValueError, match="percentile"):
         convert(d, "data", percentile=99.0, out_dir=out)
@@ -133,13 +134,14 @@ def test_convert_writes_model_json_and_graph(tmp_path):
     d = _ann_dir(tmp_path, bias=False)
     info = convert(d, "robust", percentile=99.99, reset="zero", input="analog", out_dir=tmp_path / "c",
                    norm_samples=50)
-    g, meta = load_converted(tmp_path / "c")
+    loaded = load(tmp_path / "c")
+    g, meta = loaded.graph, loaded.meta
     assert meta == json.loads(json.dumps(info))
     assert meta["kind"] == "converted" and meta["encoding"] == "analog" and meta["percentile"] == 99.99
     assert meta["norm_samples"] == 50 and meta["seed"] == 3 and meta["ann_test_accuracy"] == 0.5
     assert len(meta["scale_factors"]) == 2 and meta["populations"] == ["conv1", "dense2"]
-    assert all(g.graph.nodes[p]["reset"] == "zero" and np.all(g.graph.nodes[p]["bias"] == 0)
-               for p in meta["populations"])
+    assert all(g.population(p).neuron == NeuronParams(reset="zero", bias_mode="current")
+               and np.all(g.population(p).bias == 0) for p in meta["populations"])
     # re-converting into the same directory replaces it
     convert(d, "model", out_dir=tmp_path / "c")
-    assert load_converted(tmp_path / "c")[1]["norm"] == "model"
+    assert load(tmp_path / "c").meta["norm"] == "model"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from baselines.ann import load_ann
-from baselines.convert import convert, load_converted
+from baselines.convert import convert
+from learning.models import load
 from baselines.evaluate import accuracy_vs_T
 from baselines.train_ann import ann_accuracy, ann_config_from, train_ann
 from learning.datasets import load_dataset
@@ -36,7 +36,7 @@ def test_ann_model_dir(ann_dir):
 @pytest.mark.parametrize("norm, inp", [("robust", "poisson"), ("data", "analog"), ("model", "poisson")])
 def test_converted_accuracy_close_to_ann(ann_dir, tmp_path, norm, inp):
     convert(ann_dir, norm, reset="subtract", input=inp, out_dir=tmp_path / "c")
-    net, _ = load_ann(ann_dir)
+    net = load(ann_dir).net
     test = load_dataset("digits", "test", limit=N_TEST)
     ann_acc = ann_accuracy(net, test.x.astype(np.float64), test.y)
     rows = accuracy_vs_T(tmp_path / "c", Ts=(5, 20, 100), limit=N_TEST)
@@ -49,7 +49,8 @@ def test_converted_accuracy_close_to_ann(ann_dir, tmp_path, norm, inp):
 def test_trace_equals_separate_runs(ann_dir, tmp_path, inp):
     convert(ann_dir, "robust", input=inp, out_dir=tmp_path / "c")
     rows = accuracy_vs_T(tmp_path / "c", Ts=(1, 3, 10, 40), limit=60, seed=7)
-    graph, meta = load_converted(tmp_path / "c")
+    loaded = load(tmp_path / "c")
+    graph, meta = loaded.graph, loaded.meta
     test = load_dataset("digits", "test", limit=60)
     for r in rows:
         res = simulate(graph, test.x.astype(np.float64), r["T"], 7, encoding=meta["encoding"])

@@ -7,12 +7,14 @@ from learning.export import to_graph
 from learning.model import SpikingNet
 from learning.spec import parse_spec
 from learning.train import config_from
-from simcore import simulate
+from simcore import NeuronParams, simulate
+
+CURRENT = NeuronParams(1.0, bias_mode="current")
 
 
-def _dyadic_net(spec, seed, bias_mode="current"):
+def _dyadic_net(spec, seed):
     torch.manual_seed(seed)
-    net = SpikingNet(parse_spec(spec), theta=1.0, bias_mode=bias_mode).double()
+    net = SpikingNet(parse_spec(spec), neuron=CURRENT).double()
     with torch.no_grad():
         for p in net.parameters():
             p.copy_(torch.round(p * 2**8 * 3) / 2**8)
@@ -26,7 +28,7 @@ def test_stepped_equals_simcore_with_per_step_bias(spec):
     trains = rng.random((6, 15, net.arch.n_inputs)) < 0.5
     out = net.stepped(torch.from_numpy(trains.astype(np.float64)))
     graph = to_graph(net)
-    assert all(graph.graph.nodes[p]["bias_mode"] == "current" for p in graph.populations[1:])
+    assert all(graph.population(p).neuron.bias_mode == "current" for p in graph.populations[1:])
     res = simulate(graph, trains=trains, steps=15)
     for k, pop in enumerate(graph.populations[1:]):
         np.testing.assert_array_equal(out.counts[k].detach().reshape(6, -1).numpy(), res.counts[pop], err_msg=pop)
@@ -35,7 +37,8 @@ def test_stepped_equals_simcore_with_per_step_bias(spec):
 
 def test_aggregate_closed_form_is_theta_W_a_plus_T_b():
     """No input: a bias b per step gives floor(T b / theta) spikes, and dz/db = T."""
-    net = SpikingNet(parse_spec("3-2"), theta=1.0, bias_mode="current").double()
+    net = SpikingNet(parse_spec("3-2"), neuron=CURRENT).double()
+    assert net.neuron == CURRENT
     with torch.no_grad():
         net.layers[0].weight.zero_()
         net.layers[0].bias.copy_(torch.tensor([0.375, 0.125], dtype=torch.float64))
@@ -56,5 +59,21 @@ def test_initial_bias_is_unchanged_and_bad_mode_rejected():
     assert net.aggregate(torch.zeros(1, 3, dtype=torch.float64), 10).output.tolist() == [[0.0, 0.0]]
     with pytest.raises(ValueError, match="bias"):
         config_from("digits", "64-10", bias="sometimes").validate()
-    with pytest.raises(ValueError, match="bias_mode"):
-        SpikingNet(parse_spec("3-2"), bias_mode="sometimes")
+    with pytest.raises(ValueError, match="tensor model trains only"):  # bias current, but a leak
+        SpikingNet(parse_spec("3-2"), neuron=NeuronParams(1.0, beta=0.5, bias_mode="current"))
+
+
+def test_training_with_bias_current_records_the_neuron(tmp_path):
+    """train(--bias current): model.json's neuron says bias_mode current; the model loads as it was saved."""
+    import json
+
+    from learning.models import load
+    from learning.train import train
+
+    cfg = config_from("iris", "4-6-3", T=6, epochs=1, bias="current")
+    train(cfg, tmp_path / "m", progress=False)
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["neuron"] == CURRENT.to_dict() and meta["bias_mode"] == "current"
+    loaded = load(tmp_path / "m")
+    assert loaded.net.neuron == CURRENT
+    assert all(loaded.graph.population(p).neuron.bias_mode == "current" for p in loaded.graph.populations[1:])

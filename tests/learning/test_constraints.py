@@ -1,4 +1,5 @@
-"""Hardware constraints: spike-rate penalty, k-bit weights, SOP accounting (learning.constraints)."""
+"""Hardware constraints: spike-rate penalty (learning.rate_penalty), k-bit weights (learning.quantise),
+SOP accounting (simcore.sops with learning.fanout)."""
 import json
 
 import numpy as np
@@ -7,14 +8,17 @@ import torch
 from safetensors.numpy import load_file
 
 from learning.activation import spike_count
-from learning.constraints import (fanouts, input_events, power_of_two_scale, qmax, quantise, quantise_int,
-                                  quantise_ste, rate_penalty, sops_from_counts)
-from learning.export import population_names, to_graph
-from learning.io import load_model
+from learning.export import to_graph
+from learning.fanout import fanouts
+from learning.graph_builder import population_names
+from learning.models import load
+from learning.quantise import power_of_two_scale, qmax, quantise, quantise_int, quantise_ste
+from learning.rate_penalty import rate_penalty
 from learning.model import SpikingNet
 from learning.spec import parse_spec
 from learning.train import config_from, train
-from simcore import simulate
+from simcore import compile_network, simulate
+from simcore.sops import input_events, sops_from_counts
 
 TINY = dict(epochs=2, limit_train=200, limit_test=100, T=10)
 
@@ -121,7 +125,7 @@ def test_k_bit_training_saves_integers_and_reloads_exactly(tmp_path):
     arrays = load_file(tmp_path / "weights.safetensors")
     assert json.loads((tmp_path / "model.json").read_text())["weight_bits"] == bits
     assert metrics["config"]["weight_bits"] == bits
-    net, _ = load_model(tmp_path, dtype=torch.float64)
+    net = load(tmp_path).net
     assert net.weight_bits == bits
     for k in range(2):
         assert f"layers.{k}.weight" not in arrays
@@ -155,19 +159,19 @@ def test_simcore_counts_and_sops_equal_the_tensor_model_exactly(spec, bits):
     with torch.no_grad():
         out = net.stepped(torch.from_numpy(trains.astype(np.float64)))
     res = simulate(to_graph(net), trains=trains, mode="sync")
-    names = population_names(net)
+    names = population_names(net.arch)
     for name, c in zip(names, out.counts):
         assert np.array_equal(c.numpy().reshape(N, -1), res.counts[name]), name
         assert res.counts[name].sum() > 0, name  # not trivially silent
     # SOPs: fan-outs agree with simcore's structural tables, and so do the totals per source
-    comp = to_graph(net).compile()
+    comp = compile_network(to_graph(net))
     fan = fanouts(net)
     assert len(fan) == len(names)
     assert len(comp.projections) == len(names)
     for p in comp.projections:
-        assert np.array_equal(p.fanout(), fan[names.index(comp.names[p.tgt])].numpy())
-    events = input_events(torch.from_numpy(trains.astype(np.float64)), T)
-    per_sample = np.stack([sops_from_counts(fan, events[i:i + 1], [c[i:i + 1] for c in out.counts])
+        assert np.array_equal(p.fanout(), fan[names.index(comp.names[p.tgt])])
+    events = input_events(trains, T)
+    per_sample = np.stack([sops_from_counts(fan, events[i:i + 1], [c[i:i + 1].numpy() for c in out.counts])
                            for i in range(N)])
     for j, name in enumerate(["input", *names[:-1]]):
         assert np.array_equal(per_sample[:, j], res.sops[name].astype(np.float64)), name

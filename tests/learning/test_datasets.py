@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from learning import datasets as ds_mod
+from learning import uci as uci_mod
 from learning.datasets import DATASETS, Dataset, DatasetError, load_dataset
 
 SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared/data/mnist"
@@ -55,8 +56,8 @@ def test_uci_shapes_counts_and_range(name):
 @pytest.mark.parametrize("name", ["abalone", "yeast"])
 def test_uci_scaling_uses_train_stats_only(name):
     seed = 3
-    x_raw, y_raw = ds_mod._uci_raw(name)
-    idx_tr, idx_te = ds_mod._uci_split_indices(name, y_raw, seed)
+    x_raw, y_raw = uci_mod._uci_raw(name)
+    idx_tr, idx_te = uci_mod._uci_split_indices(name, y_raw, seed)
     te = load_dataset(name, "test", split_seed=seed)
     np.testing.assert_array_equal(te.y, y_raw[idx_te])
     lo, hi = x_raw[idx_tr].min(axis=0), x_raw[idx_tr].max(axis=0)
@@ -71,14 +72,14 @@ def test_uci_scaling_uses_train_stats_only(name):
 
 
 def test_uci_wbc_drops_id_and_missing_rows():
-    x_raw, y = ds_mod._uci_raw("wbc")
+    x_raw, y = uci_mod._uci_raw("wbc")
     assert x_raw.shape == (683, 9)
     assert x_raw.min() == 1 and x_raw.max() == 10  # the sample id column (values ~1e6) is gone
 
 
 def test_abalone_class_grouping():
-    x_raw, y = ds_mod._uci_raw("abalone")
-    rings = np.loadtxt(ds_mod._packaged_uci_file("abalone.data"),
+    x_raw, y = uci_mod._uci_raw("abalone")
+    rings = np.loadtxt(uci_mod._packaged_uci_file("abalone.data"),
                        delimiter=",", usecols=8)
     np.testing.assert_array_equal(y, np.digitize(rings, [8.5, 10.5]))
     assert x_raw.shape == (4177, 7)
@@ -95,8 +96,8 @@ def test_split_seed_determinism(name):
 
 
 def test_splits_are_disjoint_and_cover_everything():
-    _, y = ds_mod._uci_raw("iris")
-    idx_tr, idx_te = ds_mod._uci_split_indices("iris", y, 0)
+    _, y = uci_mod._uci_raw("iris")
+    idx_tr, idx_te = uci_mod._uci_split_indices("iris", y, 0)
     assert sorted(np.concatenate([idx_tr, idx_te]).tolist()) == list(range(150))
 
 
@@ -133,7 +134,7 @@ def test_unknown_name_and_split():
 # --------------------------------------------------------------------------------- UCI file problems
 
 def _copy_uci(tmp_path: Path, fname: str) -> Path:
-    src = ds_mod._packaged_uci_file(fname)
+    src = uci_mod._packaged_uci_file(fname)
     dst = tmp_path / fname
     dst.write_bytes(src.read_bytes())
     return dst
@@ -170,8 +171,8 @@ def test_uci_missing_override_file(tmp_path):
 
 
 def test_uci_packaged_sha256_checked(monkeypatch):
-    spec = ds_mod._UCI["iris"]
-    monkeypatch.setitem(ds_mod._UCI, "iris", ds_mod._UciSpec(spec.filename, "0" * 64, 90, 60, 4, 3))
+    spec = uci_mod._UCI["iris"]
+    monkeypatch.setitem(uci_mod._UCI, "iris", uci_mod._UciSpec(spec.filename, "0" * 64, 90, 60, 4, 3))
     with pytest.raises(DatasetError, match=r"iris\.data: sha256 mismatch"):
         load_dataset("iris")
 

@@ -1,4 +1,4 @@
-"""The fused sparse IF kernel against the batched torch product + scan it replaces."""
+"""The fused sparse IF kernel against simcore.neuron.run (the one neuron definition) and the torch scan."""
 import numpy as np
 import pytest
 import torch
@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from learning.dense_if import dense_integrate_and_fire
 from learning.model import _integrate_and_fire
+from simcore.neuron import NeuronParams, run
 
 
 def _reference(s, w, b, theta):
@@ -31,6 +32,11 @@ def test_kernel_equals_product_and_scan_exactly(seed, density, graded, theta):
     ref_s, ref_v = _reference(s, w, b, theta)
     assert torch.equal(got_s, ref_s)
     assert torch.equal(got_v, ref_v)
+    for i in range(B):  # simcore.neuron.run of the paper's neuron on the same currents, sample by sample
+        currents = theta * s[i].numpy() @ w.numpy().T
+        spikes, v = run(NeuronParams(threshold=theta), currents, b.numpy())
+        assert np.array_equal(got_s[i].numpy(), spikes.astype(np.float64))
+        assert np.array_equal(got_v[i].numpy(), v)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

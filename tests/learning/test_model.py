@@ -1,16 +1,19 @@
-"""The tensor model against a plain numpy loop of the paper's equations (exact integer counts)."""
+"""The tensor model against simcore.neuron (the one neuron definition) stage by stage (exact integer counts)."""
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from learning.model import SpikingNet
+from learning.model import NEURON_SUPPORT, SpikingNet
 from learning.spec import parse_spec
+from simcore.neuron import NeuronParams, initial_potential, step
 
 
 def numpy_if_network(net: SpikingNet, trains: np.ndarray):
-    """Eqs. 1-4 literally, one neuron vector per stage, float64: returns counts and final V per stage."""
-    theta = net.theta
+    """Eqs. 1-4 as :func:`simcore.neuron.step` of the model's neuron, one neuron vector per stage, float64,
+    spikes reaching the next stage in the same step: returns counts and final V per stage."""
+    theta, neuron = net.theta, net.neuron
+    assert neuron == NeuronParams(threshold=theta)
     B, T = trains.shape[:2]
     mats, biases = [], []
     for k, module in enumerate(net.layers):
@@ -24,21 +27,20 @@ def numpy_if_network(net: SpikingNet, trains: np.ndarray):
         mats.append(cols.reshape(n_in, -1).numpy().T)
         b = module.bias.detach().numpy().astype(np.float64)
         biases.append(np.repeat(b, int(np.prod(out_shape[1:]))) if len(out_shape) == 3 else b)
-    V = [np.tile(b, (B, 1)) for b in biases]
+    V = [initial_potential(neuron, np.tile(b, (B, 1))) for b in biases]
     counts = [np.zeros_like(v) for v in V]
     for t in range(T):
         s = trains[:, t].reshape(B, -1).astype(np.float64)
         for k in range(len(mats)):
-            V[k] = V[k] + theta * s @ mats[k].T
-            s = (V[k] >= theta).astype(np.float64)
-            V[k] = V[k] - theta * s
+            V[k], fired = step(neuron, V[k], theta * s @ mats[k].T)
+            s = fired.astype(np.float64)
             counts[k] += s
     return counts, V
 
 
-def _random_net(spec, seed, dyadic):
+def _random_net(spec, seed, dyadic, theta=1.0):
     torch.manual_seed(seed)
-    net = SpikingNet(parse_spec(spec), theta=1.0).double()
+    net = SpikingNet(parse_spec(spec), theta=theta).double()
     if dyadic:
         with torch.no_grad():
             for p in net.parameters():
@@ -47,10 +49,10 @@ def _random_net(spec, seed, dyadic):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10_000), dyadic=st.booleans(),
+@given(seed=st.integers(0, 10_000), dyadic=st.booleans(), theta=st.sampled_from([1.0, 0.5, 2.0]),
        spec=st.sampled_from(["6-5-3", "6-7-5-4", "1x6x6-3c3-2a-4", "2x5x5-3c2-4c2-3"]))
-def test_stepped_equals_numpy_loop(seed, dyadic, spec):
-    net = _random_net(spec, seed, dyadic)
+def test_stepped_equals_numpy_loop(seed, dyadic, theta, spec):
+    net = _random_net(spec, seed, dyadic, theta)
     rng = np.random.default_rng(seed)
     T = 12
     trains = rng.random((4, T, net.arch.n_inputs)) < 0.5
@@ -126,3 +128,21 @@ def test_bias_is_initial_potential_counted_once():
     out = net.stepped(torch.zeros(1, 10, 1, dtype=torch.float64))
     assert out.output.item() == 2  # not 10: the bias is V(0), not a current per step
     assert out.membrane[0].item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("neuron", [NeuronParams(beta=0.5), NeuronParams(threshold_test=">"),
+                                    NeuronParams(reset="zero"), NeuronParams(reset="zero", bias_mode="current")])
+def test_neurons_the_tensor_model_cannot_train_are_one_error(neuron):
+    with pytest.raises(ValueError, match="the tensor model trains only the paper's neuron") as e:
+        SpikingNet(parse_spec("4-3"), neuron=neuron)
+    assert "\n" not in str(e.value) and NEURON_SUPPORT in str(e.value)
+
+
+def test_paper_neuron_with_bias_as_a_current_is_trained():  # train --bias current
+    net = SpikingNet(parse_spec("4-3"), neuron=NeuronParams(threshold=0.5, bias_mode="current"))
+    assert net.bias_mode == "current" and net.neuron == NeuronParams(threshold=0.5, bias_mode="current")
+
+
+def test_paper_neuron_sets_the_threshold():
+    net = SpikingNet(parse_spec("4-3"), neuron=NeuronParams(threshold=0.25))
+    assert net.theta == 0.25 and net.neuron == NeuronParams(threshold=0.25)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from learning.io import load_model
+from learning.models import load
 from learning.train import TrainConfig, config_from, train
 
 FAST = dict(limit_train=600, limit_test=300, batch_size=32)
@@ -35,7 +35,8 @@ def test_every_class_is_predicted_after_training(tmp_path):
     from learning.evaluate import evaluate
 
     train(_cfg(epochs=4, limit_train=None, limit_test=None), tmp_path, progress=False)
-    net, meta = load_model(tmp_path)
+    loaded = load(tmp_path)
+    net, meta = loaded.net, loaded.meta
     test = load_dataset("digits", "test")
     res = evaluate(net, test.x, test.y, meta["T"], "aggregate", meta["seed"])
     assert set(np.unique(res.predictions)) == set(range(10))
@@ -67,7 +68,7 @@ def test_resume_gives_same_final_weights(tmp_path, mode):
 
 def test_resume_refuses_other_config(tmp_path):
     train(_cfg(), tmp_path, progress=False, stop_after=1)
-    with pytest.raises(ValueError, match="checkpoint was made with"):
+    with pytest.raises(ValueError, match="checkpoint.safetensors was made with T=10, this run has T=11"):
         train(_cfg(T=11), tmp_path, progress=False, resume=True)
 
 

@@ -4,12 +4,13 @@ Every op of a projection chain is turned into a dense matrix with explicit loops
 their product, and the network is run with the textbook clock loop::
 
     for t: for population in topological order:
-        V += bias (current mode); V += M @ s_src(t - delay) for each incoming projection
-        s = V >= theta; V -= theta * s (or V[s] = 0)
+        V, s = simcore.neuron.step(params, V, sum of M @ s_src(t - delay), bias)
 """
 from __future__ import annotations
 
 import numpy as np
+
+from simcore import neuron
 
 
 def _prod(shape):
@@ -71,73 +72,71 @@ def chain_matrix(ops, in_shape):
     return m, shape
 
 
-def reference(net, inputs, steps=None, T=None):
-    """Clock-driven run. inputs: (N, T, D) float (0/1 spikes or analog values), graded.
+def _incoming(net):
+    names = net.populations
+    mats = {(p.src, p.tgt): (chain_matrix(p.ops, net.shape(p.src))[0], p.delay) for p in net.projections}
+    return {n: [(s, *mats[(s, n)]) for s in names if (s, n) in mats] for n in names}
 
-    Returns (counts, membrane) dicts keyed by population (input counts = non-zero events)."""
+
+def reference(net, inputs, steps=None, T=None, raster=False):
+    """Clock-driven run: every population, step by step in topological order, is advanced by
+    :func:`simcore.neuron.step` with the current ``sum of M @ s_src(t - delay)``.
+    inputs: (N, T, D) float (0/1 spikes or analog values), graded.
+
+    Returns (counts, membrane) dicts keyed by population (input counts = non-zero events), and with
+    ``raster=True`` also raster[name][s] = (times, indices): every step's spikes in ascending index."""
     inputs = np.asarray(inputs, dtype=np.float64)
     N, T, D = inputs.shape
     names = net.populations
     inp = net.input_population
-    nodes = net.graph.nodes
-    mats = {}
-    for p in net.projections:
-        mats[(p.src, p.tgt)] = (chain_matrix(p.ops, net.shape(p.src))[0], p.delay)
-    incoming = {n: [(s, *mats[(s, n)]) for s in names if (s, n) in mats] for n in names}
+    incoming = _incoming(net)
     if steps is None:
         steps = T
     counts = {n: np.zeros((N, net.size(n)), dtype=np.int64) for n in names}
     membrane = {n: np.zeros((N, net.size(n))) for n in names if n != inp}
+    rasters = {n: [] for n in names}
     for s in range(N):
         V, hist = {}, {n: np.zeros((steps, net.size(n))) for n in names}
         for n in names:
             if n != inp:
-                a = nodes[n]
-                b = np.broadcast_to(a["bias"].ravel(), (net.size(n),)).astype(np.float64)
-                V[n] = b.copy() if a["bias_mode"] == "initial" else np.zeros(net.size(n))
+                pop = net.population(n)
+                V[n] = neuron.initial_potential(pop.neuron, pop.bias)
         for t in range(steps):
             for n in names:
                 if n == inp:
                     hist[n][t] = inputs[s, t] if t < T else 0.0
                     counts[n][s] += hist[n][t] != 0
                     continue
-                a = nodes[n]
-                th = np.broadcast_to(a["threshold"].ravel(), (net.size(n),))
-                if a["bias_mode"] == "current":
-                    V[n] += np.broadcast_to(a["bias"].ravel(), (net.size(n),))
+                pop = net.population(n)
+                current = np.zeros(net.size(n))
                 for src, m, d in incoming[n]:
                     if t - d >= 0:
-                        V[n] += m @ hist[src][t - d]
-                spk = V[n] >= th
-                if a["reset"] == "subtract":
-                    V[n] = np.where(spk, V[n] - th, V[n])
-                else:
-                    V[n] = np.where(spk, 0.0, V[n])
+                        current = current + m @ hist[src][t - d]
+                V[n], spk = neuron.step(pop.neuron, V[n], current, pop.bias)
                 hist[n][t] = spk
                 counts[n][s] += spk
         for n in names:
             if n != inp:
                 membrane[n][s] = V[n]
-    return counts, membrane
+            times, idx = np.nonzero(hist[n])
+            rasters[n].append((times.astype(np.int32), idx.astype(np.int32)))
+    return (counts, membrane, rasters) if raster else (counts, membrane)
 
 
 def reference_async(net, inputs, steps=None):
     """Event-by-event run of the async contract, one target at a time (plain Python loops).
 
-    Step t, population by population in topological order: bias current, carry-over check of every
-    neuron (ascending), then every delivered spike (incoming projections in topological order of the
-    source, each bucket in emission order) to each target in ascending index, checking the target right
-    after its increment (fires once per step). Returns (counts, membrane, raster) where raster[name][s]
-    is (times, indices) in emission order."""
+    Step t, population by population in topological order: leak (V <- beta V), bias current,
+    carry-over check of every neuron (ascending), then every delivered spike (incoming projections in
+    topological order of the source, each bucket in emission order) to each target in ascending
+    index, checking the target right after its increment (fires once per step). The threshold test
+    and reset follow the population's NeuronParams. Returns (counts, membrane, raster) where
+    raster[name][s] is (times, indices) in emission order."""
     inputs = np.asarray(inputs, dtype=np.float64)
     N, T, D = inputs.shape
     names = net.populations
     inp = net.input_population
-    nodes = net.graph.nodes
-    mats = {}
-    for p in net.projections:
-        mats[(p.src, p.tgt)] = (chain_matrix(p.ops, net.shape(p.src))[0], p.delay)
-    incoming = {n: [(s, *mats[(s, n)]) for s in names if (s, n) in mats] for n in names}
+    incoming = _incoming(net)
     if steps is None:
         steps = T
     counts = {n: np.zeros((N, net.size(n)), dtype=np.int64) for n in names}
@@ -147,9 +146,8 @@ def reference_async(net, inputs, steps=None):
         V, buckets = {}, {n: [[] for _ in range(steps)] for n in names}
         for n in names:
             if n != inp:
-                a = nodes[n]
-                b = np.broadcast_to(a["bias"].ravel(), (net.size(n),)).astype(np.float64)
-                V[n] = b.copy() if a["bias_mode"] == "initial" else np.zeros(net.size(n))
+                pop = net.population(n)
+                V[n] = neuron.initial_potential(pop.neuron, pop.bias)
         for t in range(steps):
             for n in names:
                 if n == inp:
@@ -157,23 +155,26 @@ def reference_async(net, inputs, steps=None):
                         buckets[n][t] = [int(i) for i in np.nonzero(inputs[s, t])[0]]
                         counts[n][s] += inputs[s, t] != 0
                     continue
-                a = nodes[n]
-                size = net.size(n)
-                th = np.broadcast_to(a["threshold"].ravel(), (size,))
+                pop = net.population(n)
+                nr = pop.neuron
                 v = V[n]
-                fired = np.zeros(size, dtype=bool)
+                fired = np.zeros(pop.size, dtype=bool)
                 bucket = buckets[n][t]
 
+                def crossed(j):
+                    return v[j] > nr.threshold if nr.threshold_test == ">" else v[j] >= nr.threshold
+
                 def fire(j):
-                    v[j] = 0.0 if a["reset"] == "zero" else v[j] - th[j]
+                    v[j] = nr.v_reset if nr.reset == "to_value" else v[j] - nr.threshold
                     fired[j] = True
                     counts[n][s, j] += 1
                     bucket.append(j)
 
-                if a["bias_mode"] == "current":
-                    v += np.broadcast_to(a["bias"].ravel(), (size,))
-                for j in range(size):
-                    if v[j] >= th[j]:
+                v *= nr.beta
+                if nr.bias_mode == "current":
+                    v += pop.bias
+                for j in range(pop.size):
+                    if crossed(j):
                         fire(j)
                 for src, m, d in incoming[n]:
                     if t - d < 0:
@@ -182,7 +183,7 @@ def reference_async(net, inputs, steps=None):
                         x = inputs[s, t - d, i] if src == inp else 1.0
                         for j in np.nonzero(m[:, i])[0]:
                             v[j] += x * m[j, i]
-                            if v[j] >= th[j] and not fired[j]:
+                            if crossed(j) and not fired[j]:
                                 fire(j)
         for n in names:
             if n != inp:

@@ -18,3 +18,14 @@ def test_shape_errors():
         predict(np.zeros(3))
     with pytest.raises(ValueError, match="does not match"):
         predict(np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+def test_predict_is_the_vectorised_rule_bit_for_bit():
+    """predict (the compiled best_index per row) equals the vectorised formulation of the rule."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 4, (2000, 7))  # many ties
+    membrane = rng.integers(-3, 3, (2000, 7)) / 4.0  # ties in potential too
+    top = counts == counts.max(axis=1, keepdims=True)
+    np.testing.assert_array_equal(predict(counts, membrane), np.argmax(np.where(top, membrane, -np.inf), axis=1))
+    np.testing.assert_array_equal(predict(counts), np.argmax(top, axis=1))
+    np.testing.assert_array_equal(predict(counts.astype(np.float32), membrane), predict(counts, membrane))

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from simcore import AvgPool2d, Conv2d, Dense, Network, encoding, predict, simulate
+from simcore import AvgPool2d, Conv2d, Dense, Network, compile_network, encoding, predict, simulate
 from simcore_helpers import dyadic, mlp, random_trains, small_cnn
 from simcore_reference import chain_matrix, reference
 
@@ -63,7 +63,7 @@ def test_sync_random_float_weights_mostly_equal():
 def test_compiled_tables_equal_reference_matrices():
     rng = np.random.default_rng(3)
     net = small_cnn(rng, exact=False)
-    comp = net.compile()
+    comp = compile_network(net)
     for cp, p in zip(comp.projections, net.projections):
         m, _ = chain_matrix(p.ops, net.shape(p.src))
         np.testing.assert_allclose(cp.matrix(), m, rtol=0, atol=1e-15)

@@ -1,9 +1,12 @@
+import dataclasses
+import json
 import os
 
 import numpy as np
 import pytest
 
-from simcore import AvgPool2d, Conv2d, Dense, Flatten, GraphError, Network, simulate
+from simcore import (AvgPool2d, Conv2d, Dense, Flatten, GraphError, Network, NeuronParams, compile_network,
+                     load_network, save_network, simulate)
 from simcore_helpers import small_cnn
 
 
@@ -63,6 +66,13 @@ def test_cycle():
     _err(net, "cycle")
 
 
+def _build_err(match, **kw):
+    """Bad population parameters are rejected when the population is added (one line)."""
+    with pytest.raises(GraphError, match=match) as info:
+        _net(**kw)
+    assert "\n" not in str(info.value)
+
+
 def test_nan_inf_weights_and_biases():
     w = np.ones((3, 4))
     w[1, 2] = np.nan
@@ -71,16 +81,28 @@ def test_nan_inf_weights_and_biases():
     net.add_neurons("h", (3,))
     net.connect("input", "h", [Dense(w)])
     _err(net, r"input->h op 0 \(Dense\) weight contains NaN")
-    _err(_net(bias=np.array([0.0, np.inf, 0.0])), "population 'h' bias contains NaN or infinite")
-    _err(_net(threshold=np.nan), "population 'h' threshold contains NaN")
+    _build_err("population 'h': bias contains NaN or infinite", bias=np.array([0.0, np.inf, 0.0]))
+    _build_err("population 'h': neuron threshold must be finite", threshold=np.nan)
 
 
 def test_threshold_bias_mode_reset():
-    _err(_net(threshold=0.0), "population 'h': threshold must be > 0")
-    _err(_net(threshold=-1.0), "threshold must be > 0")
-    _err(_net(bias_mode="leaky"), "population 'h': unknown bias_mode 'leaky'")
-    _err(_net(reset="hard"), "population 'h': unknown reset 'hard'")
-    _err(_net(bias=np.zeros(5)), "population 'h': bias has shape")
+    _build_err("population 'h': neuron threshold must be finite and > 0", threshold=0.0)
+    _build_err("threshold must be finite and > 0", threshold=-1.0)
+    _build_err("population 'h': neuron bias_mode must be one of", bias_mode="leaky")
+    _build_err("population 'h': neuron reset must be 'subtract', 'to_value' or 'zero', got 'hard'", reset="hard")
+    _build_err("population 'h': bias has shape", bias=np.zeros(5))
+    _build_err("population 'h': threshold must be one value", threshold=np.array([1.0, 2.0, 1.0]))
+    _build_err("population 'h': threshold has 2 values", threshold=np.ones(2))
+    _build_err("give neuron=NeuronParams", neuron=NeuronParams(), reset="zero")
+    with pytest.raises(GraphError, match="population 'h': neuron must be a NeuronParams, got float"):
+        Network().add_neurons("h", (3,), 0.5)
+
+
+def test_neuron_params_and_legacy_keywords_agree():
+    net = _net(threshold=np.full(3, 0.5), bias_mode="current", reset="zero")
+    assert net.population("h").neuron == NeuronParams(threshold=0.5, bias_mode="current", reset="to_value")
+    assert net.population("out").neuron == NeuronParams()
+    assert net.population("h").bias.shape == (3,) and net.population("input").neuron is None
 
 
 def test_inputs_outputs_and_missing():
@@ -112,13 +134,28 @@ def test_simulate_validates_and_checks_T():
         simulate(_net(), np.zeros((1, 4)), T=0)
 
 
-def test_network_change_invalidates_compiled_tables():
+def test_weights_are_immutable_so_compiled_tables_never_go_stale():
+    w = np.ones((3, 4))
     net = _net()
+    net.connect("input", "out", [Dense(w[:2])])  # the caller's array is copied ...
+    w[:] = 0.0  # ... so editing it afterwards changes nothing
     a = simulate(net, np.ones((1, 4)), T=5)
-    net.projection("input", "h").ops[0].weight[:] = 0.0
-    net._version += 1  # in-place edits of op arrays are not tracked; connect/add are
-    b = simulate(net, np.ones((1, 4)), T=5)
-    assert a.counts["h"].sum() > 0 and b.counts["h"].sum() == 0
+    op = net.projection("input", "h").ops[0]
+    with pytest.raises(ValueError, match="read-only"):
+        op.weight[:] = 0.0
+    with pytest.raises(ValueError):
+        op.weight.flags.writeable = True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        op.weight = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="read-only"):
+        net.population("h").bias[0] = 5.0
+    assert compile_network(net) is compile_network(net)  # cached while nothing changed
+    np.testing.assert_array_equal(simulate(net, np.ones((1, 4)), T=5).counts["h"], a.counts["h"])
+    before = compile_network(net)
+    net.add_neurons("out2", (2,))
+    net.connect("out", "out2", [Dense(np.ones((2, 2)))])
+    after = compile_network(net)  # adding recompiles
+    assert after is not before and after.names[-1] == "out2"
 
 
 def test_save_load_round_trip(tmp_path):
@@ -126,13 +163,20 @@ def test_save_load_round_trip(tmp_path):
     net = small_cnn(rng, exact=False)
     net.add_neurons("extra", (5,), threshold=np.full(5, 0.5), bias=np.ones(5) * 0.1, bias_mode="current", reset="zero")
     net.connect("out", "extra", [Dense(rng.normal(size=(5, 5)))], delay=2)
+    net.add_neurons("leaky", (3,), NeuronParams(0.75, ">", "to_value", -0.25, 0.5, "current"), bias=[0.5, 0.25, 1.0])
+    net.connect("extra", "leaky", [Dense(rng.normal(size=(3, 5)))])
     path = tmp_path / "model"
-    net.save(path)
+    save_network(net, path)
     assert sorted(os.listdir(path)) == ["graph.json", "weights.npz"]
-    net.save(path)  # overwriting an existing directory is atomic too
+    (path / "notes.txt").write_text("mine")
+    save_network(net, path)  # writes the two files into the directory (each atomically), nothing else
     assert sorted(os.listdir(tmp_path)) == ["model"]
-    loaded = Network.load(path)
-    assert loaded.populations == net.populations and loaded.output == "extra"
+    assert sorted(os.listdir(path)) == ["graph.json", "notes.txt", "weights.npz"]
+    assert json.loads((path / "graph.json").read_text())["version"] == 2
+    loaded = load_network(path)
+    for name in net.populations:
+        assert loaded.population(name).neuron == net.population(name).neuron
+    assert loaded.populations == net.populations and loaded.output == "leaky"
     x = rng.random((3, 1, 10, 10))
     for mode in ("sync", "async"):
         a = simulate(net, x, T=8, seed=4, mode=mode)
@@ -143,3 +187,33 @@ def test_save_load_round_trip(tmp_path):
         for name in a.membrane:
             np.testing.assert_array_equal(a.membrane[name], b.membrane[name])
         np.testing.assert_array_equal(a.prediction_trace, b.prediction_trace)
+
+
+def _v1_dir(path, thresholds):
+    """A version-1 graph directory as the previous simcore wrote it (per-neuron threshold arrays)."""
+    path.mkdir()
+    doc = {"format": "simcore-network", "version": 1, "populations": [
+        {"name": "in", "kind": "input", "shape": [2]},
+        {"name": "h", "kind": "neurons", "shape": [3], "bias_mode": "current", "reset": "zero"}],
+        "projections": [{"src": "in", "tgt": "h", "delay": 1,
+                         "ops": [{"type": "Dense", "weight": "proj0_op0_weight"}]}]}
+    (path / "graph.json").write_text(json.dumps(doc))
+    np.savez(path / "weights.npz", pop1_threshold=thresholds, pop1_bias=np.array([0.25, 0.5, 0.0]),
+             proj0_op0_weight=np.arange(6.0).reshape(3, 2))
+
+
+def test_load_version_1_files(tmp_path):
+    _v1_dir(tmp_path / "v1", np.full(3, 0.75))
+    net = load_network(tmp_path / "v1")
+    assert net.population("h").neuron == NeuronParams(threshold=0.75, bias_mode="current", reset="zero")
+    np.testing.assert_array_equal(net.population("h").bias, [0.25, 0.5, 0.0])
+    assert net.projection("in", "h").delay == 1 and net.projection("in", "h").ops[0].weight[2, 1] == 5.0
+    _v1_dir(tmp_path / "mixed", np.array([0.75, 1.0, 1.0]))
+    with pytest.raises(GraphError, match="2 different thresholds"):
+        load_network(tmp_path / "mixed")
+    with pytest.raises(GraphError, match="no graph.json"):
+        load_network(tmp_path / "nothing")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "graph.json").write_text("{}")
+    with pytest.raises(GraphError, match="not a simcore network"):
+        load_network(tmp_path / "bad")

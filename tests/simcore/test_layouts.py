@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, simulate
+from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, compile_network, simulate
 from simcore_helpers import dyadic, mlp, random_trains, small_cnn
 from simcore_reference import reference, reference_async
 
@@ -46,16 +46,16 @@ def odd_cnn(rng, exact=True, pool_stride=None):
 
 def test_compiled_layouts():
     rng = np.random.default_rng(0)
-    comp = small_cnn(rng).compile()
+    comp = compile_network(small_cnn(rng))
     assert list(comp.p_kind) == [2, 1, 1]  # c1 -> c2 composes to > 50% of all pairs: dense
     assert list(comp.pop_perm) == [0, 1, 0, 0]
     assert comp.w_all.dtype == np.float32  # dyadic weights: float32 storage is lossless
-    assert small_cnn(rng, exact=False).compile().w_all.dtype == np.float64
+    assert compile_network(small_cnn(rng, exact=False)).w_all.dtype == np.float64
     # overlapping pooling sums weights: stays CSR, target population in C order
-    comp = odd_cnn(rng, pool_stride=1).compile()
+    comp = compile_network(odd_cnn(rng, pool_stride=1))
     assert comp.p_kind[comp.p_tgt == comp.names.index("c2")].tolist() == [0]
     assert comp.pop_perm[comp.names.index("c2")] == 0 and comp.pop_perm[comp.names.index("c1")] == 1
-    comp = odd_cnn(rng).compile()
+    comp = compile_network(odd_cnn(rng))
     assert comp.pop_perm[comp.names.index("c2")] == 1  # pooled conv runs
     assert comp.p_kind.tolist() == [2, 2, 1, 1]
     for cp in comp.projections:  # the run tables expand to the CSR table

@@ -68,7 +68,7 @@ def test_initial_bias_export_warns_and_records_v_initial(tmp_path):
     net = mlp(rng, [6, 5, 3], bias_mode="initial")
     graph, warnings = to_nir(net, exact=True)
     assert sum("initial potential" in w for w in warnings) == 1
-    np.testing.assert_array_equal(graph.nodes["l1"].metadata["v_initial"], net.graph.nodes["l1"]["bias"])
+    np.testing.assert_array_equal(graph.nodes["l1"].metadata["v_initial"], net.population("l1").bias)
     assert isinstance(graph.nodes["l1_input_0"], nir.Linear)  # no per-step bias in NIR's own semantics
 
 
@@ -131,8 +131,10 @@ def test_import_if_lif_scale_pool_delay_match_the_nir_stepper():
     got = run_plan(plan, trains)
     assert plan.population("if1").neuron == NeuronParams(0.75, ">", "to_value", 0.25, 1.0, "current")
     assert plan.population("lif").neuron.beta == 0.75 and plan.projections[-1].delay == 2
+    engine = engine_counts(plan.network(), trains)  # simcore's kernels: strict >, to_value, leak, bias current
     for n in ("if1", "lif"):
         np.testing.assert_array_equal(got[n], want[n].sum(1).reshape(8, -1), err_msg=n)
+        np.testing.assert_array_equal(engine[n], want[n].sum(1).reshape(8, -1), err_msg=n)
     assert got["lif"].sum() > 0 and got["if1"].sum() > 0
 
 
@@ -149,7 +151,10 @@ def test_import_leaky_loop_is_simcores_leaky_subtraction():
     trains = random_trains(rng, 8, 16, 6, p=0.6)
     plan = nir_to_plan(graph)
     assert plan.population("thr").neuron == NeuronParams(1.0, ">", "subtract", 0.0, 0.75, "current")
-    np.testing.assert_array_equal(run_plan(plan, trains)["thr"], run_nir(graph, trains)["thr"].sum(1))
+    want = run_nir(graph, trains)["thr"].sum(1)
+    np.testing.assert_array_equal(run_plan(plan, trains)["thr"], want)
+    np.testing.assert_array_equal(engine_counts(plan.network(), trains)["thr"], want)  # simcore's kernels
+    assert want.sum() > 0
 
 
 def _bad(nodes, edges, dt=None):

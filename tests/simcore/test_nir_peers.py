@@ -23,7 +23,6 @@ nirtorch = pytest.importorskip("nirtorch")
 from simcore import simulate  # noqa: E402
 from simcore.nir_export import write_nir  # noqa: E402
 from simcore.nir_import import load_nir, nir_to_plan  # noqa: E402
-from simcore.nir_plan import NirError  # noqa: E402
 from simcore_helpers import mlp, random_trains  # noqa: E402
 from simcore_nir_reference import dyadic_cnn, run_plan  # noqa: E402
 
@@ -157,10 +156,7 @@ def test_snntorch_export_imports_with_snntorchs_counts(tmp_path):
     assert want.sum() > 100
     # the same with reset_delay=False (snnTorch's importer's setting): identical too
     np.testing.assert_array_equal(got, _snntorch_counts(_snntorch_net(weights, "zero", False), trains))
-    try:  # and simcore's own kernels, where this simcore has the leaky strict neuron
-        graph = load_nir(tmp_path / "snn.nir", dt=SNNTORCH_DT)
-    except NirError as e:
-        pytest.skip(f"simcore kernels: {e}")
+    graph = load_nir(tmp_path / "snn.nir", dt=SNNTORCH_DT)  # and simcore's own kernels (leaky, strict >)
     np.testing.assert_array_equal(simulate(graph, trains=trains, steps=30).counts[graph.output], want)
 
 

@@ -1,0 +1,250 @@
+"""Compiled kernels of the event-driven engine: the per-sample driver over one table record.
+
+The semantics are those of :mod:`simcore.engine` (read its docstring first); the network arrives as
+one :class:`simcore.compiler.KernelTables` record ``tb``, the input as :data:`KernelInput`, the
+result arrays as :data:`KernelOutputs`. Each helper does one job:
+
+* :func:`run_samples` -- ``prange`` over sample chunks (:func:`_run_chunk`: per sample, populations
+  in topological order, population-major: all steps of a population, then the next -- identical
+  float operations per neuron to the step-major schedule, since a population never influences its
+  sources).
+* :func:`_input_population` -- the input events of a sample (Bernoulli regenerated from the
+  counter-based generator of :mod:`simcore.encoding`, explicit trains, or analog values).
+* :func:`_population_sync` / :func:`_population_async` -- one neuron population, step by step:
+  :mod:`simcore.neuron_kernels` (the neuron record: leak and bias current at the step start, fire
+  check and reset), :mod:`simcore.delivery` (a dense row, a conv run, a CSR row), and
+  :func:`simcore.decode.best_index` after every step of the output population.
+
+A new delivery layout gets a ``p_kind`` code, its tables in the compiler and a pair of
+``delivery.*_sync`` / ``*_async`` helpers dispatched here.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+from simcore import encoding
+from simcore.decode import best_index
+from simcore.delivery import csr_async, csr_sync, dense_async, dense_sync, runs_async, runs_sync
+from simcore.neuron_kernels import fire, init_population, neuron, step_start
+
+__all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
+
+BERNOULLI, TRAINS, ANALOG = 0, 1, 2
+_DENSE, _RUNS = 1, 2  # compiler p_kind codes (0: CSR)
+
+# kind: BERNOULLI/TRAINS/ANALOG; p: (N, D) spike probabilities or analog values; keys: (N,) uint64
+# generator keys; trains: (N, T, D) bool (TRAINS only); T: input steps.
+KernelInput = namedtuple("KernelInput", ["kind", "p", "keys", "trains", "T"])
+# counts (N, total) int32, membrane (N, total) float64 (C order), sops (N, P) int64, trace (N, steps)
+# int64; r_idx (N, steps*total) int32 / r_ptr (N, P*(steps+1)) int64 when recording rasters.
+KernelOutputs = namedtuple("KernelOutputs", ["counts", "membrane", "sops", "trace", "r_idx", "r_ptr"])
+
+
+# ------------------------------------------------------------------ input
+@numba.njit(cache=True, inline="always")
+def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos):
+    """Write sample s's input events into the buckets of the input population; returns pos."""
+    off = tb.offsets[tb.inp]
+    n = tb.sizes[tb.inp]
+    pb = tb.inp * (steps + 1)
+    sptr[pb] = pos
+    for j in range(n):
+        cnt[off + j] = 0
+    nnz = 0
+    if inp.kind != TRAINS:
+        for i in range(n):
+            x = inp.p[s, i]
+            gv[i] = x
+            if x != 0.0:
+                nz[nnz] = i
+                nnz += 1
+    key = inp.keys[s]
+    t_in = inp.T if inp.T < steps else steps
+    for t in range(steps):
+        if t < t_in:
+            if inp.kind == BERNOULLI:
+                for q in range(nnz):
+                    i = nz[q]
+                    if encoding.uniform(key, t, i) < inp.p[s, i]:
+                        spk[pos] = i
+                        pos += 1
+                        cnt[off + i] += 1
+            elif inp.kind == TRAINS:
+                for i in range(n):
+                    if inp.trains[s, t, i]:
+                        spk[pos] = i
+                        pos += 1
+                        cnt[off + i] += 1
+            else:
+                for q in range(nnz):
+                    i = nz[q]
+                    spk[pos] = i
+                    pos += 1
+                    cnt[off + i] += 1
+        sptr[pb + t + 1] = pos
+    return pos
+
+
+# ------------------------------------------------------------------ sync delivery
+@numba.njit(cache=True, inline="always")
+def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos):
+    """Sync threshold check of the population in ascending C-order index; appends spikes, returns pos."""
+    fire_at = nr[0]
+    if perm:
+        for q in range(Vp.shape[0]):
+            j = pp[q] - off
+            if Vp[j] >= fire_at:
+                fire(Vp, cp, j, nr)
+                spk[pos] = q
+                pos += 1
+    else:
+        for j in range(Vp.shape[0]):
+            if Vp[j] >= fire_at:
+                fire(Vp, cp, j, nr)
+                spk[pos] = j
+                pos += 1
+    return pos
+
+
+@numba.njit(cache=True)
+def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
+    """All steps of neuron population p (sync): integrate every delivered spike, then check; returns pos."""
+    off, n = tb.offsets[p], tb.sizes[p]
+    nr = neuron(tb, p)
+    Vp, cp, bp, pp = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], tb.perm_all[off:off + n]
+    perm = tb.pop_perm[p] != 0
+    init_population(Vp, cp, bp, nr)
+    pb = p * (steps + 1)
+    sptr[pb] = pos
+    for t in range(steps):
+        step_start(Vp, bp, nr)
+        for k in range(tb.in_ptr[p], tb.in_ptr[p + 1]):
+            src = tb.p_src[k]
+            ts = t - tb.p_delay[k]
+            if ts < 0:
+                continue
+            e0 = sptr[src * (steps + 1) + ts]
+            e1 = sptr[src * (steps + 1) + ts + 1]
+            graded = analog and src == tb.inp
+            kind = tb.p_kind[k]
+            if kind == _DENSE:
+                nsop = dense_sync(Vp, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded)
+            elif kind == _RUNS:
+                nsop = runs_sync(Vp, tb, k, spk, e0, e1, gv, graded)
+            else:
+                nsop = csr_sync(Vp, tb, k, spk, e0, e1, gv, graded)
+            out.sops[s, src] += nsop
+        pos = _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos)
+        sptr[pb + t + 1] = pos
+        if p == tb.outp:
+            out.trace[s, t] = best_index(cp, Vp, 0, n)
+    return pos
+
+
+@numba.njit(cache=True, inline="always")
+def _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos):
+    """Async step start: neurons still at/above threshold fire now (ascending C-order index); every
+    neuron's tep becomes +inf (fired this step) or fire_at."""
+    fire_at = nr[0]
+    for q in range(Vp.shape[0]):
+        j = pp[q] - off if perm else q
+        if Vp[j] >= fire_at:
+            fire(Vp, cp, j, nr)
+            tep[j] = np.inf
+            spk[pos] = q
+            pos += 1
+        else:
+            tep[j] = fire_at
+    return pos
+
+
+@numba.njit(cache=True)
+def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, pos, out):
+    """All steps of neuron population p (async): leak, bias current, carry-over check, then spike by
+    spike delivery with each target checked as it is reached (at most one spike per step); returns pos."""
+    off, n = tb.offsets[p], tb.sizes[p]
+    nr = neuron(tb, p)
+    Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
+    pp, ipp = tb.perm_all[off:off + n], tb.iperm_all[off:off + n]
+    perm = tb.pop_perm[p] != 0
+    init_population(Vp, cp, bp, nr)
+    pb = p * (steps + 1)
+    sptr[pb] = pos
+    for t in range(steps):
+        step_start(Vp, bp, nr)
+        pos = _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos)
+        for k in range(tb.in_ptr[p], tb.in_ptr[p + 1]):
+            src = tb.p_src[k]
+            ts = t - tb.p_delay[k]
+            if ts < 0:
+                continue
+            e0 = sptr[src * (steps + 1) + ts]
+            e1 = sptr[src * (steps + 1) + ts + 1]
+            graded = analog and src == tb.inp
+            kind = tb.p_kind[k]
+            if kind == _DENSE:
+                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, pos)
+            elif kind == _RUNS:
+                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos)
+            else:
+                nsop, pos = csr_async(Vp, cp, tep, nr, tb, k, spk, e0, e1, gv, graded, pos)
+            out.sops[s, src] += nsop
+        sptr[pb + t + 1] = pos
+        if p == tb.outp:
+            out.trace[s, t] = best_index(cp, Vp, 0, n)
+    return pos
+
+
+# ------------------------------------------------------------------ driver
+@numba.njit(cache=True, inline="always")
+def _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster):
+    """Copy sample s's counts and potentials (C order) and, if asked, its buckets."""
+    total = tb.offsets[tb.sizes.shape[0]]
+    for j in range(total):
+        out.counts[s, j] = cnt[tb.perm_all[j]]
+        out.membrane[s, j] = V[tb.perm_all[j]]
+    if record_raster:
+        for j in range(steps * total):
+            out.r_idx[s, j] = spk[j]
+        for j in range(sptr.shape[0]):
+            out.r_ptr[s, j] = sptr[j]
+
+
+@numba.njit(cache=True)
+def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
+    """Samples s0..s1-1, one after the other, with this chunk's scratch state."""
+    n_pop = tb.sizes.shape[0]
+    total = tb.offsets[n_pop]
+    D = tb.sizes[tb.inp]
+    analog = inp.kind == ANALOG
+    V = np.zeros(total, dtype=np.float64)
+    cnt = np.zeros(total, dtype=np.int32)
+    te = np.zeros(total, dtype=np.float64)  # async: fire_at, or +inf once fired this step
+    spk = np.zeros(steps * total, dtype=np.int32)  # buckets: population p's spikes from steps*offsets[p]
+    sptr = np.zeros(n_pop * (steps + 1), dtype=np.int64)
+    gv = np.zeros(D, dtype=np.float64)
+    nz = np.zeros(D, dtype=np.int32)
+    fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)
+    for s in range(s0, s1):
+        for p in range(n_pop):
+            pos = steps * tb.offsets[p]
+            if p == tb.inp:
+                _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos)
+            elif async_mode:
+                _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, pos, out)
+            else:
+                _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out)
+        _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)
+
+
+@numba.njit(cache=True, parallel=True)
+def run_samples(tb, inp, out, steps, async_mode, record_raster, nchunks):
+    """Simulate every sample (rows of ``out``) for ``steps`` steps, samples split into ``nchunks``
+    chunks run in parallel threads. (The chunk is a separate, not inlined, function: numba's parfor
+    pass loses writes through a namedtuple's arrays made directly in a prange body.)"""
+    N = out.counts.shape[0]
+    for c in numba.prange(nchunks):
+        _run_chunk(tb, inp, out, steps, async_mode, record_raster, c * N // nchunks, (c + 1) * N // nchunks)

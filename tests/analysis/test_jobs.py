@@ -1,0 +1,276 @@
+"""The job model and the runner: identity by configuration, refusal of foreign directories, resume,
+failures, and identical results serially, on a LocalCluster and on a scheduler with TCP workers."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis.cli import main
+from analysis.runner import Job, JobDirError, JobsFailed, Runner
+from analysis.runner import kinds
+from analysis.runner.build import train_job
+from analysis.runner.job import JOB_FILE, RESULT_FILE, claim, job_dir
+from analysis.sweep import sweep
+from learning.train import config_from
+from simcore.outputs import MARKER, output_dir
+
+try:
+    import distributed
+except ImportError:  # the dist extra is not installed: only the Dask tests are skipped
+    distributed = None
+needs_dask = pytest.mark.skipif(distributed is None, reason="needs the dist extra (dask[distributed])")
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = dict(dataset="digits", arch="64-10-10", T_train=(5,), T_infer=(5, 10), norms=("model",), seeds=(0, 1),
+            epochs=1, ann_epochs=1, limit_train=80, limit_test=40, progress=False)
+# long enough (a second or two per training job) for a worker to be killed in the middle of one
+SLOW = dict(TINY, seeds=(0,), epochs=6, limit_train=600)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    return out, sweep(out_dir=out, **TINY)
+
+
+def test_job_identity_is_the_full_configuration():
+    a = train_job(config_from("digits", "64-20-10", epochs=1, limit_train=10))
+    assert a.id == train_job(config_from("digits", "64-20-10", epochs=1, limit_train=10)).id
+    assert a.id == Job(dict(reversed(list(a.config.items())))).id  # canonical JSON: key order is irrelevant
+    for other in (config_from("digits", "64-200-10", epochs=1, limit_train=10),
+                  config_from("digits", "64-20-10", epochs=3, limit_train=10),
+                  config_from("digits", "64-20-10", epochs=1)):
+        assert train_job(other).id != a.id
+    assert len(a.config["data"]["digits.csv.gz"]) == 64  # data files by sha256
+
+
+def test_a_directory_not_written_by_the_job_is_refused_and_kept(tmp_path):
+    job = train_job(config_from("digits", "64-20-10", epochs=1, limit_train=10))
+    d = job_dir(tmp_path, job)
+    d.mkdir(parents=True)
+    (d / "model.json").write_text("user's file")
+    with pytest.raises(JobDirError, match="refusing"):
+        Runner(progress=False).run([job], tmp_path)
+    assert (d / "model.json").read_text() == "user's file" and not (d / JOB_FILE).exists()
+    (d / "model.json").unlink()
+    other = Job({**job.config, "epochs": 2})
+    (d / JOB_FILE).write_text(json.dumps({"id": other.id, "config": other.config, "needs": {}}))
+    with pytest.raises(JobDirError, match="another configuration"):
+        with claim(tmp_path, job):
+            pass
+
+
+def _rows(result):
+    return result["rows"]
+
+
+def _marker_kind(d: Path) -> str:
+    return json.loads((d / MARKER).read_text())["kind"]
+
+
+@needs_dask
+def test_local_cluster_sweep_in_a_claimed_out_equals_serial(serial, tmp_path, capsys):
+    """`spikecount sweep --workers 2`: the command claims --out (marker, lock) and each worker process
+    claims the job directories it writes inside it; same table as the serial run."""
+    out = tmp_path / "out"
+    args = ["sweep", "--dataset", "digits", "--arch", "64-10-10", "--T-train", "5", "--T-infer", "5,10", "--norms",
+            "model", "--seeds", "0,1", "--epochs", "1", "--ann-epochs", "1", "--limit-train", "80", "--limit-test",
+            "40", "--quiet", "--out", str(out)]
+    assert main(args + ["--workers", "2"]) == 0, capsys.readouterr().err
+    assert json.loads((out / "sweep.json").read_text())["rows"] == _rows(serial[1])
+    assert (out / "sweep.csv").read_text() == (serial[0] / "sweep.csv").read_text()
+    assert _marker_kind(out) == "sweep"
+    assert {"sweep.json", "sweep.csv"} <= set(json.loads((out / MARKER).read_text())["files"])
+    job_dirs = [d for d in (out / "jobs").iterdir() if not d.name.startswith(".")]
+    assert len(job_dirs) == 10 and all(_marker_kind(d) == "job" for d in job_dirs)
+    assert not [d for d in (out / "jobs").iterdir() if d.name.startswith(".")]  # no stage left behind
+    held, release = threading.Event(), threading.Event()
+
+    def other_run():  # another run (claims are per thread) holds --out
+        with output_dir(out, "sweep"):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    try:
+        assert held.wait(60)
+        assert main(args + ["--workers", "2"]) == 2  # refused with one line, nothing run
+    finally:
+        release.set()
+        holder.join()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another spikecount run is writing this directory" in err[0]
+
+
+@pytest.fixture(scope="module")
+def tcp_cluster(tmp_path_factory):
+    """A scheduler and two workers started as separate processes on localhost (TCP)."""
+    tmp = tmp_path_factory.mktemp("cluster")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    sched_file = tmp / "scheduler.json"
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(200):
+            if sched_file.is_file() and sched_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(sched_file.read_text())["address"]
+        for k in range(2):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--host",
+                 "127.0.0.1", "--no-dashboard", "--local-directory", str(tmp / f"w{k}")],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with distributed.Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@needs_dask
+def test_scheduler_with_tcp_workers_equals_serial(serial, tcp_cluster, tmp_path):
+    _, reference = serial
+    res = sweep(out_dir=tmp_path, runner=Runner(scheduler=tcp_cluster, progress=False), **TINY)
+    assert _rows(res) == _rows(reference)
+
+
+@needs_dask
+def test_a_worker_killed_mid_job_still_gives_the_serial_table(tcp_cluster, tmp_path):
+    reference = sweep(out_dir=tmp_path / "serial", **SLOW)
+    done, killed = {}, []
+
+    def run():
+        done["res"] = sweep(out_dir=tmp_path / "dist", runner=Runner(scheduler=tcp_cluster, progress=False), **SLOW)
+
+    thread = threading.Thread(target=run)
+    with distributed.Client(tcp_cluster) as client:
+        thread.start()
+        deadline = time.time() + 60
+        while not killed and time.time() < deadline and thread.is_alive():
+            for worker, keys in client.processing().items():
+                if any(str(k).startswith("train-") for k in keys):
+                    pid = client.run(os.getpid, workers=[worker])[worker]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    break
+            time.sleep(0.02)
+        thread.join(timeout=120)
+    assert killed, "no training job was seen running"
+    assert _rows(done["res"]) == _rows(reference)
+
+
+def _count_executions(monkeypatch):
+    ran = []
+    for kind, fn in list(kinds.KINDS.items()):
+        def counted(job, d, needs, fn=fn):
+            ran.append(job.id)
+            return fn(job, d, needs)
+        monkeypatch.setitem(kinds.KINDS, kind, counted)
+    return ran
+
+
+def test_rerun_after_an_interruption_does_only_what_is_missing(serial, tmp_path, monkeypatch):
+    calls = []
+    real = kinds.KINDS["evaluate"]
+
+    def interrupted(job, d, needs):
+        calls.append(job.id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the grid
+        return real(job, d, needs)
+
+    monkeypatch.setitem(kinds.KINDS, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep(out_dir=tmp_path, **TINY)
+    monkeypatch.setitem(kinds.KINDS, "evaluate", real)
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in (tmp_path / "jobs").glob(f"*/{RESULT_FILE}")}
+    started = {p.parent.name for p in (tmp_path / "jobs").glob(f"*/{JOB_FILE}")}
+    assert finished and started - set(finished)  # some done, one interrupted half-way
+    ran = _count_executions(monkeypatch)
+    res = sweep(out_dir=tmp_path, **TINY)
+    assert not set(ran) & set(finished) and len(ran) == len(set(ran))
+    assert len(ran) + len(finished) == len(res["jobs"])
+    assert {p: (tmp_path / "jobs" / p / RESULT_FILE).stat().st_mtime_ns for p in finished} == finished
+    assert _rows(res) == _rows(serial[1])
+    ran.clear()
+    sweep(out_dir=tmp_path, **TINY)
+    assert ran == []
+
+
+def test_a_failed_job_is_reported_and_the_others_finish(tmp_path, capsys):
+    good = train_job(config_from("digits", "64-10-10", epochs=1, limit_train=20, limit_test=20))
+    bad = train_job(config_from("digits", "64-10-3", epochs=1, limit_train=20, limit_test=20))
+    with pytest.raises(JobsFailed, match="1 of 2 jobs failed"):
+        Runner(progress=False).run([bad, good], tmp_path)
+    assert (job_dir(tmp_path, good) / RESULT_FILE).is_file()
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("failed:")]
+    assert len(line) == 1 and bad.id in line[0] and "arch=64-10-3" in line[0] and "ValueError" in line[0]
+
+
+@needs_dask
+def test_a_failed_job_on_a_cluster_is_reported_and_its_dependents_skipped(tcp_cluster, tmp_path, capsys):
+    from analysis.runner.build import eval_job
+
+    good = train_job(config_from("digits", "64-10-10", epochs=1, limit_train=20, limit_test=20))
+    bad = train_job(config_from("digits", "64-10-3", epochs=1, limit_train=20, limit_test=20))
+    after_bad, after_good = eval_job(bad, "tensor", split="test", limit=20), eval_job(good, "tensor", split="test", limit=20)
+    with pytest.raises(JobsFailed, match="2 of 4 jobs failed"):
+        Runner(scheduler=tcp_cluster, progress=False).run([bad, good, after_bad, after_good], tmp_path)
+    assert (job_dir(tmp_path, after_good) / RESULT_FILE).is_file()
+    lines = {l.split()[1]: l for l in capsys.readouterr().out.splitlines() if l.startswith("failed:")}
+    assert set(lines) == {bad.id, after_bad.id}
+    assert "ValueError" in lines[bad.id] and "skipped: a job it needs failed" in lines[after_bad.id]
+
+
+@needs_dask
+def test_sharded_simulate_equals_single_process(serial):
+    from analysis.runner.shard import simulate_sharded
+    from learning.simulate import simulate_dataset
+
+    out, res = serial
+    model = out / next(r["model"] for r in res["rows"] if r["method"].startswith("spike-count"))
+    drop = ("created", "wall_seconds", "simulate_seconds", "shards", "model")
+    one = simulate_dataset(model, progress=False, chunk=7)
+    many = simulate_sharded(model, runner=Runner(workers=2, progress=False), shards=3, chunk=7)
+    assert many["shards"] == 3 and one["prediction_agreement"] is not None
+    assert {k: v for k, v in many.items() if k not in drop} == {k: v for k, v in one.items() if k not in drop}
+
+
+def test_a_new_configuration_in_the_same_out_is_never_relabelled(tmp_path):
+    """Issue 12 point 3: 64-20-10 models are never reported as 64-200-10; limited data never as full."""
+    base = dict(dataset="digits", T_train=(5,), T_infer=(5,), norms=("model",), seeds=(0,), ann_epochs=1,
+                limit_test=30, progress=False)
+    first = sweep(out_dir=tmp_path, arch="64-20-10", epochs=1, limit_train=10, **base)
+    second = sweep(out_dir=tmp_path, arch="64-200-10", epochs=3, **base)
+    for res, arch, epochs, limit in ((first, "64-20-10", 1, 10), (second, "64-200-10", 3, None)):
+        for row in res["rows"]:
+            job = json.loads((tmp_path / row["model"]).parent.joinpath(JOB_FILE).read_text())
+            assert job["config"]["arch"] == arch
+            if row["method"].startswith("spike-count"):
+                meta = json.loads((tmp_path / row["model"] / "metrics.json").read_text())["config"]
+                assert (meta["arch"], meta["epochs"], meta["limit_train"]) == (arch, epochs, limit)
+    assert not {r["model"] for r in first["rows"]} & {r["model"] for r in second["rows"]}
+
+
+def test_workers_without_dask_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    assert main(["sweep", "--dataset", "digits", "--arch", "64-10-10", "--workers", "2",
+                 "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'spikecount[dist]'" in err[0]
+    assert not (tmp_path / "s").exists()
