@@ -6,58 +6,20 @@ Errors in the input (a bad spec, a corrupt file, T < 1, NaN weights...) are repo
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
 from analysis.cli_safety import OneLineParser, claimed as _claimed, finite as _finite, run_command
 from analysis.cli_safety import safety_options as _safety_options, seed as _seed, seeds as _seeds
 from analysis.cli_fair import add_fight, qcfs_options, sweep_fair_options, v_init_option, validation_options
 from analysis.cli_runner import runner as _runner, runner_options
+from analysis.cli_options import data_options as _data_options, int_at_least as _int_at_least
+from analysis.cli_options import dataset as _dataset, print_json as _print_json, positive_int as _positive_int
+from analysis.cli_simcore import add_export, add_simulate
 from baselines.choices import RESETS
 from baselines.normalise import NORMS, RELU_NORMS
 from learning.choices import ENCODINGS, MODES
-from learning.datasets import DATASETS
 
 __all__ = ["main", "build_parser"]
-
-
-def _int_at_least(minimum: int, what: str = "an integer"):
-    """argparse type: an integer >= minimum, with a one-line error naming the problem."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-def _dataset(text: str) -> str:
-    """argparse type: a built-in data set name, or npz:PATH (your own arrays; made absolute)."""
-    if text not in DATASETS and not (text.startswith("npz:") and len(text) > 4):
-        raise argparse.ArgumentTypeError(f"unknown dataset {text!r}; choose from {', '.join(DATASETS)} or npz:PATH")
-    return "npz:" + os.path.abspath(os.path.expanduser(text[4:])) if text.startswith("npz:") else text
-
-
-_positive_int = _int_at_least(1)
-
-
-def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", help="data set (default: the model's own)")
-    p.add_argument("--data-dir", help="directory of the data files (MNIST IDX, raw or .gz); "
-                   "else $SPIKECOUNT_DATA_DIR, else ~/.cache/spikecount")
-    p.add_argument("--split-seed", type=_seed, help="seed of the stratified train/test split (UCI, digits)")
-
-
-def _print_json(obj: dict, out: str | None, kind: str) -> None:
-    from simcore.fileio import write_result
-
-    if out:
-        write_result(out, obj, kind)
-    print(json.dumps({k: v for k, v in obj.items() if not isinstance(v, (dict, list))}, indent=2))
 
 
 # -- subcommands --------------------------------------------------------------------------------
@@ -81,6 +43,7 @@ def cmd_train(a: argparse.Namespace) -> None:
         data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
         rate_lambda=None if a.rate_lambda is None else (a.rate_lambda[0] if len(a.rate_lambda) == 1 else a.rate_lambda),
         rate_target=a.rate_target, weight_bits=a.weight_bits, val_fraction=a.val_fraction, patience=a.patience,
+        bias=a.bias,
     )
     metrics = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
     print(f"test accuracy {metrics['test_accuracy']:.4f} (counts only {metrics['counts_only_test_accuracy']:.4f}); "
@@ -92,22 +55,6 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     res = evaluate_model(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, seed=a.seed,
                          data_dir=a.data_dir, limit=a.limit, split_seed=a.split_seed)
-    _print_json(res, a.out, a.result_kind)
-
-
-def cmd_export(a: argparse.Namespace) -> None:
-    from learning.export import export_model
-
-    export_model(a.model, a.out, delay=a.delay)
-    print(f"simcore graph written to {a.out}")
-
-
-def cmd_simulate(a: argparse.Namespace) -> None:
-    from analysis.runner.shard import simulate_sharded
-
-    res = simulate_sharded(a.model, a.dataset, split=a.split, T=a.T, mode=a.mode, limit=a.limit,
-                           data_dir=a.data_dir, seed=a.seed, split_seed=a.split_seed, runner=_runner(a),
-                           shards=a.shards)
     _print_json(res, a.out, a.result_kind)
 
 
@@ -294,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "R in spikes per neuron per sample")
     p.add_argument("--weight-bits", type=int, choices=range(2, 9), metavar="K",
                    help="K-bit weights (2..8): quantisation-aware training, power-of-two scale per layer")
+    p.add_argument("--bias", choices=("initial", "current"),
+                   help="bias as the initial potential V(0) = b (default, the paper) or a current every step "
+                        "(exact in NIR)")
     p.add_argument("--limit-train", type=_positive_int, help="use only the first N training samples")
     p.add_argument("--limit-test", type=_positive_int, help="use only the first N test samples")
     p.add_argument("--out", required=True, help="output directory (model, checkpoint, metrics.json)")
@@ -319,28 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     _safety_options(p, force=True)
     p.set_defaults(func=cmd_evaluate, result_kind="evaluate")
 
-    p = sub.add_parser("export", help="turn a trained model into a simcore graph directory")
-    p.add_argument("--model", required=True, help="model directory written by train")
-    p.add_argument("--out", required=True, help="graph directory to write (graph.json + weights.npz)")
-    p.add_argument("--delay", type=_int_at_least(0), default=0, help="delay in steps of every projection (default 0)")
-    _safety_options(p)
-    p.set_defaults(func=cmd_export)
-
-    p = sub.add_parser("simulate", help="run a data split through the event-driven simulator")
-    p.add_argument("--model", required=True, help="trained model, converted model or simcore graph directory")
-    _data_options(p)
-    p.add_argument("--split", choices=("train", "test"), default="test")
-    p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
-    p.add_argument("--mode", choices=("sync", "async"), default="sync")
-    p.add_argument("--limit", type=_positive_int, help="only the first N samples")
-    p.add_argument("--seed", type=_seed, help="input-encoding seed (default: the model's)")
-    p.add_argument("--out", help="write the result JSON here")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    runner_options(p, _positive_int)
-    p.add_argument("--shards", type=_positive_int, help="with --workers/--scheduler: sample-id ranges to split "
-                   "the split into (default: one per worker)")
-    _safety_options(p, force=True)
-    p.set_defaults(func=cmd_simulate, result_kind="simulate")
+    add_export(sub)
+    add_simulate(sub)
 
     p = sub.add_parser("sweep", help="latency-accuracy sweep: direct training vs conversion, in simcore")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)

@@ -61,7 +61,7 @@ def network_layer_errors(net: SpikingNet, res: SimResult, T: int) -> list[dict]:
     for k, name in enumerate(population_names(net.arch)):
         sim = res.counts[name]
         with torch.no_grad():
-            z = net.aggregated_current(k, below)
+            z = net.aggregated_current(k, below, T)
         local = count_from_current(z, net.theta, T).reshape(n, -1).numpy()
         layers.append({
             "population": name, "neurons": int(sim.shape[1]), "spikes_per_neuron": float(sim.mean()),

@@ -102,7 +102,8 @@ def _read_net(model_dir: str | os.PathLike, meta: dict) -> SpikingNet:
         raise ValueError(f"{model_dir}: model.json field 'theta' (threshold) missing or not a number")
     bits = meta.get("weight_bits")
     try:  # models saved before the neuron was recorded have theta only: the paper's neuron
-        neuron = NeuronParams.from_dict(meta["neuron"]) if "neuron" in meta else NeuronParams(float(meta["theta"]))
+        neuron = (NeuronParams.from_dict(meta["neuron"]) if "neuron" in meta
+                  else NeuronParams(float(meta["theta"]), bias_mode=meta.get("bias_mode", "initial")))
         net = SpikingNet(parse_spec(meta["arch"]), theta=float(meta["theta"]), weight_bits=bits, neuron=neuron)
     except ValueError as e:
         raise ValueError(f"{model_dir}: {e}") from None

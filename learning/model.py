@@ -31,6 +31,12 @@ Where the two modes differ (the dynamics are exact; the closed form is an approx
 
 Units: potentials and thresholds are in the same (arbitrary) unit; ``W`` is dimensionless
 (a spike adds ``theta * w`` to the target's potential); biases are potentials.
+
+Bias (``bias_mode``): "initial" is the paper's ``V(0) = b`` (Eq. 3). "current" adds ``b`` at every
+step instead (``V(0) = 0``; per step ``V += b + theta * W s_prev(t)``), the form NIR's ``Affine``
+expresses exactly. Over the window the neuron then receives ``theta * W a_prev + T b`` in total, and
+the closed form's reasoning (count = floor(total input / theta) while the potential never dips
+below a level it already crossed) gives ``z = theta * W a_prev + T * b`` with ``dz/db = T``.
 """
 from __future__ import annotations
 
@@ -48,10 +54,11 @@ from learning.quantise import qmax, quantise_ste
 from learning.spec import Arch, Stage
 from simcore.neuron import NeuronParams
 
-__all__ = ["SpikingNet", "Forward", "NEURON_SUPPORT", "check_neuron", "build_stages", "stage_input"]
+__all__ = ["SpikingNet", "Forward", "NEURON_SUPPORT", "BIAS_MODES", "check_neuron", "build_stages", "stage_input"]
 
-NEURON_SUPPORT = ("the paper's neuron (no leak, threshold test '>=', reset by subtraction, "
-                  "bias as the initial potential)")
+BIAS_MODES = ("initial", "current")
+NEURON_SUPPORT = ("the paper's neuron (no leak, threshold test '>=', reset by subtraction), "
+                  "bias as the initial potential or as a per-step current")
 
 
 @dataclass
@@ -83,7 +90,7 @@ def build_stages(arch: Arch, bias: bool = True) -> tuple[list[Stage], nn.ModuleL
 
 def check_neuron(neuron: NeuronParams) -> None:
     """ValueError unless the tensor model can train ``neuron`` (see :data:`NEURON_SUPPORT`)."""
-    if not (neuron.is_paper and neuron.bias_mode == "initial"):
+    if not neuron.is_paper:  # either bias mode
         raise ValueError(f"the tensor model trains only {NEURON_SUPPORT}; got {neuron}")
 
 
@@ -117,6 +124,7 @@ class SpikingNet(nn.Module):
                 raise ValueError(f"give theta or neuron, not both (theta {theta}, neuron threshold {neuron.threshold})")
             theta = neuron.threshold
         # k-bit weights (learning.quantise): the forward pass uses quantised weights, the gradient
+        self.bias_mode = "initial" if neuron is None else neuron.bias_mode
         # goes straight through to the float parameters; None: float weights
         self.weight_bits = None if weight_bits is None else int(weight_bits)
         if self.weight_bits is not None:
@@ -138,8 +146,8 @@ class SpikingNet(nn.Module):
 
     @property
     def neuron(self) -> NeuronParams:
-        """The neuron model of every stage (the paper's: threshold theta, bias as V(0))."""
-        return NeuronParams(threshold=self.theta)
+        """The neuron model of every stage (the paper's: threshold theta; bias as V(0) or a per-step current)."""
+        return NeuronParams(threshold=self.theta, bias_mode=self.bias_mode)
 
     # -- the linear part of a stage --------------------------------------------------------------
     def stage_weight(self, k: int) -> torch.Tensor:
@@ -162,13 +170,15 @@ class SpikingNet(nn.Module):
         b = self.layers[k].bias
         return b.view(1, -1, 1, 1) if like.dim() == 4 else b.view(1, -1)
 
-    def aggregated_current(self, k: int, a: torch.Tensor) -> torch.Tensor:
-        """Eq. 6 for stage k: z = theta * W a + b from previous-stage counts a (B, *in_shape)."""
+    def aggregated_current(self, k: int, a: torch.Tensor, T: int) -> torch.Tensor:
+        """Eq. 6 for stage k: z = theta * W a + b (bias "current": + T * b) from previous-stage counts
+        a (B, *in_shape) over a window of T steps."""
+        scale = T if self.bias_mode == "current" else 1
         if self.stages[k].kind == "dense":  # one fused product-and-add
             x = stage_input(self.stages[k], a)
-            return torch.addmm(self.layers[k].bias, x, self.stage_weight(k).t(), alpha=self.theta)
+            return torch.addmm(self.layers[k].bias, x, self.stage_weight(k).t(), beta=scale, alpha=self.theta)
         z = self.current(k, a)
-        return z + self._bias(k, z)
+        return z + scale * self._bias(k, z)
 
     def _input(self, x: torch.Tensor, steps: bool) -> torch.Tensor:
         shape = self.arch.input_shape
@@ -186,7 +196,7 @@ class SpikingNet(nn.Module):
         a = self._input(a0, steps=False)
         out = Forward([], [], [])
         for k in range(len(self.layers)):
-            z = self.aggregated_current(k, a)
+            z = self.aggregated_current(k, a, T)
             last = k == len(self.layers) - 1
             a = spike_count(z, self.theta, T, bounded=bounded_output and last)
             out.counts.append(a)
@@ -210,7 +220,7 @@ class SpikingNet(nn.Module):
                 s, v = self._stage_dynamics(k, s, B, T)
             if return_trains:
                 out.trains.append(s)
-            z = self.aggregated_current(k, a)
+            z = self.aggregated_current(k, a, T)
             last = k == len(self.layers) - 1
             a = with_count_gradient(z, s.sum(1), self.theta, T, bounded=bounded_output and last)
             out.counts.append(a)
@@ -224,16 +234,19 @@ class SpikingNet(nn.Module):
     def _stage_dynamics(self, k: int, s: torch.Tensor, B: int, T: int):
         """Spikes (B, T, *shape) and final potential of stage k driven by previous-stage trains s.
 
-        A dense stage on the CPU runs the fused sparse kernel of :mod:`learning.dense_if`;
-        convolutions a batched product over all steps, then the IF scan.
+        A dense stage on the CPU with the initial bias runs the fused sparse kernel of
+        :mod:`learning.dense_if`; otherwise a batched product over all steps, then the IF scan.
         """
         x = stage_input(self.stages[k], s.flatten(0, 1))
-        if self.stages[k].kind == "dense" and x.device.type == "cpu":
+        if self.stages[k].kind == "dense" and x.device.type == "cpu" and self.bias_mode == "initial":
             return dense_integrate_and_fire(x.view(B, T, -1), self.stage_weight(k), self.layers[k].bias,
                                             self.theta)
         step_in = self._weighted(k, x)
         step_in = step_in.view(B, T, *step_in.shape[1:])
-        return _integrate_and_fire(step_in, self._bias(k, step_in[:, 0]), self.theta)
+        bias = self._bias(k, step_in[:, 0])
+        if self.bias_mode == "current":  # b joins every step's input; V(0) = 0
+            return _integrate_and_fire(step_in + bias.unsqueeze(1), torch.zeros_like(bias), self.theta)
+        return _integrate_and_fire(step_in, bias, self.theta)
 
     def forward(self, x: torch.Tensor, mode: str, T: int, bounded_output: bool = True,
                 return_trains: bool = False) -> Forward:

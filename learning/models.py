@@ -12,6 +12,7 @@ Kinds and where their loaders live (a loader is ``(path, meta) -> Loaded``)::
     graph      learning.models:load_graph         a simcore graph directory
     ann        baselines.ann:load_ann_model       ReLU twin (registered by baselines)
     converted  baselines.convert:load_converted_model
+    nir        learning.models:load_nir_file      a NIR file (``.nir``, a FILE, not a directory)
 
 learning cannot import baselines (layering), so kinds are found three ways, in this order: kinds
 registered in this process with :func:`register` (``import baselines`` registers its own; the
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from simcore import Network
 
 __all__ = ["MODEL_FILE", "GRAPH_FILE", "FORMAT", "ENTRY_POINT_GROUP", "Loaded", "ModelKindError", "register", "kinds", "load",
-           "read_meta", "load_graph"]
+           "read_meta", "load_graph", "load_nir_file"]
 
 MODEL_FILE = "model.json"
 GRAPH_FILE = "graph.json"  # simcore.save_network writes it beside weights.npz
@@ -154,12 +155,19 @@ def _field_checks() -> dict:
     }
 
 
-def load(path: str | os.PathLike, kinds: tuple[str, ...] | None = None, purpose: str = "this command") -> Loaded:
-    """Load a model directory (see the module docstring); one-line ValueError otherwise.
+def load(path: str | os.PathLike, kinds: tuple[str, ...] | None = None, purpose: str = "this command",
+         dt: float | None = None, semantics: str = "nir") -> Loaded:
+    """Load a model directory or a ``.nir`` file (see the module docstring); one-line ValueError otherwise.
 
     kinds: the kinds the caller can use (None: any); another kind is a :class:`ModelKindError`
-    '<path>: <purpose> needs a model of kind ..., this one is ...', raised before anything is loaded."""
+    '<path>: <purpose> needs a model of kind ..., this one is ...', raised before anything is loaded.
+    dt, semantics: how a NIR file is imported (:func:`simcore.nir_import.read_nir`; ignored otherwise)."""
     path = Path(path)
+    if path.suffix == ".nir" and not path.is_dir():
+        if kinds is not None and "nir" not in kinds:
+            wanted = " or ".join(repr(k) for k in kinds)
+            raise ModelKindError(f"{path}: {purpose} needs a model of kind {wanted}, this one is 'nir'")
+        return _resolve("nir", path)(path, {"dt": dt, "semantics": semantics})
     if not path.is_dir():
         raise ValueError(f"model directory not found: {path}")
     if (path / MODEL_FILE).is_file():
@@ -194,5 +202,15 @@ def load_graph(path: Path, meta: dict) -> Loaded:
     return Loaded("graph", path, meta, None, read_graph(path))
 
 
+def load_nir_file(path: Path, options: dict) -> Loaded:
+    """Loader of kind "nir": a NIR file imported by :func:`simcore.nir_import.read_nir` with ``options``
+    (dt, semantics); meta: the run settings found in the file's graph metadata."""
+    from simcore.nir_import import read_nir  # nir and numba: only when a NIR file is read
+
+    graph, meta = read_nir(path, options.get("dt"), options.get("semantics", "nir"))
+    return Loaded("nir", path, meta, None, graph)
+
+
 register("snn", "learning.io:load_snn")
 register("graph", load_graph)
+register("nir", load_nir_file)

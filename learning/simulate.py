@@ -1,8 +1,9 @@
 """Dataset-scale simulation in simcore, checked against the tensor twin where there is one.
 
-``--model`` is any model directory that :func:`learning.models.load` gives a simcore graph for:
+``--model`` is any model that :func:`learning.models.load` gives a simcore graph for:
 kind "snn" (exported on the fly and compared with the tensor model's ``stepped`` mode on the same
-spike trains), "converted" (baselines) or "graph" (a bare simcore graph directory).
+spike trains), "converted" (baselines), "graph" (a bare simcore graph directory) or "nir" (a ``.nir``
+file, :mod:`simcore.nir_import`).
 """
 from __future__ import annotations
 
@@ -49,14 +50,14 @@ class RunInputs:
 
 def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: int | None = None,
                 seed: int | None = None, split_seed: int | None = None, data_dir=None,
-                limit: int | None = None) -> RunInputs:
+                limit: int | None = None, dt: float | None = None, semantics: str = "nir") -> RunInputs:
     """Resolve a run's settings: given options first, then the model's model.json, then defaults.
 
-    ``model``: a trained-model, converted-model or graph directory, or a simcore Network."""
+    ``model``: a trained-model, converted-model or graph directory, a ``.nir`` file, or a simcore Network."""
     if isinstance(model, Network):
         graph, meta, twin, source = model, {}, None, "<Network>"
     else:
-        loaded = load(model)
+        loaded = load(model, dt=dt, semantics=semantics)
         if loaded.graph is None:
             raise ValueError(f"{model}: a model of kind {loaded.kind!r} has no simcore network; convert it first")
         graph, meta, source = loaded.graph, loaded.meta, str(model)
@@ -167,6 +168,7 @@ def simulate_dataset(
     model: str | os.PathLike, dataset: str | None = None, *, split: str = "test", T: int | None = None,
     mode: str = "sync", limit: int | None = None, data_dir=None, seed: int | None = None,
     split_seed: int | None = None, chunk: int = 1000, progress: bool = True, compare: bool = True,
+    dt: float | None = None, semantics: str = "nir",
 ) -> dict:
     """Simulate a data split in simcore; accuracy, agreement with the tensor twin, SOPs, time.
 
@@ -176,7 +178,7 @@ def simulate_dataset(
     processes by :func:`simulate_range` / :func:`merge_ranges` (``analysis.runner.shard``).
     """
     run = prepare_run(model, dataset, split=split, T=T, seed=seed, split_seed=split_seed, data_dir=data_dir,
-                      limit=limit)
+                      limit=limit, dt=dt, semantics=semantics)
     n = len(run.data.y)
     t0 = time.perf_counter()
     with tqdm(total=n, desc=f"simcore {mode}", unit="sample", disable=not progress) as bar:

@@ -23,14 +23,14 @@ from learning.choices import ENCODINGS, MODES
 from learning.inputs import input_counts, input_trains
 from learning.io import save_model
 from learning.loop import RUN_FILES, check_pair, fit, load_pair, start_run
-from learning.model import SpikingNet
+from learning.model import BIAS_MODES, SpikingNet
 from learning.npz_data import provenance
 from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction, split_validation
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
 from learning.resources import check_training_cost
 from learning.spec import AvgPool, parse_spec
-from simcore import predict
+from simcore import NeuronParams, predict
 from simcore.outputs import output_dir
 from simcore.resources import MAX_SEED
 
@@ -64,6 +64,7 @@ class TrainConfig:
     rate_lambda: float | list[float] | None = None  # spike-rate penalty weight(s) (learning.rate_penalty)
     rate_target: float | None = None  # penalise only counts above this (spikes per neuron per sample)
     weight_bits: int | None = None  # k-bit (2..8) quantisation-aware training; None: float weights
+    bias: str = "initial"  # "initial": V(0) = b (the paper); "current": b every step (exact in NIR)
     data_dir: str | None = None
     split_seed: int = 0
     limit_train: int | None = None
@@ -95,6 +96,8 @@ class TrainConfig:
         check_rate_options(self.rate_lambda, self.rate_target, n_stages)
         if self.weight_bits is not None:
             qmax(self.weight_bits)
+        if self.bias not in BIAS_MODES:
+            raise ValueError(f"bias must be one of {BIAS_MODES}, got {self.bias!r}")
 
 
 def check_common(cfg) -> None:
@@ -180,7 +183,8 @@ def _train(cfg: TrainConfig, out_dir, train_set: Dataset, val_set: Dataset | Non
     if net is None:
         with torch.random.fork_rng(devices=[]):  # the initial weights, without touching the caller's state
             torch.manual_seed(cfg.seed)
-            net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits)
+            net = SpikingNet(parse_spec(cfg.arch), cfg.theta, cfg.init, cfg.init_std, cfg.dropout, cfg.weight_bits,
+                             neuron=NeuronParams(cfg.theta, bias_mode=cfg.bias))
 
     def step(idx: np.ndarray, epoch: int):
         inp = _inputs(cfg, train_set, idx, epoch_seed(cfg.seed, epoch))
@@ -206,7 +210,7 @@ def _train(cfg: TrainConfig, out_dir, train_set: Dataset, val_set: Dataset | Non
                          max_rate=cfg.max_rate)
         if out_dir is not None:
             save_model(out_dir, net, {"T": cfg.T, "dataset": cfg.dataset, "mode": cfg.mode, "encoding": cfg.encoding,
-                                      "max_rate": cfg.max_rate, "bias_mode": "initial", "seed": cfg.seed,
+                                      "max_rate": cfg.max_rate, "bias_mode": cfg.bias, "seed": cfg.seed,
                                       "split_seed": cfg.split_seed, "test_accuracy": final.accuracy,
                                       "counts_only_test_accuracy": final.counts_only_accuracy,
                                       "test_tie_fraction": final.tie_fraction, "val_fraction": cfg.val_fraction,

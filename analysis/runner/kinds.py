@@ -139,7 +139,8 @@ def _simulate_shard(job: Job, d, needs: dict) -> dict:
 
     c = job.config
     run = prepare_run(c["model"], c["dataset"], split=c["split"], T=c["T"], seed=c["seed"],
-                      split_seed=c["split_seed"], data_dir=job.data_dir, limit=c["limit"])
+                      split_seed=c["split_seed"], data_dir=job.data_dir, limit=c["limit"],
+                      dt=c.get("dt"), semantics=c.get("semantics", "nir"))
     return simulate_range(run, c["lo"], c["hi"], mode=c["mode"], compare=c["compare"], chunk=c["chunk"])
 
 

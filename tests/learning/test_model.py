@@ -131,11 +131,16 @@ def test_bias_is_initial_potential_counted_once():
 
 
 @pytest.mark.parametrize("neuron", [NeuronParams(beta=0.5), NeuronParams(threshold_test=">"),
-                                    NeuronParams(reset="zero"), NeuronParams(bias_mode="current")])
+                                    NeuronParams(reset="zero"), NeuronParams(reset="zero", bias_mode="current")])
 def test_neurons_the_tensor_model_cannot_train_are_one_error(neuron):
     with pytest.raises(ValueError, match="the tensor model trains only the paper's neuron") as e:
         SpikingNet(parse_spec("4-3"), neuron=neuron)
     assert "\n" not in str(e.value) and NEURON_SUPPORT in str(e.value)
+
+
+def test_paper_neuron_with_bias_as_a_current_is_trained():  # train --bias current
+    net = SpikingNet(parse_spec("4-3"), neuron=NeuronParams(threshold=0.5, bias_mode="current"))
+    assert net.bias_mode == "current" and net.neuron == NeuronParams(threshold=0.5, bias_mode="current")
 
 
 def test_paper_neuron_sets_the_threshold():

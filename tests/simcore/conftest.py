@@ -16,3 +16,4 @@ def _load(name, filename):
 
 _load("simcore_reference", "reference.py")
 _load("simcore_helpers", "simcore_helpers.py")
+_load("simcore_nir_reference", "nir_reference.py")

@@ -15,6 +15,9 @@ for pkg in {forbidden!r}:
 @pytest.mark.parametrize("mod, forbidden", [
     ("simcore", ["torch", "learning", "baselines", "analysis"]),
     ("simcore.engine", ["torch", "learning"]),
+    ("simcore.nir_import", ["torch", "learning"]),
+    ("simcore.nir_export", ["torch", "learning"]),
+    ("nir", ["torch"]),
     ("simcore.graphfile", ["torch", "learning"]),
     ("learning.simulate", ["baselines", "analysis"]),
     ("baselines.convert", ["analysis"]),
