@@ -211,10 +211,8 @@ def cmd_demo(a: argparse.Namespace) -> None:
              runner=_runner(a))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="spikecount", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _training_commands(sub) -> None:
+    """The subcommands for train and evaluate spike-count networks."""
     p = sub.add_parser("train", help="train a spiking network with the spike-count rule")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     validation_options(p, _positive_int)
@@ -272,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(sub)
     add_simulate(sub)
 
+
+def _study_commands(sub) -> None:
+    """The subcommands for sweeps, quantisation error, reports."""
     p = sub.add_parser("sweep", help="latency-accuracy sweep: direct training vs conversion, in simcore")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     p.add_argument("--arch", required=True)
@@ -325,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     _safety_options(p)
     p.set_defaults(func=cmd_report)
 
+
+def _conversion_commands(sub) -> None:
+    """The subcommands for the ANN twin and its conversion."""
     p = sub.add_parser("train-ann", help="train the ReLU ANN twin of a spec (for conversion)")
     p.add_argument("--dataset", type=_dataset, metavar="NAME|npz:PATH", required=True)
     validation_options(p, _positive_int)
@@ -368,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     _safety_options(p)
     p.set_defaults(func=cmd_convert)
 
+
+def _inspection_commands(sub) -> None:
+    """The subcommands for rasters, Brian2, the paper's tables, the demo."""
     p = sub.add_parser("raster", help="spike raster of one sample (input, each layer, running decision) as a PNG")
     p.add_argument("--model", required=True, help="trained, converted or simcore graph directory")
     p.add_argument("--sample", type=_int_at_least(0, "a sample index"), default=0, help="index in the split")
@@ -417,6 +424,15 @@ def build_parser() -> argparse.ArgumentParser:
     runner_options(p, _positive_int)
     _safety_options(p)
     p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="spikecount", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _training_commands(sub)
+    _study_commands(sub)
+    _conversion_commands(sub)
+    _inspection_commands(sub)
     return parser
 
 
