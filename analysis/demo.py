@@ -2,7 +2,7 @@
 
 1. trains spike-count networks at two latencies (T_train = 10 and 20) to convergence (lr 1e-2, up
    to 300 epochs, early stopping on a validation split: the recipe chosen on validation in
-   docs/results.md section 12),
+   docs/results.md section 16),
 2. trains an ANN of the same architecture (its own recipe: early stopping on a validation split)
    and converts it with the three normalisations, and a QCFS ANN (L = 8, Bu et al. 2022), each
    conversion with V(0) = 0 and V(0) = theta/2,
