@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def lazy_exports(namespace: dict[str, Any], exports: dict[str, str], aliases: dict[str, str] | None = None
