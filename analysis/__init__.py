@@ -8,7 +8,7 @@ Public names (imported on first use); see docs/api.md::
 """
 from __future__ import annotations
 
-import importlib
+from learning.lazy import lazy_exports
 
 _EXPORTS = {
     "Raster": "analysis.raster", "record_rasters": "analysis.raster", "raster_plot": "analysis.raster",
@@ -20,14 +20,4 @@ _EXPORTS = {
 _ALIASES = {"crosscheck_model": "crosscheck", "latency_sweep": "sweep"}  # functions named like their modules
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), _ALIASES.get(name, name))
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'analysis' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, _ALIASES)

@@ -12,7 +12,7 @@ Public names (imported on first use); see docs/api.md::
 """
 from __future__ import annotations
 
-import importlib
+from learning.lazy import lazy_exports
 
 from learning.models import register
 
@@ -31,14 +31,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'baselines' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

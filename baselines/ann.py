@@ -66,7 +66,32 @@ def parse_convertible(spec: str) -> Arch:
     return arch
 
 
-class ANN(nn.Module):
+class StagedANN(nn.Module):
+    """Stages (pool, flatten, weighted op) run in turn, ``hidden`` applied after all but the last.
+
+    A subclass sets ``arch`` (with ``input_shape``), ``stages`` and ``layers``.
+    """
+
+    def hidden(self, a: torch.Tensor, k: int) -> torch.Tensor:
+        """The activation of hidden stage ``k``: ReLU unless a subclass says otherwise."""
+        return F.relu(a)
+
+    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per stage output for x (B, D): activations (B, *shape) of hidden stages, logits (B, C) last."""
+        a = x.reshape(x.shape[0], *self.arch.input_shape)
+        out = []
+        for k, (stage, module) in enumerate(zip(self.stages, self.layers)):
+            a = module(stage_input(stage, a))
+            if k < len(self.layers) - 1:
+                a = self.hidden(a, k)
+            out.append(a)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activations(x)[-1]
+
+
+class ANN(StagedANN):
     """ReLU (or QCFS) twin of a spec: ``forward(x)`` takes (B, D) analog intensities, returns (B, C) logits."""
 
     def __init__(self, arch: Arch | str, bias: bool = True, activation: str = "relu", levels: int | None = None):
@@ -85,19 +110,9 @@ class ANN(nn.Module):
             self.thresholds = nn.ParameterList(
                 [nn.Parameter(torch.tensor([DEFAULT_LAMBDA])) for _ in range(len(self.layers) - 1)])
 
-    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Per stage output: ReLU activations (B, *shape) of hidden stages, logits (B, C) last."""
-        a = x.reshape(x.shape[0], *self.arch.input_shape)
-        out = []
-        for k, (stage, module) in enumerate(zip(self.stages, self.layers)):
-            a = module(stage_input(stage, a))
-            if k < len(self.layers) - 1:
-                a = F.relu(a) if self.activation == "relu" else qcfs(a, self.thresholds[k], self.levels)
-            out.append(a)
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activations(x)[-1]
+    def hidden(self, a: torch.Tensor, k: int) -> torch.Tensor:
+        """ReLU, or QCFS with stage ``k``'s trained threshold."""
+        return F.relu(a) if self.activation == "relu" else qcfs(a, self.thresholds[k], self.levels)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}

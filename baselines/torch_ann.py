@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.ann import ConversionError
+from baselines.ann import ConversionError, StagedANN
 from baselines.choices import INPUTS, RESETS
 from baselines.convert import CONVERT_FILES, DEFAULT_ROBUST_SAMPLES, DEFAULT_T, conversion_neuron, convert_ann
 from baselines.normalise import NORMS, applied_divisors
@@ -37,7 +37,6 @@ from learning.datafiles import data_files
 from learning.datasets import load_dataset
 from learning.graph_builder import population_names
 from learning.io import load_arrays
-from learning.model import stage_input
 from learning.models import FORMAT, MODEL_FILE
 from learning.npz_data import provenance
 from learning.spec import Stage
@@ -76,27 +75,13 @@ def leaves(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
     return out
 
 
-class FoldedANN(nn.Module):
+class FoldedANN(StagedANN):
     """A folded chain as stages (pool, flatten, weighted op, ReLU but the last), float64."""
 
     def __init__(self, arch: ChainArch, stages: list[Stage], layers: list[nn.Module]):
         super().__init__()
         self.arch, self.stages, self.layers, self.bias = arch, stages, nn.ModuleList(layers), True
         self.activation, self.levels = "relu", None  # as baselines.ann.ANN names them (QCFS is not folded)
-
-    def activations(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Per stage output for x (B, D): ReLU activations of hidden stages, logits last."""
-        a = x.reshape(x.shape[0], *self.arch.input_shape)
-        out = []
-        for k, (stage, module) in enumerate(zip(self.stages, self.layers)):
-            a = module(stage_input(stage, a))
-            if k < len(self.layers) - 1:
-                a = F.relu(a)
-            out.append(a)
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activations(x)[-1]
 
 
 def _fold_bn(layer: nn.Module, bn: nn.Module, name: str) -> None:

@@ -25,13 +25,12 @@ import torch
 import torch.nn.functional as F
 
 from baselines.ann import ANN, parse_convertible, save_ann
-from learning.datafiles import data_files
 from learning.datasets import Dataset
-from learning.loop import RUN_FILES, check_pair, fit, load_pair, start_run
+from learning.loop import RUN_FILES, fit, start_run, training_splits
 from learning.npz_data import provenance
 from learning.resources import check_training_cost
 from learning.train import check_common, defaults_for
-from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction, split_validation
+from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction
 from simcore.outputs import output_dir
 
 __all__ = ["ANN_RECIPE", "ANNConfig", "ann_config_from", "train_ann", "train_ann_network", "ann_accuracy"]
@@ -111,14 +110,7 @@ def train_ann_network(cfg: ANNConfig, data: tuple[Dataset, Dataset] | None = Non
     """Train and return (ANN in eval mode, metrics); data (train, test) and out_dir optional (None:
     ``cfg.dataset`` loaded; nothing written). The global random states are left as they were."""
     cfg.validate()
-    if data is None:
-        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
-        files = data_files(cfg.dataset, cfg.data_dir)
-    else:
-        check_pair(cfg.arch, *data)
-        files = {}  # arrays given by the caller: no files were read
-    train_set, test_set = data
-    train_set, val_set = split_validation(train_set, cfg.val_fraction, cfg.split_seed)
+    train_set, val_set, test_set, files = training_splits(cfg, data)
     check_training_cost(cfg.arch, cfg.batch_size, 1, "aggregate", len(train_set.y), len(test_set.y), cfg.epochs,
                         "analog")
     if out_dir is None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import statistics
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
+from bench_report import report_rows  # noqa: E402
 
 
 def build(mod, kind: str, w32: bool = False):
@@ -130,10 +130,7 @@ def main(argv=None):
                   flush=True)
     import numba
 
-    print(f"threads {numba.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    report_rows(rows, args.json, f"threads {numba.get_num_threads()}, ")
     return 0 if all(r["identical"] for r in rows) else 1
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import statistics
 import sys
@@ -31,6 +30,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 from bench_simcore import MNIST  # noqa: E402
+from bench_report import report_rows  # noqa: E402
 from compare_simcore import build  # noqa: E402
 
 
@@ -101,10 +101,7 @@ def main(argv=None) -> int:
                      "events_per_s": tot / med})
         print(f"{k:18s} N={len(variants[k][1]):5d} median {med:7.3f} s  SOPs {tot:.3e} ({sops[k]})  "
               f"{tot / med:.2e} events/s", flush=True)
-    print(f"reps {args.reps}, load average {os.getloadavg()[0]:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    report_rows(rows, args.json, f"reps {args.reps}, ")
     return 0
 
 

@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from bench_report import report_rows
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 
@@ -120,10 +122,7 @@ def main(argv=None) -> int:
               f"{row['seconds']:7.3f} s  {row['events']:.3e} events  {row['events_per_s']:.2e}/s  "
               f"peak RSS {row['peak_rss_mb']:.0f} MB  hidden spikes/neuron {row['hidden_spikes_per_neuron']:.2f}",
               flush=True)
-    print(f"load average {os.getloadavg()[0]:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    report_rows(rows, args.json)
     if args.png:
         plot(rows, args.png)
     return 0

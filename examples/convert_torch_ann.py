@@ -8,9 +8,7 @@ T and prints the smallest T whose accuracy is within 1 point of the ANN's. It al
 state dict as safetensors and shows the equivalent command line.
 ``--small`` (or SPIKECOUNT_EXAMPLE_SMALL=1): fewer epochs and test samples, for the test suite.
 """
-import argparse
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -21,6 +19,7 @@ from torch import nn
 import baselines
 import learning
 from simcore import simulate
+from _example import example_args, example_parser
 
 
 def train_cnn(x: torch.Tensor, y: torch.Tensor, epochs: int) -> nn.Module:
@@ -42,11 +41,7 @@ def train_cnn(x: torch.Tensor, y: torch.Tensor, epochs: int) -> nn.Module:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--small", action="store_true", default=os.environ.get("SPIKECOUNT_EXAMPLE_SMALL") == "1")
-    p.add_argument("--out", default=tempfile.mkdtemp(prefix="spikecount-example-"))
-    a = p.parse_args()
-    os.makedirs(a.out, exist_ok=True)
+    a = example_args(example_parser(__doc__))
     t0 = time.perf_counter()
     epochs, n_test, windows = (4, 200, (10, 20, 50, 100)) if a.small else (15, 450, (10, 20, 50, 100, 200, 400))
 

@@ -8,14 +8,13 @@ training statistics). For each T it trains a spike-count network, trains one ANN
 each normalisation, simulates everything in simcore at every T and prints accuracy against T.
 ``--small`` (or SPIKECOUNT_EXAMPLE_SMALL=1): fewer epochs and windows, for the test suite.
 """
-import argparse
 import os
-import tempfile
 import time
 
 import numpy as np
 
 import analysis
+from _example import example_args, example_parser
 
 
 def demo_npz(path: str) -> str:
@@ -32,12 +31,9 @@ def demo_npz(path: str) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = example_parser(__doc__)
     p.add_argument("--npz", help="your data (default: a breast-cancer demo file)")
-    p.add_argument("--small", action="store_true", default=os.environ.get("SPIKECOUNT_EXAMPLE_SMALL") == "1")
-    p.add_argument("--out", default=tempfile.mkdtemp(prefix="spikecount-example-"))
-    a = p.parse_args()
-    os.makedirs(a.out, exist_ok=True)
+    a = example_args(p)
     t0 = time.perf_counter()
     npz = a.npz or demo_npz(os.path.join(a.out, "data.npz"))
     T_train, epochs = ([4, 16], 10) if a.small else ([2, 4, 8, 16, 32], 200)

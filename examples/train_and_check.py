@@ -7,23 +7,18 @@ tensor model's stepped mode (explicit IF dynamics), pushes it to simcore, simula
 spike trains, checks that every neuron's spike count is identical, and draws one raster.
 ``--small`` (or SPIKECOUNT_EXAMPLE_SMALL=1): fewer epochs and samples, for the test suite.
 """
-import argparse
 import os
-import tempfile
 import time
 
 import numpy as np
 
 import analysis
 import learning
+from _example import example_args, example_parser
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--small", action="store_true", default=os.environ.get("SPIKECOUNT_EXAMPLE_SMALL") == "1")
-    p.add_argument("--out", default=tempfile.mkdtemp(prefix="spikecount-example-"))
-    a = p.parse_args()
-    os.makedirs(a.out, exist_ok=True)
+    a = example_args(example_parser(__doc__))
     t0 = time.perf_counter()
     T, epochs, n_check = (10, 2, 50) if a.small else (20, 15, 450)
 

@@ -9,7 +9,7 @@ Public names (imported on first use, so ``import learning`` stays cheap); see do
 """
 from __future__ import annotations
 
-import importlib
+from learning.lazy import lazy_exports
 
 _EXPORTS = {
     "build_net": "learning.api", "train_net": "learning.api", "evaluate_net": "learning.api",
@@ -27,14 +27,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'learning' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

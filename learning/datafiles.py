@@ -17,8 +17,9 @@ import importlib.resources
 import os
 from pathlib import Path
 
-from learning.datasets import DATASETS, DatasetError, _MNIST_MD5, _find_file, _resolve_mnist_dir
-from learning.npz_data import npz_path
+from learning.dataset_record import Dataset
+from learning.datasets import DATASETS, DatasetError, _MNIST_MD5, _find_file, _resolve_mnist_dir, load_dataset
+from learning.npz_data import check_recorded, npz_path
 from learning.uci import _UCI, _uci_bytes
 
 __all__ = ["data_files", "data_fingerprint", "resolve_data_dir"]
@@ -89,3 +90,22 @@ def resolve_data_dir(meta: dict, dataset: str, data_dir, where) -> str | os.Path
                              f"({then.get('path')}, sha256 {str(then.get('sha256'))[:12]}...); "
                              "pass --data-dir with the original file")
     return data_dir
+
+
+def recorded_split(meta: dict, source: str, dataset: str | None, split: str, T: int | None, seed: int | None,
+                   split_seed: int | None, data_dir, limit: int | None, no_dataset: str, no_T: str
+                   ) -> tuple[str, int, int, Dataset]:
+    """Given options first, then the model's ``meta`` (its model.json), then defaults: returns
+    (dataset name, T in time steps, encoding seed, the loaded split). ``no_dataset`` / ``no_T``: the
+    error text (after ``source: ``) when neither names a dataset / a T >= 1."""
+    dataset = dataset or meta.get("dataset")
+    if dataset is None:
+        raise ValueError(f"{source}: {no_dataset}")
+    T = int(T or meta.get("T") or 0)
+    if T < 1:
+        raise ValueError(f"{source}: {no_T}")
+    seed = int(meta.get("seed", 0) if seed is None else seed)
+    split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
+    check_recorded(meta, dataset, source)
+    data_dir = resolve_data_dir(meta, dataset, data_dir, source)
+    return dataset, T, seed, load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from learning.datafiles import resolve_data_dir
-from learning.datasets import load_dataset
+from learning.datafiles import recorded_split
 from learning.fanout import fanouts
 from learning.graph_builder import source_names
 from learning.inputs import input_counts, input_trains
 from learning.model import SpikingNet
 from learning.models import load
-from learning.npz_data import check_recorded
 from learning.resources import evaluation_bytes
 from simcore.decode import decode_scores, predict
 from simcore.provenance import environment
@@ -108,18 +106,10 @@ def evaluate_model(
     Defaults come from the model's own model.json. Returns a JSON-ready dict."""
     loaded = load(model_dir, kinds=("snn",), purpose="evaluate")
     net, meta = loaded.net, loaded.meta
-    dataset = dataset or meta.get("dataset")
-    if dataset is None:
-        raise ValueError(f"{model_dir}: model.json records no dataset; pass --dataset")
-    T = int(T or meta.get("T") or 0)
-    if T < 1:
-        raise ValueError(f"{model_dir}: model.json records no T; pass --T")
+    dataset, T, seed, data = recorded_split(meta, str(model_dir), dataset, split, T, seed, split_seed, data_dir, limit,
+                                            "model.json records no dataset; pass --dataset",
+                                            "model.json records no T; pass --T")
     mode = mode or meta.get("mode", "aggregate")
-    seed = int(meta.get("seed", 0) if seed is None else seed)
-    split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
-    check_recorded(meta, dataset, str(model_dir))
-    data_dir = resolve_data_dir(meta, dataset, data_dir, model_dir)
-    data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
     if data.x.shape[1] != net.arch.n_inputs or data.n_classes > net.arch.n_classes:
         raise ValueError(f"{model_dir}: the model ({meta['arch']}) takes {net.arch.n_inputs} inputs and "
                          f"{net.arch.n_classes} classes, {dataset} has {data.x.shape[1]} features and "

@@ -35,9 +35,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from learning.datafiles import data_files
 from learning.datasets import Dataset, load_dataset
 from learning.io import MODEL_FILE, WEIGHTS_FILE
 from learning.spec import parse_spec
+from learning.validation import split_validation
 from simcore.fileio import atomic_write, write_json
 from simcore.outputs import OutputError, current_options, remove_own
 from simcore.provenance import environment
@@ -79,6 +81,21 @@ def load_pair(dataset: str, arch: str, data_dir, split_seed: int, limit_train, l
     test_set = load_dataset(dataset, "test", data_dir, split_seed=split_seed, limit=limit_test)
     check_pair(arch, train_set, test_set)
     return train_set, test_set
+
+
+def training_splits(cfg, data: tuple[Dataset, Dataset] | None) -> tuple[Dataset, Dataset | None, Dataset, dict]:
+    """(train, validation or None, test, data files read) for a trainer's config ``cfg`` (its dataset,
+    arch, data_dir, split_seed, limit_train, limit_test, val_fraction); ``data``: the caller's
+    (train, test) splits instead of ``cfg.dataset`` (checked against the arch; no files read)."""
+    if data is None:
+        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
+        files = data_files(cfg.dataset, cfg.data_dir)
+    else:
+        check_pair(cfg.arch, *data)
+        files = {}  # arrays given by the caller: no files were read
+    train_set, test_set = data
+    train_set, val_set = split_validation(train_set, cfg.val_fraction, cfg.split_seed)
+    return train_set, val_set, test_set, files
 
 
 def check_pair(arch: str, train_set: Dataset, test_set: Dataset) -> None:

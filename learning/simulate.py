@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from learning.datafiles import resolve_data_dir
-from learning.datasets import Dataset, load_dataset
+from learning.datafiles import recorded_split
+from learning.datasets import Dataset
 from learning.evaluate import evaluate
 from learning.graph_builder import population_names
 from learning.model import SpikingNet
 from learning.models import load
-from learning.npz_data import check_recorded
 from simcore import Network, compile_network, simulate
 from simcore.decode import predict, tied
 from simcore.provenance import environment
@@ -62,17 +61,9 @@ def prepare_run(model, dataset: str | None = None, *, split: str = "test", T: in
             raise ValueError(f"{model}: a model of kind {loaded.kind!r} has no simcore network; convert it first")
         graph, meta, source = loaded.graph, loaded.meta, str(model)
         twin = loaded.net if loaded.kind == "snn" else None
-    dataset = dataset or meta.get("dataset")
-    if dataset is None:
-        raise ValueError(f"{source}: no dataset recorded; pass --dataset")
-    T = int(T or meta.get("T") or 0)
-    if T < 1:
-        raise ValueError(f"{source}: no T recorded; pass --T (time steps >= 1)")
-    seed = int(meta.get("seed", 0) if seed is None else seed)
-    split_seed = int(meta.get("split_seed", 0) if split_seed is None else split_seed)
-    check_recorded(meta, dataset, source)
-    data_dir = resolve_data_dir(meta, dataset, data_dir, source)
-    data = load_dataset(dataset, split, data_dir, split_seed=split_seed, limit=limit)
+    dataset, T, seed, data = recorded_split(meta, source, dataset, split, T, seed, split_seed, data_dir, limit,
+                                            "no dataset recorded; pass --dataset",
+                                            "no T recorded; pass --T (time steps >= 1)")
     n_in = graph.size(graph.input_population)
     if data.x.shape[1] != n_in:
         raise ValueError(f"{source}: input population has {n_in} neurons, {dataset} has {data.x.shape[1]} features")

@@ -16,16 +16,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from learning.datafiles import data_files
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
 from learning.choices import ENCODINGS, MODES
 from learning.inputs import input_counts, input_trains
 from learning.io import save_model
-from learning.loop import RUN_FILES, check_pair, fit, load_pair, start_run
+from learning.loop import RUN_FILES, fit, start_run, training_splits
 from learning.model import BIAS_MODES, SpikingNet
 from learning.npz_data import provenance
-from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction, split_validation
+from learning.validation import DEFAULT_VAL_FRACTION, check_schedule, default_val_fraction
 from learning.quantise import qmax
 from learning.rate_penalty import check_rate_options, rate_penalty
 from learning.resources import check_training_cost
@@ -161,14 +160,7 @@ def train_network(cfg: TrainConfig, data: tuple[Dataset, Dataset] | None = None,
     ``cfg.seed``). torch's and numpy's global random states are left as they were.
     """
     cfg.validate()
-    if data is None:
-        data = load_pair(cfg.dataset, cfg.arch, cfg.data_dir, cfg.split_seed, cfg.limit_train, cfg.limit_test)
-        files = data_files(cfg.dataset, cfg.data_dir)
-    else:
-        check_pair(cfg.arch, *data)
-        files = {}  # arrays given by the caller: no files were read
-    train_set, test_set = data
-    train_set, val_set = split_validation(train_set, cfg.val_fraction, cfg.split_seed)
+    train_set, val_set, test_set, files = training_splits(cfg, data)
     check_training_cost(cfg.arch, cfg.batch_size, cfg.T, cfg.mode, len(train_set.y), len(test_set.y), cfg.epochs,
                         cfg.encoding)
     if out_dir is None:

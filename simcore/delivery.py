@@ -62,6 +62,7 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
     return (e1 - e0) * n
 
 
+# Deliberately separate from csr_sync: contiguous conv runs (slice adds) vs scattered CSR rows are distinct hot loops.
 @numba.njit(cache=True, inline="always")
 def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     """Add the conv runs of spikes spk[e0:e1] (channel-last target); returns SOPs."""
@@ -86,6 +87,7 @@ def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     return nsop
 
 
+# Deliberately separate from runs_sync: scattered CSR targets vs contiguous runs are distinct hot loops.
 @numba.njit(cache=True, inline="always")
 def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     """Add the CSR rows of spikes spk[e0:e1]; returns SOPs."""

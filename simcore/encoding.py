@@ -127,6 +127,7 @@ def _probability(x, max_rate):
     return min(max(np.float64(x) * max_rate, 0.0), 1.0)
 
 
+# Deliberately separate from _counts_kernel: writes the (n, T, d) trains; the counts twin sums the same draws.
 @numba.njit(cache=True, parallel=True)
 def _trains_kernel(x, max_rate, keys, T, out):
     n, d = x.shape
@@ -144,6 +145,7 @@ def _trains_kernel(x, max_rate, keys, T, out):
                         out[s, t, i] = 1
 
 
+# Deliberately separate from _trains_kernel: sums the same draws into (n, d) counts without materialising trains.
 @numba.njit(cache=True, parallel=True)
 def _counts_kernel(x, max_rate, keys, T, out):
     n, d = x.shape

@@ -109,6 +109,7 @@ def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos):
     return pos
 
 
+# Deliberately separate from _population_async: sync delivery adds then fires once a step; no shared loop without cost.
 @numba.njit(cache=True)
 def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
     """All steps of neuron population p (sync): integrate every delivered spike, then check; returns pos."""
@@ -161,6 +162,7 @@ def _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos):
     return pos
 
 
+# Deliberately separate from _population_sync: async delivery fires mid-step and threads pos through every call.
 @numba.njit(cache=True)
 def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, pos, out):
     """All steps of neuron population p (async): leak, bias current, carry-over check, then spike by

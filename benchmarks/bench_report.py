@@ -1,0 +1,13 @@
+"""The closing lines every benchmark shares: the load average, then the rows as JSON when asked."""
+from __future__ import annotations
+
+import json
+import os
+
+
+def report_rows(rows: list[dict], json_path: str | None, head: str = "") -> None:
+    """Print ``head`` and the 1-minute load average; write ``rows`` to ``json_path`` (indent 1) if given."""
+    print(f"{head}load average {os.getloadavg()[0]:.2f}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(rows, f, indent=1)
