@@ -11,3 +11,11 @@ def report_rows(rows: list[dict], json_path: str | None, head: str = "") -> None
     if json_path:
         with open(json_path, "w") as f:
             json.dump(rows, f, indent=1)
+
+
+def dump_result(res: dict, path: str) -> dict:
+    """Write ``res`` to ``path`` as JSON (indent 1), print it, and return it."""
+    with open(path, "w") as fh:
+        json.dump(res, fh, indent=1)
+    print(json.dumps(res, indent=1))
+    return res

@@ -25,7 +25,6 @@ counts equal per population (output only for the peers), and the fraction of pre
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -81,44 +80,6 @@ def compare(want: dict, got: dict, output: str) -> dict:
     res = {"count_agreement": {p: float(np.mean(want[p] == got[p])) for p in got if p in want}}
     res["prediction_agreement"] = float(np.mean(want[output].argmax(1) == got[output].argmax(1)))
     return res
-
-
-def sinabs_harness(path, T, batch):
-    """nirtorch + Sinabs IAF with the paper's semantics; input (batch*T, *shape) time-major per sample."""
-    import nir
-    import nirtorch
-    import sinabs.layers as sl
-    import torch
-    from sinabs.activation import MembraneSubtract, SingleSpike
-
-    class IAF(torch.nn.Module):
-        def __init__(self, theta):
-            super().__init__()
-            self.iaf = sl.IAF(spike_threshold=float(theta), spike_fn=SingleSpike, reset_fn=MembraneSubtract(),
-                              min_v_mem=None)
-
-        def forward(self, x):
-            self.iaf.reset_states()
-            return self.iaf(x.view(-1, T, *x.shape[1:])).flatten(0, 1)
-
-    def dense(n):
-        bias = getattr(n, "bias", None)
-        m = torch.nn.Linear(n.weight.shape[1], n.weight.shape[0], bias=bias is not None)
-        m.weight.data = torch.as_tensor(n.weight).float()
-        if bias is not None:
-            m.bias.data = torch.as_tensor(bias).float()
-        return m
-
-    def conv(n):
-        w = torch.as_tensor(n.weight).float()
-        m = torch.nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=int(np.ravel(n.stride)[0]),
-                            padding=int(np.ravel(n.padding)[0]))
-        m.weight.data, m.bias.data = w, torch.as_tensor(n.bias).float()
-        return m
-
-    node_map = {nir.IF: lambda n: IAF(n.v_threshold.flat[0]), nir.Affine: dense, nir.Linear: dense,
-                nir.Conv2d: conv, nir.Flatten: lambda n: torch.nn.Flatten(n.start_dim + 1, n.end_dim)}
-    return nirtorch.nir_to_torch(nir.read(str(path)), node_map)
 
 
 def counts_torch(run, trains, shape, batch=50):
@@ -209,7 +170,9 @@ def main(argv=None) -> dict:
         res["roundtrip_exact"] = counts_imported(f_exact, trains, want, "nir", n_ref)
         res["nir_semantics_if"] = counts_imported(f_if, trains, want, "nir", n_ref)
         if a.peers:
-            model = sinabs_harness(f_if, T, 50)
+            from analysis.nir_peer import sinabs_harness
+
+            model = sinabs_harness(f_if, T)
             got = counts_torch(lambda x, s: model(x.reshape(-1, *s))[0].reshape(len(x), T, -1).sum(1).numpy(),
                                trains, shape)
             res["peer_sinabs"] = compare({out: want[out]}, {out: got}, out)
@@ -220,10 +183,9 @@ def main(argv=None) -> dict:
                 res["stock"][name] = got if isinstance(got, str) else compare({out: want[out][:n]}, {out: got}, out)
     res["seconds"] = time.perf_counter() - t0
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as fh:
-        json.dump(res, fh, indent=1)
-    print(json.dumps(res, indent=1))
-    return res
+    from bench_report import dump_result
+
+    return dump_result(res, a.out)
 
 
 if __name__ == "__main__":

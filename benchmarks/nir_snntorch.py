@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import tempfile
@@ -62,10 +61,9 @@ def main(argv=None) -> dict:
                     pop.neuron = dataclasses.replace(pop.neuron, reset="subtract")
                 leaked = run_plan(plan, trains)[plan.populations[-1].name]
                 res[f"{reset}, reset_delay={delay}, imported as simcore's subtract"] = _agreement(leaked, theirs)
-    with open(a.out, "w") as fh:
-        json.dump(res, fh, indent=1)
-    print(json.dumps(res, indent=1))
-    return res
+    from bench_report import dump_result
+
+    return dump_result(res, a.out)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import numpy as np
 
 from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network
 from simcore.fileio import atomic_write
-from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, lattice_step, pool_factor, require_nir, weighted
+from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, chain_lattice, lattice_step, pool_factor, require_nir, weighted
 
 __all__ = ["to_nir", "write_nir", "plan_to_nir"]
 
@@ -95,24 +95,11 @@ def _unique(lines: list[str]) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
-def _chain_lattice(ops) -> float | None:
-    """Lattice step of the composed weights of an op chain (products of the ops' steps)."""
-    step = 1.0
-    for op in ops:
-        if weighted(op):
-            s = lattice_step(op.weight)
-            if s is None:
-                return None
-            step *= s
-        step *= pool_factor(op)
-    return step
-
-
 def _population_lattice(pop: Population, incoming) -> float | None:
     """Lattice step of everything a non-leaky population's potential is made of (None: no lattice)."""
     if pop.neuron.beta != 1.0:  # beta * V leaves the lattice
         return None
-    steps = [_chain_lattice(pr.ops) for pr in incoming]
+    steps = [chain_lattice(pr.ops) for pr in incoming]
     bias_step = lattice_step(pop.bias, pop.neuron.threshold,
                              pop.neuron.v_reset if pop.neuron.reset == "to_value" else 0.0)
     if bias_step is None or any(s is None for s in steps):

@@ -31,8 +31,8 @@ import numpy as np
 
 from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network
 from simcore.neuron import NeuronParams
-from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, Projection, apply_op, lattice_step, \
-    pool_factor, require_nir, weighted
+from simcore.nir_plan import RUN_FIELDS, NirError, Plan, Population, Projection, apply_op, chain_lattice, lattice_step, \
+    require_nir, weighted
 
 __all__ = ["load_nir", "read_nir", "from_nir", "nir_to_plan", "SEMANTICS"]
 
@@ -254,24 +254,12 @@ def _loop_params(g: _Graph, name: str, beta: float, projs, bias) -> NeuronParams
     if beta < 1.0 and c == theta:
         raise NirError(f"node '{name}': the loop subtracts theta after the leak (V = beta V + I - theta s(t-1), "
                        "snnTorch's form); simcore's subtraction is leaked (V = beta (V - theta s(t-1)) + I)")
-    steps = [lattice_step(bias, c)] + [_chain_step(p.ops) for p in projs]
+    steps = [lattice_step(bias, c)] + [chain_lattice(p.ops) for p in projs]
     step = None if any(s is None for s in steps) else min(steps)
     if beta == 1.0 and step is not None and c - step <= theta < c and c / step == round(c / step):
         return NeuronParams(threshold=c, threshold_test=">=", reset="subtract", bias_mode="current")
     raise NirError(f"node '{name}': the reset loop subtracts {c} but fires above {theta}; simcore subtracts the "
                    "threshold (or, on a weight lattice, fires at V >= the subtracted amount)")
-
-
-def _chain_step(ops) -> float | None:
-    step = 1.0
-    for op in ops:
-        if weighted(op):
-            s = lattice_step(op.weight)
-            if s is None:
-                return None
-            step *= s
-        step *= pool_factor(op)
-    return step
 
 
 def _recorded(name: str, meta: dict, bias: np.ndarray, shape) -> tuple[NeuronParams, np.ndarray]:

@@ -163,3 +163,16 @@ def weighted(op) -> bool:
 
 def pool_factor(op) -> float:
     return 1.0 / (op.kernel * op.kernel) if isinstance(op, AvgPool2d) else 1.0
+
+
+def chain_lattice(ops) -> float | None:
+    """Lattice step of the composed weights of an op chain (products of the ops' steps), or None."""
+    step = 1.0
+    for op in ops:
+        if weighted(op):
+            s = lattice_step(op.weight)
+            if s is None:
+                return None
+            step *= s
+        step *= pool_factor(op)
+    return step

@@ -20,48 +20,12 @@ nir = pytest.importorskip("nir")
 torch = pytest.importorskip("torch")
 nirtorch = pytest.importorskip("nirtorch")
 
+from analysis.nir_peer import sinabs_harness  # noqa: E402
 from simcore import simulate  # noqa: E402
 from simcore.nir_export import write_nir  # noqa: E402
 from simcore.nir_import import load_nir, nir_to_plan  # noqa: E402
 from simcore_helpers import mlp, random_trains  # noqa: E402
 from simcore_nir_reference import dyadic_cnn, run_plan  # noqa: E402
-
-
-def sinabs_model(path):
-    """The NIR file as a torch module of Sinabs neurons configured to the paper's semantics."""
-    sl = pytest.importorskip("sinabs.layers")
-    from sinabs.activation import MembraneSubtract, SingleSpike
-
-    class TimeAsBatchIAF(torch.nn.Module):  # input (T, *shape) for one sample
-        def __init__(self, theta):
-            super().__init__()
-            self.iaf = sl.IAF(spike_threshold=float(theta), spike_fn=SingleSpike, reset_fn=MembraneSubtract(),
-                              min_v_mem=None)
-
-        def forward(self, x):
-            return self.iaf(x.unsqueeze(0))[0]
-
-    def affine(n):
-        m = torch.nn.Linear(n.weight.shape[1], n.weight.shape[0])
-        m.weight.data, m.bias.data = torch.as_tensor(n.weight).float(), torch.as_tensor(n.bias).float()
-        return m
-
-    def linear(n):
-        m = torch.nn.Linear(n.weight.shape[1], n.weight.shape[0], bias=False)
-        m.weight.data = torch.as_tensor(n.weight).float()
-        return m
-
-    def conv(n):
-        w = torch.as_tensor(n.weight).float()
-        m = torch.nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=int(np.ravel(n.stride)[0]),
-                            padding=int(np.ravel(n.padding)[0]))
-        m.weight.data, m.bias.data = w, torch.as_tensor(n.bias).float()
-        return m
-
-    node_map = {nir.IF: lambda n: TimeAsBatchIAF(n.v_threshold.flat[0]), nir.Affine: affine, nir.Linear: linear,
-                nir.Conv2d: conv,  # SumPool2d: nirtorch's default map
-                nir.Flatten: lambda n: torch.nn.Flatten(n.start_dim + 1, n.end_dim)}  # +1: the time axis
-    return nirtorch.nir_to_torch(nir.read(str(path)), node_map)
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
@@ -73,7 +37,7 @@ def test_sinabs_runs_our_export_with_our_counts(kind, tmp_path):
     write_nir(net, tmp_path / "net.nir")
     shape = net.shape("input")
     for s in range(len(trains)):
-        model = sinabs_model(tmp_path / "net.nir")  # fresh membrane state per sample
+        model = sinabs_harness(tmp_path / "net.nir", len(trains[s]))  # starts from the initial state
         x = torch.as_tensor(trains[s].reshape(len(trains[s]), *shape), dtype=torch.float32)  # dyadic: exact
         out = model(x)
         out = out[0] if isinstance(out, tuple) else out
