@@ -389,7 +389,7 @@ def _inspection_commands(sub) -> None:
 
     p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2")
     p.add_argument("--schedule", choices=("same-step", "delayed"), default="same-step", help="what is compared: README")
-    p.add_argument("--model", required=True, help="trained model or simcore graph directory")
+    p.add_argument("--model", required=True, help="trained model, simcore graph directory or .nir file")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")
