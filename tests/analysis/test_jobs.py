@@ -298,3 +298,42 @@ def test_workers_without_dask_is_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'spikecount[dist]'" in err[0]
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("form", ["graph", "nir"])
+def test_sweep_evaluation_accepts_a_graph_or_an_imported_nir_model(tmp_path, form):
+    """issue 13: the sweep's evaluation (measure "sweep") runs on a graph directory or a .nir file;
+    its rows equal simcore's own run of the loaded network at every T_infer."""
+    import numpy as np
+
+    from analysis.runner.job import Job
+    from analysis.runner.kinds import KINDS
+    from learning.datasets import load_dataset
+    from learning.models import load
+    from simcore import Dense, Network, save_network, simulate
+
+    if form == "nir":
+        pytest.importorskip("nir")
+    from simcore.nir_export import write_nir
+
+    rng = np.random.default_rng(2)
+    net = Network()
+    net.add_input("input", (64,))
+    net.add_neurons("h", (16,), bias=np.round(rng.normal(0, 0.1, 16) * 64) / 64, bias_mode="current")
+    net.add_neurons("out", (10,))
+    net.connect("input", "h", [Dense(np.round(rng.normal(0, 0.3, (16, 64)) * 64) / 64)])
+    net.connect("h", "out", [Dense(np.round(rng.normal(0, 0.5, (10, 16)) * 64) / 64)])
+    path = tmp_path / ("net.nir" if form == "nir" else "g")
+    write_nir(net, path) if form == "nir" else save_network(net, path)
+    job = Job({"kind": "evaluate", "measure": "sweep", "dataset": "digits", "limit": 30, "T_infer": [3, 7],
+               "seed": 5})
+    res = KINDS["evaluate"](job, None, {"model": path})
+    test = load_dataset("digits", "test", None, limit=30)
+    graph = load(path).graph
+    assert [r["T_infer"] for r in res["rows"]] == [3, 7]
+    for row in res["rows"]:
+        sim = simulate(graph, test.x.astype(np.float64), row["T_infer"], 5, sample_ids=np.arange(30), mode="sync")
+        assert row["accuracy"] == float(np.mean(sim.predictions == test.y)) and row["samples"] == 30
+    half = Job({**job.config, "v_init": "half"})
+    with pytest.raises(ValueError, match="needs a spike-count network"):
+        KINDS["evaluate"](half, None, {"model": path})
