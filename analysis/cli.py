@@ -77,7 +77,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
                     norms=[n for n in a.norms.split(",") if n], qcfs_levels=a.qcfs_levels, v_inits=a.v_init,
                     seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr=a.lr, lr_decay=a.lr_decay,
                     dropout=a.dropout, patience=a.patience, data_dir=a.data_dir, limit_train=a.limit_train,
-                    limit_test=a.limit_test, runner=_runner(a))
+                    limit_test=a.limit_test, runner=_runner(a), extra_models=a.extra_model)
     print(markdown_table(res["rows"], [c for c in COLUMNS if c not in ("samples", "model")]))
 
 

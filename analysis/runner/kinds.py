@@ -69,7 +69,8 @@ def _convert(job: Job, d: Path, needs: dict) -> dict:
 
 def _sweep_rows(model: Path, job: Job) -> dict:
     """``model``: a spike-count, converted or graph directory, or a ``.nir`` file (``semantics`` in the
-    job's config, default "nir"). Decode scores (tie-broken and counts-only accuracy, tie fraction; simcore.decode.decode_scores)
+    job's config, default "nir"). Decode scores (tie-broken and counts-only accuracy, tie fraction;
+    simcore.decode.decode_scores)
     and SOPs (without the ``v_init_*`` emulation sources) at every T_infer in simcore (sync), the
     converted model's ANN accuracy, and the decision latency at the largest T. ``v_init`` "half" in
     the job's config runs a spike-count network with theta/2 added to every initial potential."""
@@ -105,8 +106,10 @@ def _sweep_rows(model: Path, job: Job) -> dict:
 
 
 def _evaluate(job: Job, d: Path, needs: dict) -> dict:
-    """One measurement of a model job's model (``measure``; the split, sample limit and seed in config)."""
-    c, model = job.config, needs["model"]
+    """One measurement of a model job's model or of the given ``config["model"]`` (``measure``; the split,
+    sample limit and seed in config)."""
+    c = job.config
+    model = needs["model"] if "model" in needs else Path(c["model"])  # a job's model, or a given one
     measure, split, limit = c["measure"], c.get("split", "test"), c.get("limit")
     if measure == "tensor":  # the training mode of a spike-count network
         from learning.evaluate import evaluate_model
