@@ -12,7 +12,7 @@ from analysis.cli_safety import OneLineParser, claimed as _claimed, finite as _f
 from analysis.cli_safety import safety_options as _safety_options, seed as _seed, seeds as _seeds
 from analysis.cli_fair import add_fight, qcfs_options, sweep_fair_options, v_init_option, validation_options
 from analysis.cli_runner import runner as _runner, runner_options
-from analysis.cli_options import data_options as _data_options, int_at_least as _int_at_least
+from analysis.cli_options import data_options as _data_options, int_at_least as _int_at_least, semantics_option
 from analysis.cli_options import dataset as _dataset, print_json as _print_json, positive_int as _positive_int
 from analysis.cli_simcore import add_export, add_simulate
 from baselines.choices import RESETS
@@ -77,7 +77,7 @@ def cmd_sweep(a: argparse.Namespace) -> None:
                     norms=[n for n in a.norms.split(",") if n], qcfs_levels=a.qcfs_levels, v_inits=a.v_init,
                     seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr=a.lr, lr_decay=a.lr_decay,
                     dropout=a.dropout, patience=a.patience, data_dir=a.data_dir, limit_train=a.limit_train,
-                    limit_test=a.limit_test, runner=_runner(a))
+                    limit_test=a.limit_test, runner=_runner(a), extra_models=a.extra_model)
     print(markdown_table(res["rows"], [c for c in COLUMNS if c not in ("samples", "model")]))
 
 
@@ -87,7 +87,7 @@ def cmd_quantisation(a: argparse.Namespace) -> None:
 
     with _claimed(a, "quantisation"):
         res = write_layer_errors(a.model, a.out, dataset=a.dataset, T=a.T, limit=a.limit, seed=a.seed,
-                                 data_dir=a.data_dir)
+                                 data_dir=a.data_dir, semantics=a.semantics)
     rows = [{"population": l["population"], "residual": l["residual_mean"],
              "local_differ_fraction": l["local"]["differ_fraction"],
              "propagated_differ_fraction": l["propagated"]["differ_fraction"]} for l in res["layers"]]
@@ -295,13 +295,14 @@ def _study_commands(sub) -> None:
     _safety_options(p)
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("quantisation", help="per-layer quantisation error of a trained network")
+    p = sub.add_parser("quantisation", help="per-layer quantisation error of a trained network or graph")
     p.add_argument("--model", required=True)
     _data_options(p)
     p.add_argument("--T", type=_positive_int)
     p.add_argument("--limit", type=_positive_int, default=1000, help="test samples (default 1000)")
     p.add_argument("--seed", type=_seed)
     p.add_argument("--out", required=True, help="directory for quantisation.json and quantisation.png")
+    semantics_option(p)
     _safety_options(p)
     p.set_defaults(func=cmd_quantisation)
 
@@ -389,7 +390,7 @@ def _inspection_commands(sub) -> None:
 
     p = sub.add_parser("crosscheck", help="compare spike counts neuron by neuron with Brian2")
     p.add_argument("--schedule", choices=("same-step", "delayed"), default="same-step", help="what is compared: README")
-    p.add_argument("--model", required=True, help="trained model or simcore graph directory")
+    p.add_argument("--model", required=True, help="trained model, simcore graph directory or .nir file")
     _data_options(p)
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--T", type=_positive_int, help="time steps (default: the model's)")

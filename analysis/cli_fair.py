@@ -38,12 +38,14 @@ def _v_inits(text: str) -> list[str]:
 
 
 def sweep_fair_options(p: argparse.ArgumentParser, positive_int, ints) -> None:
-    """--qcfs-levels, --v-init, --lr, --patience (sweep: each is part of the jobs' configurations)."""
+    """--qcfs-levels, --v-init, --lr, --patience, --extra-model (sweep: each is part of the jobs' configurations)."""
     p.add_argument("--qcfs-levels", type=ints, default=[], help="also QCFS ANNs with these levels L, converted")
     p.add_argument("--v-init", type=_v_inits, default=["zero"],
                    help="comma-separated initial potentials of conversion: zero,half")
     p.add_argument("--lr", type=finite, help="spike-count lr")
     p.add_argument("--patience", type=positive_int, help="spike-count early stopping (validation loss)")
+    p.add_argument("--extra-model", action="append", default=[], metavar="PATH",
+                   help="also evaluate this model (.nir file, model or graph directory) at each T_infer (repeatable)")
 
 
 def cmd_fight(a: argparse.Namespace) -> None:

@@ -8,7 +8,7 @@ import os
 from analysis.cli_safety import seed
 from learning.datasets import DATASETS
 
-__all__ = ["int_at_least", "positive_int", "dataset", "data_options", "print_json"]
+__all__ = ["int_at_least", "positive_int", "dataset", "data_options", "semantics_option", "print_json"]
 
 
 def int_at_least(minimum: int, what: str = "an integer"):
@@ -49,3 +49,9 @@ def print_json(obj: dict, out: str | None, kind: str) -> None:
     if out:
         write_result(out, obj, kind)
     print(json.dumps({k: v for k, v in obj.items() if not isinstance(v, (dict, list))}, indent=2))
+
+
+def semantics_option(p: argparse.ArgumentParser) -> None:
+    """--semantics: how a .nir file's neurons are read (ignored for other models)."""
+    p.add_argument("--semantics", choices=("nir", "recorded"), default="nir",
+                   help="NIR: NIR's own neuron semantics, or those spikecount recorded in the node metadata")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analysis.cli_options import data_options, int_at_least, positive_int, print_json
+from analysis.cli_options import data_options, int_at_least, positive_int, print_json, semantics_option
 from analysis.cli_runner import runner, runner_options
 from analysis.cli_safety import safety_options, seed
 
@@ -63,8 +63,7 @@ def add_simulate(sub) -> None:
     p.add_argument("--T", type=positive_int, help="time steps (default: the model's)")
     p.add_argument("--mode", choices=("sync", "async"), default="sync")
     p.add_argument("--dt", type=float, help="NIR: Euler time step (default: the file's metadata)")
-    p.add_argument("--semantics", choices=("nir", "recorded"), default="nir",
-                   help="NIR: NIR's own neuron semantics, or those spikecount recorded in the node metadata")
+    semantics_option(p)
     p.add_argument("--limit", type=positive_int, help="only the first N samples")
     p.add_argument("--seed", type=seed, help="input-encoding seed (default: the model's)")
     p.add_argument("--out", help="write the result JSON here")

@@ -91,7 +91,7 @@ def layer_errors_plot(result: dict, path: str | os.PathLike) -> Path:
     a2.set_ylabel("neurons whose count differs (%)")
     a2.set_title("(b) closed form vs events")
     a2.legend(fontsize=8)
-    fig.suptitle(f"{result['arch']}  T={result['T']}  ({result['samples']} samples)", fontsize=10)
+    fig.suptitle(f"{result['arch'] or result['model']}  T={result['T']}  ({result['samples']} samples)", fontsize=10)
     return _save(fig, path)
 
 

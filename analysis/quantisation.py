@@ -28,10 +28,11 @@ from learning.activation import count_from_current
 from learning.graph_builder import INPUT, population_names
 from learning.model import SpikingNet
 from learning.simulate import prepare_run
-from simcore import SimResult, simulate
+from simcore import Network, SimResult, compile_network, simulate
 from simcore.provenance import environment
 
-__all__ = ["layer_errors", "write_layer_errors", "depth_series", "network_layer_errors", "summarise_residual", "compare_counts"]
+__all__ = ["layer_errors", "write_layer_errors", "depth_series", "network_layer_errors", "graph_layer_errors",
+           "graph_closed_form", "summarise_residual", "compare_counts"]
 
 
 def summarise_residual(membrane: np.ndarray, counts: np.ndarray, theta: float) -> dict:
@@ -73,20 +74,80 @@ def network_layer_errors(net: SpikingNet, res: SimResult, T: int) -> list[dict]:
     return layers
 
 
+def _closed_form_population(comp, k: int, below: dict, T: int) -> torch.Tensor:
+    """Eq. 7 for population k of a compiled graph from its sources' counts ``below`` (name -> (N, n)):
+    z = sum over incoming projections of (composed matrix (n_tgt, n_src) @ counts) + T*bias ("current")
+    or + bias ("initial"), divided by the per-neuron threshold; returns (N, n_k) float64 counts."""
+    off, n = int(comp.offsets[k]), int(comp.sizes[k])
+    bias = comp.bias[off:off + n] * (T if comp.bias_mode[k] == 1 else 1)
+    z = torch.from_numpy(np.broadcast_to(bias, (len(next(iter(below.values()))), n)).copy())
+    for cp in comp.projections:
+        if cp.tgt == k:
+            a = torch.from_numpy(np.asarray(below[comp.names[cp.src]], dtype=np.float64))
+            z += a @ torch.from_numpy(cp.matrix()).t()
+    return count_from_current(z / torch.from_numpy(comp.threshold[off:off + n]), 1.0, T)
+
+
+def _paper_neurons(comp) -> None:
+    """Raise unless every neuron population is the paper's (>=, subtract, beta 1): Eq. 7 is its count."""
+    for name, nrn in zip(comp.names, comp.neurons):
+        if nrn is not None and (nrn.threshold_test != ">=" or nrn.reset != "subtract" or nrn.beta != 1.0):
+            raise ValueError(f"population {name!r} (threshold test {nrn.threshold_test!r}, reset {nrn.reset!r}, "
+                             f"beta {nrn.beta}): the closed form (Eq. 7) applies only to the paper's neuron "
+                             "(>=, subtract, beta 1)")
+
+
+def graph_closed_form(graph: Network, input_counts: np.ndarray, T: int) -> dict[str, np.ndarray]:
+    """Counts by the closed form (Eq. 7) run through ``graph`` from input counts (N, D), layer by
+    layer in topological order (delays ignored); name -> (N, n) float64 for every neuron population."""
+    comp = compile_network(graph)
+    _paper_neurons(comp)
+    counts = {comp.names[comp.input_index]: np.asarray(input_counts, dtype=np.float64)}
+    for name in graph.populations:
+        if name not in counts:
+            counts[name] = _closed_form_population(comp, comp.names.index(name), counts, T).numpy()
+    return counts
+
+
+def graph_layer_errors(graph: Network, res: SimResult, T: int) -> list[dict]:
+    """:func:`network_layer_errors` from the simcore graph itself (no tensor twin, e.g. an imported .nir)."""
+    comp = compile_network(graph)
+    propagated = graph_closed_form(graph, res.counts[graph.input_population], T)
+    layers = []
+    for name in graph.populations:
+        k = comp.names.index(name)
+        if k == comp.input_index:
+            continue
+        sim, theta = res.counts[name], comp.neurons[k].threshold
+        local = _closed_form_population(comp, k, res.counts, T).numpy()
+        layers.append({
+            "population": name, "neurons": int(sim.shape[1]), "spikes_per_neuron": float(sim.mean()),
+            **summarise_residual(res.membrane[name], sim, theta),
+            "local": compare_counts(local, sim), "propagated": compare_counts(propagated[name], sim),
+        })
+    return layers
+
+
 def layer_errors(
     model: str | os.PathLike, dataset: str | None = None, *, T: int | None = None, limit: int | None = 1000,
-    seed: int | None = None, data_dir=None, split: str = "test",
+    seed: int | None = None, data_dir=None, split: str = "test", semantics: str = "nir",
 ) -> dict:
-    """Per-layer quantisation error of a trained spike-count model directory on a data split."""
-    run = prepare_run(model, dataset, split=split, T=T, seed=seed, data_dir=data_dir, limit=limit)
+    """Per-layer quantisation error of a trained spike-count model (its tensor twin) or of any graph
+    (a graph directory, a ``.nir`` file read with ``semantics``) on a data split."""
+    run = prepare_run(model, dataset, split=split, T=T, seed=seed, data_dir=data_dir, limit=limit,
+                      semantics=semantics)
     if run.twin is None:
-        raise ValueError(f"{model}: per-layer closed-form errors need a trained spike-count model (model.json)")
+        try:
+            _paper_neurons(compile_network(run.graph))
+        except ValueError as e:
+            raise ValueError(f"{model}: {e}") from None
     n = len(run.data.y)
     res = simulate(run.graph, run.intensity, run.T, run.seed, encoding=run.encoding, max_rate=run.max_rate,
                    sample_ids=np.arange(n), mode="sync")
-    return {"model": str(model), "arch": run.meta["arch"], "dataset": run.data.name, "T": run.T, "samples": n,
-            "seed": run.seed, "accuracy": float(np.mean(res.predictions == run.data.y)),
-            "layers": network_layer_errors(run.twin, res, run.T)}
+    layers = (network_layer_errors(run.twin, res, run.T) if run.twin is not None
+              else graph_layer_errors(run.graph, res, run.T))
+    return {"model": str(model), "arch": run.meta.get("arch"), "dataset": run.data.name, "T": run.T, "samples": n,
+            "seed": run.seed, "accuracy": float(np.mean(res.predictions == run.data.y)), "layers": layers}
 
 
 def write_layer_errors(model: str | os.PathLike, out_dir: str | os.PathLike, **kwargs) -> dict:

@@ -24,7 +24,7 @@ import numpy as np
 
 from analysis.plots import accuracy_vs_T, decision_latency as latency_plot
 from analysis.runner import Runner, model_dir
-from analysis.runner.build import convert_job, eval_job, train_job
+from analysis.runner.build import convert_job, eval_job, given_model_eval_job, train_job
 from baselines.choices import V_INITS
 from baselines.normalise import RELU_NORMS
 from baselines.train_ann import ann_config_from
@@ -46,8 +46,10 @@ def _label(method: str, v0: str, v_inits) -> str:
 
 def sweep_jobs(dataset: str, arch: str, *, T_train, T_infer, norms, seeds, qcfs_levels=(), v_inits=("zero",),
                epochs=None, ann_epochs=None, lr=None, patience=None, lr_decay=None, dropout=None, data_dir=None,
-               limit_train=None, limit_test=None):
-    """(jobs in dependency order, [(method, T_train, seed, model job, evaluation job)]) of a sweep.
+               limit_train=None, limit_test=None, extra_models=()):
+    """(jobs in dependency order, [(method, T_train, seed, model job or None, evaluation job)]) of a sweep.
+    extra_models: paths of given models (any kind with a simcore graph, a .nir file included) also
+    evaluated at every T_infer, per seed, each labelled by its path.
     lr, patience: the spike-count training's (the ANNs train with their own recipe)."""
     jobs, evaluated = [], []
     common = {"data_dir": data_dir, "limit_train": limit_train, "limit_test": limit_test}
@@ -75,6 +77,10 @@ def sweep_jobs(dataset: str, arch: str, *, T_train, T_infer, norms, seeds, qcfs_
                     jobs += [conv, ev]
                     base = f"conversion ({norm})" if levels is None else f"QCFS L={levels}"
                     evaluated.append((_label(base, v0, v_inits), None, seed, conv, ev))
+        for path in extra_models:
+            ev = given_model_eval_job(path, dataset, data_dir, "sweep", T_infer=T_infer, seed=seed, limit=limit_test)
+            jobs.append(ev)
+            evaluated.append((str(path), None, seed, None, ev))
     return jobs, evaluated
 
 
@@ -83,7 +89,7 @@ def sweep(
     norms=RELU_NORMS, qcfs_levels=(), v_inits=("zero",), seeds=(0,), epochs: int | None = None,
     ann_epochs: int | None = None, lr_decay: float | None = None, dropout: float | None = None,
     lr: float | None = None, patience: int | None = None, data_dir=None, limit_train: int | None = None,
-    limit_test: int | None = None, progress: bool = True, runner: Runner | None = None,
+    limit_test: int | None = None, progress: bool = True, runner: Runner | None = None, extra_models=(),
 ) -> dict:
     """Train, convert and evaluate everything (see the module docstring) with ``runner`` (default:
     serially, with a progress bar unless ``progress`` is False). Returns the sweep dict.
@@ -92,7 +98,8 @@ def sweep(
     potentials ("zero", "half" = theta/2) every conversion is run with; "half" also runs each
     spike-count network with theta/2 added to its initial potentials. Every converted row carries
     its ANN's test accuracy (``ann_accuracy``). lr, patience: the spike-count training's (the ANNs
-    train with their own recipe, :data:`baselines.train_ann.ANN_RECIPE`)."""
+    train with their own recipe, :data:`baselines.train_ann.ANN_RECIPE`). extra_models: given models
+    also evaluated (:func:`sweep_jobs`)."""
     out = Path(out_dir)
     T_train = sorted({int(t) for t in T_train})
     T_infer = sorted({int(t) for t in (T_infer or T_train)})
@@ -111,20 +118,20 @@ def sweep(
     jobs, evaluated = sweep_jobs(dataset, arch, T_train=T_train, T_infer=T_infer, norms=norms, seeds=seeds,
                                  qcfs_levels=qcfs_levels, v_inits=v_inits, epochs=epochs, ann_epochs=ann_epochs,
                                  lr=lr, patience=patience, lr_decay=lr_decay, dropout=dropout, data_dir=data_dir,
-                                 limit_train=limit_train, limit_test=limit_test)
+                                 limit_train=limit_train, limit_test=limit_test, extra_models=extra_models)
     results = (runner or Runner(progress=progress)).run(jobs, out)
     rows, latencies, windows = [], {}, {}
     for method, t_train, seed, model, ev in evaluated:
         res = results[ev.id]
         latencies.setdefault(method, []).append(np.asarray(res["latency"], dtype=np.int64))
         windows[method] = max(T_infer)
-        where = str(model_dir(out, model).relative_to(out))
+        where = ev.config["model"] if model is None else str(model_dir(out, model).relative_to(out))
         rows += [{"method": method, "T_train": t_train, "seed": seed, **r, "model": where} for r in res["rows"]]
     rows = [{k: r.get(k) for k in COLUMNS} for r in rows]
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
               "qcfs_levels": list(qcfs_levels), "v_inits": list(v_inits), "seeds": list(seeds), "epochs": epochs,
               "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "lr": lr, "patience": patience,
-              "limit_train": limit_train, "limit_test": limit_test,
+              "limit_train": limit_train, "limit_test": limit_test, "extra_models": [str(m) for m in extra_models],
               "jobs": {j.id: j.config for j in jobs}, "rows": rows, **environment()}
     write_json(out / "sweep.json", result)
     buf = io.StringIO()

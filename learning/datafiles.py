@@ -22,7 +22,7 @@ from learning.datasets import DATASETS, DatasetError, _MNIST_MD5, _find_file, _r
 from learning.npz_data import check_recorded, npz_path
 from learning.uci import _UCI, _uci_bytes
 
-__all__ = ["data_files", "data_fingerprint", "resolve_data_dir"]
+__all__ = ["data_files", "data_fingerprint", "resolve_data_dir", "sha256_file"]
 
 
 @functools.lru_cache(maxsize=16)
@@ -34,7 +34,7 @@ def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
     return h.hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     """sha256 of a file, computed once per (path, mtime, size): a grid of jobs hashes MNIST once."""
     st = path.stat()
     return _sha256_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
@@ -45,13 +45,13 @@ def data_files(dataset: str, data_dir: str | os.PathLike | None = None) -> dict[
     if dataset == "mnist":
         found, _, _ = _resolve_mnist_dir(data_dir)
         files = [] if found is None else [_find_file(found, base) for base in _MNIST_MD5]
-        return {p.name.removesuffix(".gz"): {"path": str(p.resolve()), "sha256": _sha256_file(p)}
+        return {p.name.removesuffix(".gz"): {"path": str(p.resolve()), "sha256": sha256_file(p)}
                 for p in files if p is not None}
     npz = npz_path(dataset)
     if npz is not None:  # the user's own file: recorded by content like the others
         if not npz.is_file():
             raise DatasetError(f"{npz}: no such .npz file")
-        return {npz.name: {"path": str(npz.resolve()), "sha256": _sha256_file(npz)}}
+        return {npz.name: {"path": str(npz.resolve()), "sha256": sha256_file(npz)}}
     if dataset in _UCI:
         data, shown = _uci_bytes(_UCI[dataset], data_dir)
         path = str(Path(shown).resolve()) if data_dir is not None else shown

@@ -6,9 +6,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from analysis.runner.job import Job
-from learning.datafiles import data_fingerprint
+from learning.datafiles import data_fingerprint, sha256_file
 
-__all__ = ["train_job", "convert_job", "eval_job"]
+__all__ = ["train_job", "convert_job", "eval_job", "given_model_eval_job"]
 
 
 def train_job(cfg) -> Job:
@@ -35,3 +35,16 @@ def eval_job(model: Job, measure: str, **settings) -> Job:
     c = model.config
     return Job({"kind": "evaluate", "measure": measure, "dataset": c["dataset"], "arch": c["arch"], **settings,
                 "data": c["data"]}, needs={"model": model.id}, data_dir=model.data_dir)
+
+
+def given_model_eval_job(path, dataset: str, data_dir, measure: str, **settings) -> Job:
+    """Measure a given model (a ``.nir`` file, a model or graph directory; not a job's): its absolute path
+    and the sha256 of each of its files are in the configuration, so the job changes when the model does."""
+    p = Path(path).expanduser().resolve()
+    files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
+    if not files:
+        raise ValueError(f"{path}: no model file or directory there")
+    data_dir = None if data_dir is None else str(Path(data_dir).expanduser().resolve())
+    return Job({"kind": "evaluate", "measure": measure, "dataset": dataset, "model": str(p),
+                "model_sha256": {q.relative_to(p).as_posix() if q != p else p.name: sha256_file(q) for q in files},
+                **settings, "data": data_fingerprint(dataset, data_dir)}, data_dir=data_dir)

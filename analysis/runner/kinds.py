@@ -68,7 +68,9 @@ def _convert(job: Job, d: Path, needs: dict) -> dict:
 
 
 def _sweep_rows(model: Path, job: Job) -> dict:
-    """Decode scores (tie-broken and counts-only accuracy, tie fraction; simcore.decode.decode_scores)
+    """``model``: a spike-count, converted or graph directory, or a ``.nir`` file (``semantics`` in the
+    job's config, default "nir"). Decode scores (tie-broken and counts-only accuracy, tie fraction;
+    simcore.decode.decode_scores)
     and SOPs (without the ``v_init_*`` emulation sources) at every T_infer in simcore (sync), the
     converted model's ANN accuracy, and the decision latency at the largest T. ``v_init`` "half" in
     the job's config runs a spike-count network with theta/2 added to every initial potential."""
@@ -84,9 +86,12 @@ def _sweep_rows(model: Path, job: Job) -> dict:
     c = job.config
     test = load_dataset(c["dataset"], "test", job.data_dir, limit=c["limit"])
     x, y = test.x.astype(np.float64), test.y
-    loaded = load(model, kinds=("snn", "converted"), purpose="a sweep")
+    loaded = load(model, kinds=("snn", "converted", "graph", "nir"), purpose="a sweep",
+                  semantics=c.get("semantics", "nir"))
     graph, meta = loaded.graph, loaded.meta
     if c.get("v_init", "zero") == "half":  # only spike-count jobs carry it (a conversion's is its own job's)
+        if loaded.net is None:
+            raise ValueError(f"{model}: V(0)=theta/2 needs a spike-count network (this is kind {loaded.kind!r})")
         graph = to_graph(loaded.net, v_init=loaded.net.theta / 2)
     enc, rate = meta.get("encoding", "bernoulli"), float(meta.get("max_rate", 1.0))
     rows, trace = [], None
@@ -101,8 +106,10 @@ def _sweep_rows(model: Path, job: Job) -> dict:
 
 
 def _evaluate(job: Job, d: Path, needs: dict) -> dict:
-    """One measurement of a model job's model (``measure``; the split, sample limit and seed in config)."""
-    c, model = job.config, needs["model"]
+    """One measurement of a model job's model or of the given ``config["model"]`` (``measure``; the split,
+    sample limit and seed in config)."""
+    c = job.config
+    model = needs["model"] if "model" in needs else Path(c["model"])  # a job's model, or a given one
     measure, split, limit = c["measure"], c.get("split", "test"), c.get("limit")
     if measure == "tensor":  # the training mode of a spike-count network
         from learning.evaluate import evaluate_model

@@ -254,3 +254,26 @@ def test_cython_target_is_the_one_used(x20):
     numpy_res = crosscheck_network(mlp(sizes=(20, 6, 3)), x20, 6, seed=3, **SAME)
     assert numpy_res["brian2_code_objects"] == ["NumpyCodeObject"]
     assert res["predictions_brian2"] == numpy_res["predictions_brian2"]
+
+
+@pytest.mark.parametrize("schedule", ["same-step", "delayed"])
+def test_cli_crosscheck_an_imported_nir_network(tmp_path, schedule):
+    """issue 13: a .nir file is cross-checked like any graph (NIR semantics: '>' test, reset to zero)."""
+    import json
+
+    pytest.importorskip("nir")
+    from analysis.cli import main
+    from learning.models import load
+    from simcore.nir_export import write_nir
+
+    net = mlp(6, sizes=(64, 12, 10), bias_mode="current")
+    write_nir(net, tmp_path / "net.nir")
+    out = tmp_path / "xc.json"
+    assert main(["crosscheck", "--model", str(tmp_path / "net.nir"), "--dataset", "digits", "--limit", "4",
+                 "--T", "6", "--seed", "3", "--target", TARGET, "--schedule", schedule, "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["identical_count_fraction"] == 1.0 and doc["mismatches"] == [] and doc["samples"] == 4
+    assert doc["model"] == str(tmp_path / "net.nir")
+    assert set(doc["identical_count_fraction_by_population"]) == {"input", "l1", "l2"}
+    assert doc["predictions_brian2"] == doc["predictions_simcore"]
+    assert population_neurons(load(tmp_path / "net.nir").graph)["l1"].reset == "to_value"

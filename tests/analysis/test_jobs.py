@@ -298,3 +298,83 @@ def test_workers_without_dask_is_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'spikecount[dist]'" in err[0]
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("form", ["graph", "nir"])
+def test_sweep_evaluation_accepts_a_graph_or_an_imported_nir_model(tmp_path, form):
+    """issue 13: the sweep's evaluation (measure "sweep") runs on a graph directory or a .nir file;
+    its rows equal simcore's own run of the loaded network at every T_infer."""
+    import numpy as np
+
+    from analysis.runner.job import Job
+    from analysis.runner.kinds import KINDS
+    from learning.datasets import load_dataset
+    from learning.models import load
+    from simcore import Dense, Network, save_network, simulate
+
+    if form == "nir":
+        pytest.importorskip("nir")
+    from simcore.nir_export import write_nir
+
+    rng = np.random.default_rng(2)
+    net = Network()
+    net.add_input("input", (64,))
+    net.add_neurons("h", (16,), bias=np.round(rng.normal(0, 0.1, 16) * 64) / 64, bias_mode="current")
+    net.add_neurons("out", (10,))
+    net.connect("input", "h", [Dense(np.round(rng.normal(0, 0.3, (16, 64)) * 64) / 64)])
+    net.connect("h", "out", [Dense(np.round(rng.normal(0, 0.5, (10, 16)) * 64) / 64)])
+    path = tmp_path / ("net.nir" if form == "nir" else "g")
+    write_nir(net, path) if form == "nir" else save_network(net, path)
+    job = Job({"kind": "evaluate", "measure": "sweep", "dataset": "digits", "limit": 30, "T_infer": [3, 7],
+               "seed": 5})
+    res = KINDS["evaluate"](job, None, {"model": path})
+    test = load_dataset("digits", "test", None, limit=30)
+    graph = load(path).graph
+    assert [r["T_infer"] for r in res["rows"]] == [3, 7]
+    for row in res["rows"]:
+        sim = simulate(graph, test.x.astype(np.float64), row["T_infer"], 5, sample_ids=np.arange(30), mode="sync")
+        assert row["accuracy"] == float(np.mean(sim.predictions == test.y)) and row["samples"] == 30
+    half = Job({**job.config, "v_init": "half"})
+    with pytest.raises(ValueError, match="needs a spike-count network"):
+        KINDS["evaluate"](half, None, {"model": path})
+
+
+def test_sweep_extra_model_rows_and_job_identity(tmp_path, capsys):
+    """issue 13: `sweep --extra-model net.nir` adds that model's rows at each T_infer, labelled by its
+    path; the file's sha256 is in the evaluation job's configuration (a changed file is a new job)."""
+    import numpy as np
+
+    pytest.importorskip("nir")
+    from learning.datasets import load_dataset
+    from learning.models import load
+    from simcore import Dense, Network, simulate
+    from simcore.nir_export import write_nir
+
+    def write(seed):
+        rng = np.random.default_rng(seed)
+        net = Network()
+        net.add_input("input", (64,))
+        net.add_neurons("out", (10,), bias=np.round(rng.normal(0, 0.1, 10) * 64) / 64, bias_mode="current")
+        net.connect("input", "out", [Dense(np.round(rng.normal(0, 0.3, (10, 64)) * 64) / 64)])
+        write_nir(net, tmp_path / "net.nir")
+
+    write(0)
+    out = tmp_path / "out"
+    args = ["sweep", "--dataset", "digits", "--arch", "64-10-10", "--T-train", "5", "--T-infer", "4,6", "--norms",
+            "model", "--epochs", "1", "--ann-epochs", "1", "--limit-train", "60", "--limit-test", "25",
+            "--extra-model", str(tmp_path / "net.nir"), "--quiet", "--out", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    doc = json.loads((out / "sweep.json").read_text())
+    rows = [r for r in doc["rows"] if r["method"] == str(tmp_path / "net.nir")]
+    assert [r["T_infer"] for r in rows] == [4, 6] and all(r["model"] == str(tmp_path / "net.nir") for r in rows)
+    test = load_dataset("digits", "test", None, limit=25)
+    graph = load(tmp_path / "net.nir").graph
+    for r in rows:
+        sim = simulate(graph, test.x.astype(np.float64), r["T_infer"], 0, sample_ids=np.arange(25), mode="sync")
+        assert r["accuracy"] == float(np.mean(sim.predictions == test.y))
+    (ev,) = [c for c in doc["jobs"].values() if c.get("model") == str(tmp_path / "net.nir")]
+    assert set(ev["model_sha256"]) == {"net.nir"}
+    write(1)  # another network in the same file: a new evaluation job, the trained jobs reused
+    assert main(args + ["--overwrite"]) == 0, capsys.readouterr().err
+    doc2 = json.loads((out / "sweep.json").read_text())
+    assert set(doc2["jobs"]) - set(doc["jobs"]) and len(set(doc["jobs"]) - set(doc2["jobs"])) == 1

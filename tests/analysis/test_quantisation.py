@@ -1,5 +1,8 @@
 """Quantisation-error figures on hand-made networks with known residuals and counts."""
+import json
+
 import numpy as np
+import pytest
 import torch
 
 from analysis.latency import decision_latency
@@ -7,7 +10,7 @@ from analysis.quantisation import compare_counts, network_layer_errors, summaris
 from learning.export import to_graph
 from learning.model import SpikingNet
 from learning.spec import parse_spec
-from simcore import simulate
+from simcore import NeuronParams, simulate
 
 
 def _net(spec, weights, biases):
@@ -68,3 +71,54 @@ def test_depth_series_on_digits(tmp_path):
     for r in results:
         for layer in r["layers"]:
             assert 0 <= layer["propagated"]["differ_fraction"] <= 1
+
+
+def _dyadic_twin(spec, seed, bias_mode="current"):
+    """A SpikingNet with random dyadic weights (multiples of 2**-6): every closed-form sum is exact."""
+    rng = np.random.default_rng(seed)
+    net = SpikingNet(parse_spec(spec), neuron=NeuronParams(threshold=1.0, bias_mode=bias_mode)).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.from_numpy(np.round(rng.normal(0.0, 0.4, tuple(p.shape)) * 64) / 64))
+    return net
+
+
+@pytest.mark.parametrize("spec", ["64-12-10", "8x8-3c3-2a-10"])
+@pytest.mark.parametrize("bias_mode", ["current", "initial"])
+def test_graph_closed_form_of_an_imported_network_equals_the_twin(tmp_path, spec, bias_mode):
+    """issue 13: a SpikingNet exported to NIR and read back (recorded semantics) has no tensor twin; the
+    closed form computed from the graph alone equals the twin's, local and propagated, exactly."""
+    pytest.importorskip("nir")
+    from analysis.quantisation import graph_closed_form, graph_layer_errors
+    from learning.graph_builder import population_names
+    from learning.models import load
+    from simcore.nir_export import write_nir
+
+    net = _dyadic_twin(spec, 3, bias_mode)
+    write_nir(to_graph(net), tmp_path / "net.nir")
+    graph = load(tmp_path / "net.nir", semantics="recorded").graph
+    T = 8
+    res = simulate(graph, np.random.default_rng(1).random((20, 64)), T, 0, mode="sync")
+    assert graph_layer_errors(graph, res, T) == network_layer_errors(net, res, T)
+    with torch.no_grad():
+        twin = net.aggregate(torch.from_numpy(res.counts["input"].astype(np.float64)), T)
+    closed = graph_closed_form(graph, res.counts["input"], T)
+    for k, name in enumerate(population_names(net.arch)):
+        np.testing.assert_array_equal(closed[name], twin.counts[k].reshape(20, -1).numpy())
+    assert all(res.counts[p].sum() > 0 for p in graph.populations)  # not vacuous: every layer spikes
+
+
+def test_cli_quantisation_of_a_nir_file(tmp_path, capsys):
+    pytest.importorskip("nir")
+    from analysis.cli import main
+    from simcore.nir_export import write_nir
+
+    write_nir(to_graph(_dyadic_twin("64-12-10", 4)), tmp_path / "net.nir")
+    argv = ["quantisation", "--model", str(tmp_path / "net.nir"), "--dataset", "digits", "--T", "6", "--limit", "20"]
+    assert main(argv + ["--out", str(tmp_path / "a")]) != 0  # NIR's own neuron: '>' and reset to zero
+    err = capsys.readouterr().err
+    assert "closed form (Eq. 7) applies only to the paper's neuron" in err and "Traceback" not in err
+    assert not (tmp_path / "a" / "quantisation.json").exists()
+    assert main(argv + ["--semantics", "recorded", "--out", str(tmp_path / "b")]) == 0
+    doc = json.loads((tmp_path / "b" / "quantisation.json").read_text())
+    assert [l["population"] for l in doc["layers"]] == ["dense1", "dense2"] and doc["samples"] == 20
