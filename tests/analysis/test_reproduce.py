@@ -1,8 +1,8 @@
 """The reproduce command's code path on a reduced configuration."""
 import json
-from pathlib import Path
 
-import pytest
+
+from tests.shared_data import shared_path
 
 from analysis.cli import main
 
@@ -22,14 +22,11 @@ def test_table1_reduced_writes_a_well_formed_table(tmp_path, capsys):
         assert all(0 <= row[k] <= 1 for k in ("tensor_test", "simcore_test", "ann_test"))
 
 
-SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared/data/mnist"
-
-
-@pytest.mark.skipif(not (SHARED_MNIST / "t10k-labels-idx1-ubyte.gz").is_file(), reason="no local MNIST copy")
 def test_table2_reduced_uses_each_rows_recipe(tmp_path):
+    mnist = shared_path("data", "mnist")
     out = tmp_path / "t2"
     assert main(["reproduce", "table2", "--seeds", "1", "--epochs", "1", "--limit", "40", "--configs", "2,3",
-                 "--data-dir", str(SHARED_MNIST), "--out", str(out)]) == 0
+                 "--data-dir", str(mnist), "--out", str(out)]) == 0
     md = (out / "table2.md").read_text()
     lines = [l for l in md.splitlines() if l.startswith("|")]
     assert len(lines) == 2 + 2 and all(l.count("|") == lines[0].count("|") for l in lines)

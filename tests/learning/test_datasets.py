@@ -13,8 +13,8 @@ import pytest
 from learning import datasets as ds_mod
 from learning import uci as uci_mod
 from learning.datasets import DATASETS, Dataset, DatasetError, load_dataset
+from tests.shared_data import shared_path
 
-SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared/data/mnist"
 
 # name -> (n_train, n_test, n_features, class counts over train+test)
 UCI_EXPECTED = {
@@ -374,17 +374,16 @@ def test_mnist_download_md5_mismatch_leaves_nothing(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------ real MNIST files
 
 def test_mnist_real_files():
-    if not SHARED_MNIST.is_dir():
-        pytest.skip(f"{SHARED_MNIST} not present")
-    tr = load_dataset("mnist", "train", data_dir=SHARED_MNIST)
-    te = load_dataset("mnist", "test", data_dir=SHARED_MNIST.parent)  # parent holding mnist/
+    mnist = shared_path("data", "mnist")
+    tr = load_dataset("mnist", "train", data_dir=mnist)
+    te = load_dataset("mnist", "test", data_dir=mnist.parent)  # parent holding mnist/
     assert tr.x.shape == (60000, 784) and te.x.shape == (10000, 784)
     assert tr.x.dtype == np.float32 and tr.x.min() == 0.0 and tr.x.max() == 1.0
     assert np.bincount(tr.y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     assert np.bincount(te.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     # uncompressed content matches the published md5 (README of shared/data/mnist)
-    raw = gzip.decompress((SHARED_MNIST / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    raw = gzip.decompress((mnist / "t10k-labels-idx1-ubyte.gz").read_bytes())
     assert hashlib.md5(raw).hexdigest() == ds_mod._MNIST_MD5["t10k-labels-idx1-ubyte"]
     np.testing.assert_array_equal(te.y, np.frombuffer(raw, np.uint8, offset=8))
-    small = load_dataset("mnist", "train", data_dir=SHARED_MNIST, limit=100)
+    small = load_dataset("mnist", "train", data_dir=mnist, limit=100)
     np.testing.assert_array_equal(small.x, tr.x[:100])
