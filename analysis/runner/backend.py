@@ -23,7 +23,7 @@ from analysis.runner.job import Job, is_done, read_result
 from analysis.runner.kinds import PERSISTENT, execute
 from simcore.outputs import current_options
 
-__all__ = ["Runner", "JobsFailed", "WORKER_ENV", "warm_kernels"]
+__all__ = ["Runner", "JobsFailed", "WORKER_ENV"]
 
 # Dask pins OMP/MKL/OpenBLAS to one thread per worker but not numba (simcore's parallel kernels).
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -38,31 +38,6 @@ class JobsFailed(ValueError):
 def _one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"
-
-
-def warm_kernels() -> None:
-    """Compile (or load from numba's on-disk cache) simcore's and the learning kernels here, so that
-    worker processes find the cache written and never compile the same kernel concurrently."""
-    import numpy as np
-    import torch
-
-    from learning.evaluate import evaluate
-    from learning.export import to_graph
-    from learning.model import SpikingNet
-    from learning.spec import parse_spec
-    from simcore import simulate
-
-    rng = np.random.default_rng(0)
-    for spec in ("16-3-2", "4x4-2c3-2a-2"):
-        net = SpikingNet(parse_spec(spec))
-        x, y = rng.random((2, 16)), np.zeros(2, dtype=np.int64)
-        for dtype in (torch.float32, torch.float64):
-            for mode in ("aggregate", "stepped"):
-                evaluate(net, x, y, 3, mode, 0, dtype=dtype)
-        graph = to_graph(net.double())
-        for mode in ("sync", "async"):
-            for encoding in ("bernoulli", "analog"):
-                simulate(graph, x, 3, 0, mode=mode, encoding=encoding)
 
 
 @dataclass
@@ -171,8 +146,11 @@ class _connect:
         from distributed import Client, LocalCluster
 
         from analysis.runner.worker import PinThreads
+        from learning.warmup import warm_up_tensor
+        from simcore.warmup import warm_up
 
-        warm_kernels()
+        warm_up()  # compile here once: workers then load numba's cache
+        warm_up_tensor()
         if self.scheduler is not None:
             try:
                 self.client = Client(self.scheduler, timeout="20s")
