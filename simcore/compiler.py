@@ -36,7 +36,8 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 
 # The kernels' view of a network. Per population (P,): sizes, offsets (P+1,), neuron record
 # (fire_at: V >= fire_at fires -- the threshold for ">=", the next float above it for ">", exact --
-# threshold, reset_to 0 subtract / 1 to_value, v_reset, beta, bias_current 0/1), in_ptr (P+1,:
+# threshold, reset_to 0 subtract / 1 to_value, v_reset, beta, bias_current 0/1, unleaked 0/1: reset_leak
+# "unleaked"), in_ptr (P+1,:
 # incoming projections of q are in_ptr[q]:in_ptr[q+1]), pop_perm (1: channel-last). Per neuron in
 # kernel layout: bias; perm_all (C order -> kernel position), iperm_all (its inverse). Per
 # projection: p_src, p_delay, p_kind, offsets p_woff/p_ioff/p_poff/p_roff into the shared arrays.
@@ -44,8 +45,9 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 # run_len_all (per run, indexed like run_tgt_all). inp / outp: input and output population indices.
 KernelTables = namedtuple("KernelTables", [
     "sizes", "offsets", "inp", "outp", "fire_at", "threshold", "reset_to", "v_reset", "beta", "bias_current",
-    "bias", "in_ptr", "pop_perm", "perm_all", "iperm_all", "p_src", "p_delay", "p_kind", "p_woff", "p_ioff",
-    "p_poff", "p_roff", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all",
+    "unleaked", "bias", "in_ptr", "pop_perm", "perm_all", "iperm_all", "p_src", "p_delay", "p_kind", "p_woff",
+    "p_ioff", "p_poff", "p_roff", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all",
+    "run_len_all",
 ])
 
 
@@ -251,7 +253,8 @@ def _neuron_arrays(neurons: list) -> dict:
     return dict(fire_at=np.array(fire_at, dtype=np.float64), threshold=np.array([p.threshold for p in ps]),
                 reset_to=np.array([p.reset == "to_value" for p in ps], dtype=np.int64),
                 v_reset=np.array([p.v_reset for p in ps]), beta=np.array([p.beta for p in ps]),
-                bias_current=np.array([p.bias_mode == "current" for p in ps], dtype=np.int64))
+                bias_current=np.array([p.bias_mode == "current" for p in ps], dtype=np.int64),
+                unleaked=np.array([p.unleaked for p in ps], dtype=np.int64))
 
 
 def _longest_delay(cps, n_pop: int, inp: int, out: int) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from simcore.neuron_kernels import fire
+from simcore.neuron_kernels import after_fire, fire
 
 _CHUNK = 32  # async runs: targets per candidate flag (a merged run can hold hundreds)
 
@@ -175,7 +175,7 @@ def _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos):
         for b in range(8):
             v += w_all[wb + spk[e + b] * n + j]
             if v >= t:
-                v = nr[3] if nr[2] else v - nr[1]
+                v = after_fire(v, nr)
                 t = np.inf
                 fb[j] = b
         Vp[j], tep[j] = v, t

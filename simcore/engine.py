@@ -13,9 +13,11 @@ compiled weight ``w[i, j]`` to ``V_j`` (for analog input, ``x_i * w[i, j]``).
 
 Neurons follow :mod:`simcore.neuron` (float64 potentials, one :class:`NeuronParams` per population):
 ``V(0) = bias`` (bias_mode "initial") or 0 ("current"); every step starts with the leak
-``V <- beta * V`` (skipped when beta = 1) and then, for bias_mode "current", ``V += bias``; a neuron
+``V <- beta * V`` (skipped when beta = 1), then for reset_leak "unleaked" ``V -= threshold`` for
+the neurons that fired at the previous step, then for bias_mode "current", ``V += bias``; a neuron
 fires when ``V >= threshold`` (threshold_test ">=") or ``V > threshold`` (">"), at most once per
-step, and is reset by ``V -= threshold`` ("subtract") or ``V = v_reset`` ("to_value").
+step, and is reset by ``V -= threshold`` ("subtract", reset_leak "leaked"), ``V = v_reset``
+("to_value"), or not until the next step's start ("unleaked").
 
 ``mode="sync"`` (clock-equivalent): at step ``t`` a population first integrates every spike
 delivered to it for that step (after leak and bias current), then checks its neurons in ascending

@@ -121,7 +121,7 @@ def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
     pb = p * (steps + 1)
     sptr[pb] = pos
     for t in range(steps):
-        step_start(Vp, bp, nr)
+        step_start(Vp, bp, nr, spk, sptr[pb + t - 1] if t else pos, pos, pp, off, perm)
         for k in range(tb.in_ptr[p], tb.in_ptr[p + 1]):
             src = tb.p_src[k]
             ts = t - tb.p_delay[k]
@@ -176,7 +176,7 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
     pb = p * (steps + 1)
     sptr[pb] = pos
     for t in range(steps):
-        step_start(Vp, bp, nr)
+        step_start(Vp, bp, nr, spk, sptr[pb + t - 1] if t else pos, pos, pp, off, perm)
         pos = _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos)
         for k in range(tb.in_ptr[p], tb.in_ptr[p + 1]):
             src = tb.p_src[k]

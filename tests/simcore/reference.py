@@ -4,7 +4,7 @@ Every op of a projection chain is turned into a dense matrix with explicit loops
 their product, and the network is run with the textbook clock loop::
 
     for t: for population in topological order:
-        V, s = simcore.neuron.step(params, V, sum of M @ s_src(t - delay), bias)
+        V, s = simcore.neuron.step(params, V, sum of M @ s_src(t - delay), bias, s(t - 1))
 """
 from __future__ import annotations
 
@@ -112,7 +112,8 @@ def reference(net, inputs, steps=None, T=None, raster=False):
                 for src, m, d in incoming[n]:
                     if t - d >= 0:
                         current = current + m @ hist[src][t - d]
-                V[n], spk = neuron.step(pop.neuron, V[n], current, pop.bias)
+                fired = hist[n][t - 1] != 0 if t else np.zeros(net.size(n), dtype=bool)
+                V[n], spk = neuron.step(pop.neuron, V[n], current, pop.bias, fired)
                 hist[n][t] = spk
                 counts[n][s] += spk
         for n in names:
@@ -126,8 +127,8 @@ def reference(net, inputs, steps=None, T=None, raster=False):
 def reference_async(net, inputs, steps=None):
     """Event-by-event run of the async contract, one target at a time (plain Python loops).
 
-    Step t, population by population in topological order: leak (V <- beta V), bias current,
-    carry-over check of every neuron (ascending), then every delivered spike (incoming projections in
+    Step t, population by population in topological order: leak (V <- beta V), for reset_leak
+    "unleaked" the threshold off the neurons that fired at t - 1, bias current, carry-over check of every neuron (ascending), then every delivered spike (incoming projections in
     topological order of the source, each bucket in emission order) to each target in ascending
     index, checking the target right after its increment (fires once per step). The threshold test
     and reset follow the population's NeuronParams. Returns (counts, membrane, raster) where
@@ -165,12 +166,18 @@ def reference_async(net, inputs, steps=None):
                     return v[j] > nr.threshold if nr.threshold_test == ">" else v[j] >= nr.threshold
 
                 def fire(j):
-                    v[j] = nr.v_reset if nr.reset == "to_value" else v[j] - nr.threshold
+                    if nr.reset == "to_value":
+                        v[j] = nr.v_reset
+                    elif not nr.unleaked:  # unleaked: taken off at the next step, after its leak
+                        v[j] = v[j] - nr.threshold
                     fired[j] = True
                     counts[n][s, j] += 1
                     bucket.append(j)
 
                 v *= nr.beta
+                if nr.unleaked and t:
+                    for j in buckets[n][t - 1]:
+                        v[j] -= nr.threshold
                 if nr.bias_mode == "current":
                     v += pop.bias
                 for j in range(pop.size):

@@ -42,3 +42,26 @@ def test_zero_is_reset_to_value_zero_and_round_trip():
 def test_bad_parameters_name_the_field(kw, msg):
     with pytest.raises(NeuronError, match=msg):
         NeuronParams(**kw)
+
+
+def test_unleaked_subtraction_comes_after_the_next_leak():
+    """snnTorch's subtraction: V(t) = beta V(t-1) - theta s(t-1) + I(t); the leaked one scales it by beta."""
+    currents = np.array([[1.5], [0.0], [0.25], [0.0]])
+    unleaked = NeuronParams(beta=0.5, reset_leak="unleaked")
+    spikes, v = run(unleaked, currents)  # 1.5 fires (kept), .75 - 1 = -.25, -.125 + .25 = .125, .0625
+    assert spikes[:, 0].tolist() == [True, False, False, False] and v[0] == 0.0625
+    spikes, v = run(NeuronParams(beta=0.5), currents)  # 1.5 -> .5, .25, .375, .1875
+    assert spikes[:, 0].tolist() == [True, False, False, False] and v[0] == 0.1875
+    v, s = step(unleaked, np.array([1.5, 1.5]), np.zeros(2), fired=np.array([True, False]))
+    assert v.tolist() == [-0.25, 0.75] and not s.any()
+    with pytest.raises(NeuronError, match="previous step's spikes"):
+        step(unleaked, np.array([0.0]), np.array([0.0]))
+    assert NeuronParams.from_dict(unleaked.to_dict()) == unleaked and not unleaked.is_paper
+    assert "reset_leak" not in NeuronParams().to_dict()  # existing records unchanged
+
+
+def test_unleaked_needs_reset_by_subtraction():
+    with pytest.raises(NeuronError, match="reset_leak"):
+        NeuronParams(reset="zero", reset_leak="unleaked")
+    with pytest.raises(NeuronError, match="reset_leak"):
+        NeuronParams(reset_leak="later")

@@ -1,7 +1,8 @@
 """Every neuron option of simcore.neuron in both kernels, against the references, exact.
 
 Random small networks (conv, pooled conv, dense, a skip projection; zero and nonzero delays) with
-dyadic weights, for EVERY combination of threshold_test x reset x beta x bias_mode, sync (reference:
+dyadic weights, for EVERY combination of threshold_test x reset (subtract leaked / unleaked, to a
+value) x beta x bias_mode, sync (reference:
 ``simcore.neuron.step`` layer by layer) and async (the event-by-event reference): spike counts,
 final potentials and rasters must be identical.
 """
@@ -16,7 +17,9 @@ from simcore import AvgPool2d, Conv2d, Dense, Flatten, Network, NeuronParams, si
 from simcore_helpers import dyadic
 from simcore_reference import reference, reference_async
 
-COMBOS = list(itertools.product([">=", ">"], ["subtract", "to_value"], [1.0, 0.75, 0.5], ["initial", "current"]))
+RESETS = [("subtract", "leaked"), ("subtract", "unleaked"), ("to_value", "leaked")]
+COMBOS = [(test, reset, leak, beta, bias) for test, (reset, leak), beta, bias
+          in itertools.product([">=", ">"], RESETS, [1.0, 0.75, 0.5], ["initial", "current"])]
 FEW = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -37,7 +40,7 @@ def random_net(rng, neuron: NeuronParams, delays) -> Network:
     def params():
         thr = 0.5 + rng.integers(0, 4) / 4
         return NeuronParams(thr, neuron.threshold_test, neuron.reset, rng.integers(-2, 2) / 4, neuron.beta,
-                            neuron.bias_mode)
+                            neuron.bias_mode, neuron.reset_leak)
 
     stride, pad = int(rng.integers(1, 3)), int(rng.integers(0, 2))
     h1, w1 = (7 + 2 * pad - 3) // stride + 1, (6 + 2 * pad - 3) // stride + 1
@@ -55,12 +58,12 @@ def random_net(rng, neuron: NeuronParams, delays) -> Network:
     return net
 
 
-@pytest.mark.parametrize("test, reset, beta, bias_mode", COMBOS)
+@pytest.mark.parametrize("test, reset, leak, beta, bias_mode", COMBOS)
 @FEW
 @given(seed=st.integers(0, 2**16), delays=st.lists(st.integers(0, 2), min_size=4, max_size=4))
-def test_every_neuron_option_sync_and_async_equal_references(test, reset, beta, bias_mode, seed, delays):
+def test_every_neuron_option_sync_and_async_equal_references(test, reset, leak, beta, bias_mode, seed, delays):
     rng = np.random.default_rng(seed)
-    net = random_net(rng, NeuronParams(1.0, test, reset, 0.0, beta, bias_mode), delays)
+    net = random_net(rng, NeuronParams(1.0, test, reset, 0.0, beta, bias_mode, leak), delays)
     trains = rng.random((2, 6, net.size("input"))) < 0.5
     res = simulate(net, trains=trains, mode="sync", record_raster=True)
     _assert_same(res, *reference(net, trains, steps=res.steps, raster=True))
@@ -87,6 +90,10 @@ def test_hand_cases_strict_test_reset_value_and_leak():
         np.testing.assert_array_equal(r.raster["out"][0][0], [0, 2, 4])
     for r in _one(NeuronParams(1.0, beta=0.5), 0.75).values():  # .75, 1.125 -> .125, .8125, 1.15625 -> ...
         np.testing.assert_array_equal(r.raster["out"][0][0], [1, 3, 5])
+    # unleaked: .75, 1.125 (fires, kept), .5625 - 1 + .75 = .3125, .90625, 1.203125 (fires), .6015625 - 1 + .75
+    for r in _one(NeuronParams(1.0, beta=0.5, reset_leak="unleaked"), 0.75).values():
+        np.testing.assert_array_equal(r.raster["out"][0][0], [1, 4])
+        assert r.membrane["out"][0, 0] == 0.3515625
 
 
 def test_async_leak_comes_before_the_carry_over_check():
@@ -97,17 +104,17 @@ def test_async_leak_comes_before_the_carry_over_check():
         assert r.membrane["out"][0, 0] == 0.125 / 4, mode
 
 
-@pytest.mark.parametrize("test, reset, beta, bias_mode", COMBOS)
+@pytest.mark.parametrize("test, reset, leak, beta, bias_mode", COMBOS)
 @FEW
 @given(seed=st.integers(0, 2**16))
-def test_async_dense_batches_of_eight_equal_the_reference(test, reset, beta, bias_mode, seed):
+def test_async_dense_batches_of_eight_equal_the_reference(test, reset, leak, beta, bias_mode, seed):
     """Many input spikes a step (the eight-row passes of async dense delivery, with neurons that
     reach threshold inside a batch, fire on an early row and keep integrating): counts, potentials,
     and the firing order in the buckets equal the event-by-event reference."""
     rng = np.random.default_rng(seed)
     net = Network()
     net.add_input("input", (37,))
-    nr = NeuronParams(1.0, test, reset, rng.integers(-2, 2) / 4, beta, bias_mode)
+    nr = NeuronParams(1.0, test, reset, rng.integers(-2, 2) / 4, beta, bias_mode, leak)
     net.add_neurons("h", (23,), nr, bias=rng.integers(-4, 4, 23) / 8)
     net.add_neurons("out", (5,), nr)
     net.connect("input", "h", [Dense(dyadic(rng, (23, 37), 0.6, bits=6))])
