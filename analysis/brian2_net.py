@@ -18,7 +18,9 @@ Brian2 model (float64, ``defaultclock.dt = 1 ms``), one step ``n``:
   Brian2's default ``resets`` slot, because at the default place it runs after the synaptic
   deliveries of the same step: with a reset to a value those inputs would be wiped (simcore
   integrates them at step n+1 after the reset), and with "subtract" the float order would differ.
-* ``before_synapses``: the leak ``v = beta * v`` (order -1, only for beta < 1), then for bias_mode
+* ``before_synapses``: the leak ``v = beta * v`` (order -1, only for beta < 1; for reset_leak
+  "unleaked" the resetter only sets ``pend = 1`` and this code takes the threshold off after the leak,
+  ``v = beta * v - theta * pend``, even for beta = 1), then for bias_mode
   "current" ``v += b`` -- the leak and bias of step ``n + 1``,
   added before the inputs of step ``n + 1`` (which Brian2 delivers in this step's ``synapses``
   slot), matching simcore's "``V += bias`` at the start of every step, before that step's input"
@@ -52,14 +54,14 @@ window) that "fires" while ``x != 0`` and the window step is ``< T``; synapses a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from simcore import Network, compile_network
-from simcore.neuron import NeuronParams, initial_potential, step
+from simcore.neuron import NeuronParams, initial_potential, integrate
 
-__all__ = ["run_brian2", "population_neurons", "brian2_neuron", "Brian2Neuron", "pre_threshold"]
+__all__ = ["run_brian2", "population_neurons", "brian2_neuron", "Brian2Neuron"]
 
 
 def population_neurons(net: Network) -> dict[str, NeuronParams]:
@@ -77,33 +79,37 @@ def population_neurons(net: Network) -> dict[str, NeuronParams]:
 class Brian2Neuron:
     """Brian2 code of one population's neuron model (see :func:`brian2_neuron`)."""
 
-    equations: str  # model equations (per-neuron b, theta, v0; shared beta, v_reset)
+    equations: str  # model equations (per-neuron b, theta, v0, pend for "unleaked"; shared beta, v_reset)
     threshold: str  # spike condition, before the window condition is and-ed in
     reset: str  # run in the after_thresholds slot
-    leak: str | None  # run_regularly code before the bias, in before_synapses (None: no leak)
+    leak: str | None  # run_regularly code before the bias, in before_synapses (None: no leak, nothing pending)
     bias_current: str | None  # run_regularly code in before_synapses (None: bias is V(0) only)
+    window_start: str  # run_regularly code at each window start
 
 
 def brian2_neuron(neuron: NeuronParams) -> Brian2Neuron:
-    """The Brian2 equations, threshold, reset and per-step operations of :func:`simcore.neuron.step`."""
+    """The Brian2 equations, threshold, reset and per-step operations of :func:`simcore.neuron.step`.
+
+    reset_leak "unleaked": the reset only sets ``pend = 1``; the next step's leak code takes the
+    threshold off after the leak (``v = beta * v - theta * pend``, the same two roundings as simcore's
+    ``beta * V`` then ``- theta``; ``- theta * 0`` changes nothing)."""
+    leak = "v = beta * v" if neuron.beta != 1.0 else None
+    if neuron.unleaked:
+        leak = ("v = beta * v - theta * pend" if neuron.beta != 1.0 else "v = v - theta * pend") + "\npend = 0"
     return Brian2Neuron(
         equations="v : 1\nb : 1 (constant)\ntheta : 1 (constant)\nv0 : 1 (constant)\n"
-                  "beta : 1 (shared, constant)\nv_reset : 1 (shared, constant)",
+                  "beta : 1 (shared, constant)\nv_reset : 1 (shared, constant)" + ("\npend : 1" if neuron.unleaked else ""),
         threshold="v > theta" if neuron.strict else "v >= theta",
-        reset="v -= theta" if neuron.reset == "subtract" else "v = v_reset",
-        leak=None if neuron.beta == 1.0 else "v = beta * v",
+        reset="pend = 1" if neuron.unleaked else ("v -= theta" if neuron.reset == "subtract" else "v = v_reset"),
+        leak=leak,
         bias_current="v += b" if neuron.bias_mode == "current" else None,
+        window_start="v = v0" + ("\npend = 0" if neuron.unleaked else ""),
     )
-
-
-def pre_threshold(neuron: NeuronParams, V, current, bias):
-    """The potential of one :func:`simcore.neuron.step` just before its threshold test (leak, bias, input)."""
-    return step(replace(neuron, threshold=np.finfo(np.float64).max), V, current, bias)[0]
 
 
 def _window_start(neuron: NeuronParams, bias: np.ndarray) -> np.ndarray:
     """v at a window's first threshold test: step 0 of simcore's delayed copy, which receives no input."""
-    return pre_threshold(neuron, initial_potential(neuron, bias), 0.0, bias)
+    return integrate(neuron, initial_potential(neuron, bias), 0.0, bias, np.zeros(len(bias), dtype=bool))
 
 
 def _pop_slices(comp):
@@ -179,7 +185,7 @@ def _neuron_group(b2, name: str, k: int, neuron: NeuronParams, theta: np.ndarray
     if pad:
         g.win = W
         g.nsteps = int(steps)
-    g.run_regularly("v = v0", dt=W * b2.ms, when="start", name=f"xc_p{k}_window")
+    g.run_regularly(code.window_start, dt=W * b2.ms, when="start", name=f"xc_p{k}_window")
     if same_step:
         base = SAME_STEP_RANK * k
         g.set_event_schedule("spike", when="thresholds", order=base + 500)

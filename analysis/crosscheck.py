@@ -26,10 +26,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from analysis.brian2_net import population_neurons, pre_threshold, run_brian2
+from analysis.brian2_net import population_neurons, run_brian2
 from learning.choices import ENCODINGS
 from simcore import Network, compile_network, encoding as enc, predict, simulate
-from simcore.neuron import NeuronParams, initial_potential, step
+from simcore.neuron import NeuronParams, initial_potential, integrate, step
 
 __all__ = ["crosscheck", "crosscheck_network", "delayed_copy", "ROUNDING_TOL", "SCHEDULES"]
 
@@ -92,8 +92,9 @@ def _trace(ref_comp, raster, sample, k, j, steps, analog_x, neuron: NeuronParams
     pre = np.zeros(steps)
     fired = np.zeros(steps, dtype=bool)
     for n in range(steps):
-        pre[n] = pre_threshold(neuron, V, current[n], bias)
-        V, fired[n] = step(neuron, V, current[n], bias)
+        before = fired[n - 1] if n else False
+        pre[n] = integrate(neuron, V, current[n], bias, before)
+        V, fired[n] = step(neuron, V, current[n], bias, before)
     return pre, fired, neuron.threshold
 
 

@@ -30,7 +30,7 @@ reset, with s(t-1) the previous step's spikes:
 The two agree in spikes for beta = 1 (not in the final potential of a neuron that fired last).
 
 Parameters and state are small typed records (:class:`NeuronParams`), the maths pure functions
-(:func:`initial_potential`, :func:`step`, :func:`run`); stateful code only wraps them.
+(:func:`initial_potential`, :func:`integrate`, :func:`step`, :func:`run`); stateful code only wraps them.
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ __all__ = [
     "NeuronError",
     "NeuronParams",
     "initial_potential",
+    "integrate",
     "step",
     "run",
 ]
@@ -154,6 +155,20 @@ def initial_potential(params: NeuronParams, bias: np.ndarray) -> np.ndarray:
     return bias.copy() if params.bias_mode == "initial" else np.zeros_like(bias)
 
 
+def integrate(params: NeuronParams, V: np.ndarray, current: np.ndarray, bias: np.ndarray | float = 0.0,
+              fired: np.ndarray | None = None) -> np.ndarray:
+    """The potential of one step just before its threshold test (leak, pending subtraction, bias,
+    input); arguments as :func:`step`. V is not modified."""
+    V = params.beta * np.asarray(V, dtype=np.float64) if params.beta != 1.0 else np.array(V, dtype=np.float64)
+    if params.unleaked:
+        if fired is None:
+            raise NeuronError("reset_leak 'unleaked' needs the previous step's spikes (step(..., fired=))")
+        V = np.where(fired, V - params.threshold, V)
+    if params.bias_mode == "current":
+        V = V + bias
+    return V + current
+
+
 def step(params: NeuronParams, V: np.ndarray, current: np.ndarray, bias: np.ndarray | float = 0.0,
          fired: np.ndarray | None = None):
     """One step: returns (new potential, spikes bool), both of V's shape; V is not modified.
@@ -163,20 +178,12 @@ def step(params: NeuronParams, V: np.ndarray, current: np.ndarray, bias: np.ndar
     shape), required for reset_leak "unleaked" (whose subtraction for them comes now, after the
     leak; all False at the first step), ignored otherwise.
     """
-    V = params.beta * np.asarray(V, dtype=np.float64) if params.beta != 1.0 else np.array(V, dtype=np.float64)
-    if params.unleaked:
-        if fired is None:
-            raise NeuronError("reset_leak 'unleaked' needs the previous step's spikes (step(..., fired=))")
-        V = np.where(fired, V - params.threshold, V)
-    if params.bias_mode == "current":
-        V = V + bias
-    V = V + current
+    V = integrate(params, V, current, bias, fired)
     s = V > params.threshold if params.strict else V >= params.threshold
-    if params.reset == "subtract":
-        if not params.unleaked:
-            V = np.where(s, V - params.threshold, V)
-    else:
+    if params.reset == "to_value":
         V = np.where(s, params.v_reset, V)
+    elif not params.unleaked:
+        V = np.where(s, V - params.threshold, V)
     return V, s
 
 

@@ -277,3 +277,32 @@ def test_cli_crosscheck_an_imported_nir_network(tmp_path, schedule):
     assert set(doc["identical_count_fraction_by_population"]) == {"input", "l1", "l2"}
     assert doc["predictions_brian2"] == doc["predictions_simcore"]
     assert population_neurons(load(tmp_path / "net.nir").graph)["l1"].reset == "to_value"
+
+
+def _unleaked_mlp(seed=3, delays=(0, 1)):
+    """mlp() with snnTorch's subtraction (reset_leak "unleaked"), leak 0.75, strict test, bias current."""
+    from simcore.neuron import NeuronParams
+
+    base, net = mlp(seed, delays=delays), Network()
+    nr = NeuronParams(threshold_test=">", beta=0.75, bias_mode="current", reset_leak="unleaked")
+    net.add_input("input", (20,))
+    for p in base.projections:
+        net.add_neurons(p.tgt, base.shape(p.tgt), neuron=nr, bias=base.population(p.tgt).bias)
+        net.connect(p.src, p.tgt, p.ops, delay=p.delay)
+    return net
+
+
+def test_unleaked_subtraction_brian2_both_schedules_and_trace(x20):
+    """Brian2's 'pend' flag (the subtraction after the next leak) = simcore's kernels, both schedules;
+    the explanation trace re-derives simcore's counts."""
+    net = _unleaked_mlp()
+    for kw in (dict(target=TARGET), SAME):
+        res = crosscheck_network(net, x20, 12, seed=5, **kw)
+        _assert_identical(res)
+    ref = simulate(net, x20, 12, 5, record_raster=True)
+    assert all(c.sum() > 0 for c in ref.counts.values())
+    comp = compile_network(net)
+    k = comp.names.index("l1")
+    got = [int(_trace(comp, ref.raster, 2, k, j, ref.steps, None, population_neurons(net)["l1"])[1].sum())
+           for j in range(15)]
+    assert got == ref.counts["l1"][2].tolist()

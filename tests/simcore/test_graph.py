@@ -165,6 +165,8 @@ def test_save_load_round_trip(tmp_path):
     net.connect("out", "extra", [Dense(rng.normal(size=(5, 5)))], delay=2)
     net.add_neurons("leaky", (3,), NeuronParams(0.75, ">", "to_value", -0.25, 0.5, "current"), bias=[0.5, 0.25, 1.0])
     net.connect("extra", "leaky", [Dense(rng.normal(size=(3, 5)))])
+    net.add_neurons("snn", (2,), NeuronParams(0.5, ">", beta=0.75, reset_leak="unleaked"), bias=[0.25, 0.5])
+    net.connect("leaky", "snn", [Dense(rng.normal(size=(2, 3)))])
     path = tmp_path / "model"
     save_network(net, path)
     assert sorted(os.listdir(path)) == ["graph.json", "weights.npz"]
@@ -176,7 +178,8 @@ def test_save_load_round_trip(tmp_path):
     loaded = load_network(path)
     for name in net.populations:
         assert loaded.population(name).neuron == net.population(name).neuron
-    assert loaded.populations == net.populations and loaded.output == "leaky"
+    assert loaded.populations == net.populations and loaded.output == "snn"
+    assert loaded.population("snn").neuron.reset_leak == "unleaked"
     x = rng.random((3, 1, 10, 10))
     for mode in ("sync", "async"):
         a = simulate(net, x, T=8, seed=4, mode=mode)
