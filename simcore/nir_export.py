@@ -12,11 +12,12 @@ integrators add their input once per step (Euler, dt = 1). Per population:
   weighted node carries no bias, the neuron node's metadata ``v_initial`` holds b, and one warning
   says so (NIR's own semantics then run the network without it).
 * neurons, default: ``IF`` (``LIF`` when leaky) with ``v_threshold`` theta and the true semantics
-  in metadata (``reset``, ``threshold_test``, ``bias``, ...). NIR's IF resets *to* v_reset, so a
+  in metadata (``reset``, ``reset_leak``, ``threshold_test``, ``bias``, ...). NIR's IF resets *to* v_reset, so a
   subtractive reset is exact only for importers that read the metadata (one warning).
 * neurons, ``exact=True``: reset by subtraction as the explicit loop ``I -> Threshold -> Scale(-theta)
-  -> I`` (``LI`` and ``Scale(-beta*theta)`` when leaky), the feedback edge carrying the previous
-  step's spikes: the paper's ``- theta * s(t-1)`` term. The paper's ``V >= theta`` becomes NIR's
+  -> I`` (``LI`` and ``Scale(-beta*theta)`` when leaky; ``Scale(-theta)`` for reset_leak "unleaked",
+  the subtraction after the leak), the feedback edge carrying the previous step's spikes: the
+  paper's ``- theta * s(t-1)`` term. The paper's ``V >= theta`` becomes NIR's
   strict test at ``theta - delta/2`` where delta is the lattice step of the population's weights,
   biases and theta (exact for spike inputs: V stays on the lattice); with no lattice the test is
   written at theta and a warning says it is not exact. Reset to a value uses ``IF``/``LIF`` with the
@@ -112,7 +113,7 @@ def _neuron_nodes(nir, pop: Population, incoming, exact: bool, warnings: list):
     n = pop.neuron
     ones = np.ones(pop.shape)
     meta = {"exporter": "spikecount", "dt": DT, "threshold": n.threshold, "threshold_test": n.threshold_test,
-            "reset": n.reset, "v_reset": n.v_reset, "beta": n.beta,
+            "reset": n.reset, "reset_leak": n.reset_leak, "v_reset": n.v_reset, "beta": n.beta,
             "bias": "per_step" if n.bias_mode == "current" else "initial"}
     if n.bias_mode == "initial" and np.any(pop.bias != 0):
         meta["v_initial"] = pop.bias.reshape(pop.shape)
@@ -147,7 +148,7 @@ def _neuron_nodes(nir, pop: Population, incoming, exact: bool, warnings: list):
     v, fb = f"{name}_v", f"{name}_reset"
     integ = nir.I(r=ones) if tau is None else nir.LI(tau=tau * ones, r=tau / DT * ones, v_leak=0 * ones)
     nodes = {v: integ, name: nir.Threshold(threshold=theta * ones, metadata=meta),
-             fb: nir.Scale(scale=-n.beta * n.threshold * ones)}
+             fb: nir.Scale(scale=-(1.0 if n.unleaked else n.beta) * n.threshold * ones)}
     return v, name, nodes, [(v, name), (name, fb), (fb, v)]
 
 

@@ -8,11 +8,14 @@ metadata ``dt``; needed for LIF/LI and for IF/I with r != 1). Per node type:
   ``beta = 1 - dt/tau`` per step, input gain ``dt*r/tau``, a constant current ``dt/tau * v_leak``.
   Initial potential 0. Thresholds, resets, r and tau must be uniform within a node.
 * the reset loop ``I -> Threshold(theta) -> Scale(-c) -> I`` (the feedback delivered one step
-  later): reset by subtraction of c = theta. ``LI`` in place of ``I`` with c = beta*theta is simcore's
-  leaky subtractive reset. When c > theta and everything feeding the integrator (weights, biases, c)
-  lies on a power-of-two lattice delta with c - delta <= theta, the strict test at theta equals
-  ``V >= c`` for spike (0/1) inputs, and the population gets that form (spikecount's ``--exact``
-  export writes exactly this).
+  later, through the integrator's input gain like any input: it subtracts ``gain * c``): reset by
+  subtraction of gain*c = theta. With ``LI`` in place of ``I`` (leak beta), gain*c = beta*theta is
+  the subtraction leaked with the potential, ``V = beta (V - theta s(t-1)) + I`` (reset_leak
+  "leaked"), and gain*c = theta the subtraction after the leak, ``V = beta V - theta s(t-1) + I``
+  (reset_leak "unleaked": snnTorch's ``Leaky(reset_mechanism="subtract")``). When c > theta and
+  everything feeding a non-leaky integrator (weights, biases, c) lies on a power-of-two lattice delta
+  with c - delta <= theta, the strict test at theta equals ``V >= c`` for spike (0/1) inputs, and the
+  population gets that form (spikecount's ``--exact`` export writes exactly this).
 * ``Affine``/``Linear`` -> ``Dense`` (the Affine bias is a current every step), ``Conv2d`` (square
   stride/padding, no dilation or groups), ``SumPool2d``/``AvgPool2d`` (no padding) -> ``AvgPool2d``
   with k^2 folded into a weighted op for SumPool2d, ``Flatten`` -> ``Flatten``, ``Scale`` folded into
@@ -20,11 +23,15 @@ metadata ``dt``; needed for LIF/LI and for IF/I with r != 1). Per node type:
 
 ``semantics="recorded"``: for nodes written by spikecount (metadata ``exporter``), the neuron
 model recorded in the metadata is used instead (the paper's ``>=``, subtractive reset, bias as
-V(0)). Anything else -- another node type, a recurrent edge that is not the loop above, shapes that
+V(0)). For an ``IF``/``LIF`` node of another exporter, metadata keys ``reset`` ("subtract",
+"to_value" or "zero"), ``reset_leak`` ("leaked", the default, or "unleaked") and ``threshold_test``
+override what NIR's node says (NIR's IF/LIF can only reset to v_reset); everything else comes from
+the node's fields. Anything else -- another node type, a recurrent edge that is not the loop above, shapes that
 do not match -- raises :class:`NirError` with one line naming the node.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -234,41 +241,61 @@ def _add_population(g: _Graph, plan: Plan, name: str, semantics: str) -> None:
                 raise NirError(f"node '{part}': {field} has {np.size(value)} values but its input has shape {shape}")
     bias = gain * bias + np.broadcast_to(np.asarray(leak, dtype=np.float64).ravel(), (n,))
     if name in g.loops:
-        params = _loop_params(g, name, beta, projs, bias)
+        params = _loop_params(g, name, beta, gain, projs, bias)
     else:
         v_reset = 0.0 if node.v_reset is None else _uniform(name, "v_reset", node.v_reset)
         params = NeuronParams(threshold=_uniform(name, "v_threshold", node.v_threshold), threshold_test=">",
                               reset="to_value", v_reset=v_reset, beta=beta, bias_mode="current")
     meta = node.metadata or {}
-    if semantics == "recorded" and str(meta.get("exporter", "")) == "spikecount":
+    if semantics == "recorded" and _text(meta.get("exporter", "")) == "spikecount":
         params, bias = _recorded(name, meta, bias, shape)
+    elif semantics == "recorded" and name not in g.loops and set(meta) & set(_RESET_KEYS):
+        params = _recorded_reset(name, meta, params)
     plan.populations.append(Population(name, shape, params, np.asarray(bias, dtype=np.float64).ravel()))
     plan.projections.extend(projs)
 
 
-def _loop_params(g: _Graph, name: str, beta: float, projs, bias) -> NeuronParams:
+def _loop_params(g: _Graph, name: str, beta: float, gain: float, projs, bias) -> NeuronParams:
+    """The neuron of a reset loop whose feedback subtracts c = gain * (-scale) (module docstring)."""
     theta = _uniform(name, "threshold", g.nodes[name].threshold)
-    c = -_uniform(g.loops[name][1], "scale", g.nodes[g.loops[name][1]].scale)
-    if c == beta * theta:
-        return NeuronParams(threshold=theta, threshold_test=">", reset="subtract", beta=beta, bias_mode="current")
-    if beta < 1.0 and c == theta:
-        raise NirError(f"node '{name}': the loop subtracts theta after the leak (V = beta V + I - theta s(t-1), "
-                       "snnTorch's form); simcore's subtraction is leaked (V = beta (V - theta s(t-1)) + I)")
+    c = -gain * _uniform(g.loops[name][1], "scale", g.nodes[g.loops[name][1]].scale)
+    if c == beta * theta or c == theta:
+        leak = "unleaked" if c == theta and beta < 1.0 else "leaked"
+        return NeuronParams(threshold=theta, threshold_test=">", reset="subtract", beta=beta, bias_mode="current",
+                            reset_leak=leak)
     steps = [lattice_step(bias, c)] + [chain_lattice(p.ops) for p in projs]
     step = None if any(s is None for s in steps) else min(steps)
     if beta == 1.0 and step is not None and c - step <= theta < c and c / step == round(c / step):
         return NeuronParams(threshold=c, threshold_test=">=", reset="subtract", bias_mode="current")
     raise NirError(f"node '{name}': the reset loop subtracts {c} but fires above {theta}; simcore subtracts the "
-                   "threshold (or, on a weight lattice, fires at V >= the subtracted amount)")
+                   "threshold (before or after the leak; on a weight lattice it may fire at V >= the subtracted "
+                   "amount)")
+
+
+_RESET_KEYS = ("reset", "reset_leak", "threshold_test")
+
+
+def _text(value) -> str:
+    """A metadata string as written (HDF5 may hand back bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _recorded_reset(name: str, meta: dict, params: NeuronParams) -> NeuronParams:
+    """params with the reset (and threshold test) an IF/LIF node's metadata records (``semantics="recorded"``)."""
+    fields = {k: _text(meta[k]) for k in _RESET_KEYS if k in meta}
+    try:
+        return dataclasses.replace(params, **fields)
+    except ValueError as e:
+        raise NirError(f"node '{name}': metadata {fields} is not a neuron simcore has ({e})") from None
 
 
 def _recorded(name: str, meta: dict, bias: np.ndarray, shape) -> tuple[NeuronParams, np.ndarray]:
     """The neuron model spikecount recorded in a node's metadata (``semantics="recorded"``)."""
     try:
-        mode = "current" if str(meta["bias"]) == "per_step" else "initial"
-        params = NeuronParams(threshold=float(meta["threshold"]), threshold_test=str(meta["threshold_test"]),
-                              reset=str(meta["reset"]), v_reset=float(meta["v_reset"]), beta=float(meta["beta"]),
-                              bias_mode=mode)
+        mode = "current" if _text(meta["bias"]) == "per_step" else "initial"
+        params = NeuronParams(threshold=float(meta["threshold"]), threshold_test=_text(meta["threshold_test"]),
+                              reset=_text(meta["reset"]), v_reset=float(meta["v_reset"]), beta=float(meta["beta"]),
+                              bias_mode=mode, reset_leak=_text(meta.get("reset_leak", "leaked")))
     except (KeyError, ValueError) as e:
         raise NirError(f"node '{name}': spikecount metadata incomplete or invalid ({e})") from None
     if mode == "initial":

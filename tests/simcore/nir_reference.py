@@ -49,7 +49,7 @@ def run_plan(plan, trains) -> dict:
         V = pop.bias[None, :].repeat(N, 0) if pop.neuron.bias_mode == "initial" else np.zeros((N, pop.size))
         spikes = np.zeros((N, T, pop.size))
         for t in range(T):
-            V, s = step(pop.neuron, V, current[:, t], pop.bias)
+            V, s = step(pop.neuron, V, current[:, t], pop.bias, spikes[:, t - 1] > 0 if t else np.zeros(V.shape, bool))
             spikes[:, t] = s
         hist[pop.name] = spikes
         counts[pop.name] = spikes.sum(1).astype(np.int64)

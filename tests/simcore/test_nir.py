@@ -157,6 +157,72 @@ def test_import_leaky_loop_is_simcores_leaky_subtraction():
     assert want.sum() > 0
 
 
+@pytest.mark.parametrize("r, scale", [(4.0, -1.0), (2.0, -2.0)])  # input gain dt*r/tau 1 and 1/2
+def test_import_loop_subtracting_after_the_leak_is_reset_leak_unleaked(r, scale):
+    """``LI -> Threshold -> Scale -> LI`` subtracting gain*c = theta (snnTorch's subtraction, after the
+    leak): reset_leak "unleaked", = the NIR stepper in the pure reference and simcore's kernels."""
+    rng = np.random.default_rng(8)
+    w = dyadic(rng, (4, 6), 0.8)
+    nodes = {"in": nir.Input(input_type={"input": np.array([6])}), "fc": nir.Affine(weight=w, bias=dyadic(rng, (4,), 0.2)),
+             "v": nir.LI(tau=4 * np.ones(4), r=r * np.ones(4), v_leak=np.zeros(4)),
+             "thr": nir.Threshold(threshold=np.ones(4)), "fb": nir.Scale(scale=scale * np.ones(4)),
+             "out": nir.Output(output_type={"output": np.array([4])})}
+    edges = [("in", "fc"), ("fc", "v"), ("v", "thr"), ("thr", "fb"), ("fb", "v"), ("thr", "out")]
+    graph = g(nodes, edges, dt=1.0)
+    trains = random_trains(rng, 8, 16, 6, p=0.6)
+    plan = nir_to_plan(graph)
+    assert plan.population("thr").neuron == NeuronParams(1.0, ">", "subtract", 0.0, 0.75, "current", "unleaked")
+    want = run_nir(graph, trains)["thr"].sum(1)
+    np.testing.assert_array_equal(run_plan(plan, trains)["thr"], want)
+    np.testing.assert_array_equal(engine_counts(plan.network(), trains)["thr"], want)  # simcore's kernels
+    leaked = nir_to_plan(g({**nodes, "fb": nir.Scale(scale=0.75 * scale * np.ones(4))}, edges, dt=1.0))
+    assert leaked.population("thr").neuron.reset_leak == "leaked"
+    assert not np.array_equal(run_plan(leaked, trains)["thr"], want)  # the two timings differ here
+    assert want.sum() > 0
+
+
+def test_unleaked_network_exports_exactly_and_round_trips(tmp_path):
+    """A leaky network with the subtraction after the leak: the --exact loop (Scale(-theta)) under NIR's
+    semantics and the IF/LIF + metadata read back with the recorded semantics both give simcore's counts."""
+    from simcore import Dense, Network
+
+    rng = np.random.default_rng(9)
+    nr = NeuronParams(1.0, ">", beta=0.75, bias_mode="current", reset_leak="unleaked")
+    net = Network()
+    net.add_input("input", (10,))
+    net.add_neurons("h", (8,), nr, bias=dyadic(rng, (8,), 0.2))
+    net.add_neurons("o", (4,), nr, bias=dyadic(rng, (4,), 0.2))
+    net.connect("input", "h", [Dense(dyadic(rng, (8, 10), 0.8))])
+    net.connect("h", "o", [Dense(dyadic(rng, (4, 8), 0.8))])
+    trains = random_trains(rng, 6, 16, 10, p=0.5)
+    want = engine_counts(net, trains)
+    graph, plan = roundtrip(net, tmp_path, exact=True, semantics="nir")
+    assert np.all(np.asarray(graph.nodes["h_reset"].scale) == -1.0)
+    got = run_nir(graph, trains)
+    for pop in ("h", "o"):
+        np.testing.assert_array_equal(got[pop].sum(1), want[pop], err_msg=pop)
+    assert all(p.neuron == nr for p in plan.populations[1:])
+    _, plan = roundtrip(net, tmp_path, exact=False, semantics="recorded")
+    assert all(p.neuron == nr for p in plan.populations[1:])
+    assert want["o"].sum() > 0
+
+
+def test_recorded_reset_of_a_foreign_lif():
+    """Another exporter's LIF whose metadata records the reset (NIR's LIF cannot say "subtract"):
+    read with the recorded semantics; NIR's own semantics reset to v_reset."""
+    lif = nir.LIF(tau=4 * np.ones(3), r=4 * np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3),
+                  v_reset=np.zeros(3), metadata={"reset": "subtract", "reset_leak": "unleaked"})
+    nodes = {"in": nir.Input(input_type={"input": np.array([2])}), "fc": nir.Linear(weight=np.ones((3, 2))),
+             "lif": lif, "out": nir.Output(output_type={"output": np.array([3])})}
+    graph = g(nodes, [("in", "fc"), ("fc", "lif"), ("lif", "out")], dt=1.0)
+    assert nir_to_plan(graph, semantics="recorded").population("lif").neuron == \
+        NeuronParams(1.0, ">", "subtract", 0.0, 0.75, "current", "unleaked")
+    assert nir_to_plan(graph).population("lif").neuron.reset == "to_value"
+    lif.metadata = {"reset": "subtract", "reset_leak": "later"}
+    with pytest.raises(NirError, match="node 'lif': metadata"):
+        nir_to_plan(graph, semantics="recorded")
+
+
 def _bad(nodes, edges, dt=None):
     with pytest.raises(NirError) as e:
         nir_to_plan(g(nodes, edges, dt))
@@ -184,9 +250,9 @@ def test_import_rejections_name_the_node():
     r2 = nir.IF(r=2 * np.ones(2), v_threshold=np.ones(2), v_reset=np.zeros(2))
     assert "r = 2.0" in _bad({"in": i, "fc": lin, "n": r2, "out": o}, [("in", "fc"), ("fc", "n"), ("n", "out")])
     loop = {"in": i, "fc": lin, "v": nir.LI(tau=4 * np.ones(2), r=4 * np.ones(2), v_leak=np.zeros(2)),
-            "thr": nir.Threshold(threshold=np.ones(2)), "fb": nir.Scale(scale=-np.ones(2)), "out": o}
-    assert "snnTorch" in _bad(loop, [("in", "fc"), ("fc", "v"), ("v", "thr"), ("thr", "fb"), ("fb", "v"),
-                                     ("thr", "out")], dt=1.0)
+            "thr": nir.Threshold(threshold=np.ones(2)), "fb": nir.Scale(scale=-0.5 * np.ones(2)), "out": o}
+    assert "subtracts 0.5 but fires above 1.0" in _bad(loop, [("in", "fc"), ("fc", "v"), ("v", "thr"),
+                                                             ("thr", "fb"), ("fb", "v"), ("thr", "out")], dt=1.0)
 
 
 def test_load_nir_bad_file(tmp_path):
