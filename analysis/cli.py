@@ -70,8 +70,9 @@ def _ints(text: str) -> list[int]:
 
 def cmd_sweep(a: argparse.Namespace) -> None:
     from analysis.report import markdown_table
-    from analysis.sweep import COLUMNS, sweep
+    from analysis.sweep import COLUMNS, check_extra_models, sweep
 
+    check_extra_models(a.extra_model, a.dataset, a.data_dir)  # before --out is claimed (sweep checks again)
     with _claimed(a, "sweep"):
         res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer,
                     norms=[n for n in a.norms.split(",") if n], qcfs_levels=a.qcfs_levels, v_inits=a.v_init,

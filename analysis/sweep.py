@@ -32,11 +32,12 @@ from learning.train import config_from
 from simcore.fileio import atomic_write, write_json
 from simcore.provenance import environment
 
-__all__ = ["sweep", "sweep_jobs", "COLUMNS"]
+__all__ = ["sweep", "sweep_jobs", "check_extra_models", "COLUMNS"]
 
 COLUMNS = ("method", "T_train", "T_infer", "seed", "accuracy", "counts_only_accuracy", "tie_fraction",
            "ann_accuracy", "sops_per_sample", "samples", "model")
 V0_LABEL = {"zero": "V(0)=0", "half": "V(0)=theta/2"}
+EXTRA_KINDS = ("snn", "converted", "graph", "nir")  # what the sweep's evaluation runs (analysis.runner.kinds)
 
 
 def _label(method: str, v0: str, v_inits) -> str:
@@ -84,6 +85,35 @@ def sweep_jobs(dataset: str, arch: str, *, T_train, T_infer, norms, seeds, qcfs_
     return jobs, evaluated
 
 
+def check_extra_models(paths, dataset: str, data_dir=None) -> None:
+    """Load every given model as the sweep's evaluation will (:func:`learning.models.load`) and check
+    that it fits ``dataset``: input size = the data's features, one output neuron per class, and the
+    dataset it records (if any) is this one. One-line ValueError naming the first bad model."""
+    if not paths:
+        return
+    from learning.datasets import load_dataset
+    from learning.models import load
+
+    data = load_dataset(dataset, "test", data_dir, limit=1)
+    n_in = int(np.prod(data.input_shape))
+    for path in paths:
+        try:
+            loaded = load(path, kinds=EXTRA_KINDS, purpose="a sweep")
+        except ValueError as e:  # its message names the path (or the NIR node) already, mostly
+            raise ValueError(f"--extra-model: {e}" if str(path) in str(e) else f"--extra-model {path}: {e}") from None
+        graph, recorded = loaded.graph, loaded.meta.get("dataset")
+        own_data = str(recorded).startswith("npz:") or dataset.startswith("npz:")  # paths may be spelt apart
+        if recorded is not None and recorded != dataset and not own_data:
+            raise ValueError(f"--extra-model {path}: a model for dataset {recorded!r}, the sweep is on {dataset!r}")
+        got_in, got_out = graph.size(graph.input_population), graph.size(graph.output)
+        if got_in != n_in:
+            raise ValueError(f"--extra-model {path}: {got_in} inputs, but {dataset} has {n_in} features "
+                             f"(shape {tuple(data.input_shape)})")
+        if got_out != data.n_classes:
+            raise ValueError(f"--extra-model {path}: {got_out} output neurons, but {dataset} has "
+                             f"{data.n_classes} classes")
+
+
 def sweep(
     dataset: str, arch: str, out_dir: str | os.PathLike, *, T_train=(5, 10, 20), T_infer=None,
     norms=RELU_NORMS, qcfs_levels=(), v_inits=("zero",), seeds=(0,), epochs: int | None = None,
@@ -115,6 +145,7 @@ def sweep(
         raise ValueError("v_inits must name at least one initial potential")
     if any(int(L) != L or L < 1 for L in qcfs_levels):
         raise ValueError(f"QCFS levels must be integers >= 1, got {list(qcfs_levels)}")
+    check_extra_models(extra_models, dataset, data_dir)  # before any job starts
     jobs, evaluated = sweep_jobs(dataset, arch, T_train=T_train, T_infer=T_infer, norms=norms, seeds=seeds,
                                  qcfs_levels=qcfs_levels, v_inits=v_inits, epochs=epochs, ann_epochs=ann_epochs,
                                  lr=lr, patience=patience, lr_decay=lr_decay, dropout=dropout, data_dir=data_dir,

@@ -378,3 +378,42 @@ def test_sweep_extra_model_rows_and_job_identity(tmp_path, capsys):
     assert main(args + ["--overwrite"]) == 0, capsys.readouterr().err
     doc2 = json.loads((out / "sweep.json").read_text())
     assert set(doc2["jobs"]) - set(doc["jobs"]) and len(set(doc["jobs"]) - set(doc2["jobs"])) == 1
+
+
+def test_sweep_refuses_a_bad_extra_model_before_any_job(tmp_path, capsys):
+    """`sweep --extra-model` loads and checks every given model first: a missing or unreadable one, one
+    whose input or output size does not fit the dataset, or one recorded for another dataset stops the
+    sweep with one line and exit 2, before --out is claimed or any job starts."""
+    import numpy as np
+
+    pytest.importorskip("nir")
+    from simcore import Dense, Network
+    from simcore.nir_export import write_nir
+
+    def nir_file(name, n_in, n_out, run=None):
+        net = Network()
+        net.add_input("input", (n_in,))
+        net.add_neurons("out", (n_out,))
+        net.connect("input", "out", [Dense(np.full((n_out, n_in), 0.25))])
+        write_nir(net, tmp_path / name, run=run)
+        return tmp_path / name
+
+    (tmp_path / "junk.nir").write_bytes(b"not hdf5")
+    (tmp_path / "empty").mkdir()
+    cases = {nir_file("wide.nir", 20, 10): "20 inputs, but digits has 64 features",
+             nir_file("few.nir", 64, 3): "3 output neurons, but digits has 10 classes",
+             nir_file("iris.nir", 64, 10, run={"dataset": "iris"}): "a model for dataset 'iris', the sweep is on 'digits'",
+             tmp_path / "junk.nir": "not a readable NIR file", tmp_path / "missing": "not found",
+             tmp_path / "empty": "neither a model directory"}
+    good = nir_file("good.nir", 64, 10)
+    out = tmp_path / "out"
+    for bad, why in cases.items():
+        args = ["sweep", "--dataset", "digits", "--arch", "64-10-10", "--T-train", "5", "--epochs", "1",
+                "--extra-model", str(good), "--extra-model", str(bad), "--quiet", "--out", str(out)]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--extra-model" in err and why in err and str(bad) in err, err
+        assert not out.exists()  # nothing claimed, no job started
+    with pytest.raises(ValueError, match="3 output neurons"):  # the Python API checks too
+        sweep("digits", "64-10-10", tmp_path / "api", extra_models=[tmp_path / "few.nir"], progress=False)
+    assert not (tmp_path / "api" / "jobs").exists()
