@@ -96,9 +96,10 @@ def brian2_neuron(neuron: NeuronParams) -> Brian2Neuron:
     leak = "v = beta * v" if neuron.beta != 1.0 else None
     if neuron.unleaked:
         leak = ("v = beta * v - theta * pend" if neuron.beta != 1.0 else "v = v - theta * pend") + "\npend = 0"
+    pend = "\npend : 1" if neuron.unleaked else ""  # 1 while a subtraction waits for the next leak
     return Brian2Neuron(
         equations="v : 1\nb : 1 (constant)\ntheta : 1 (constant)\nv0 : 1 (constant)\n"
-                  "beta : 1 (shared, constant)\nv_reset : 1 (shared, constant)" + ("\npend : 1" if neuron.unleaked else ""),
+                  "beta : 1 (shared, constant)\nv_reset : 1 (shared, constant)" + pend,
         threshold="v > theta" if neuron.strict else "v >= theta",
         reset="pend = 1" if neuron.unleaked else ("v -= theta" if neuron.reset == "subtract" else "v = v_reset"),
         leak=leak,

@@ -26,8 +26,8 @@ model recorded in the metadata is used instead (the paper's ``>=``, subtractive 
 V(0)). For an ``IF``/``LIF`` node of another exporter, metadata keys ``reset`` ("subtract",
 "to_value" or "zero"), ``reset_leak`` ("leaked", the default, or "unleaked") and ``threshold_test``
 override what NIR's node says (NIR's IF/LIF can only reset to v_reset); everything else comes from
-the node's fields. Anything else -- another node type, a recurrent edge that is not the loop above, shapes that
-do not match -- raises :class:`NirError` with one line naming the node.
+the node's fields. Anything else -- another node type, a recurrent edge that is not the loop above,
+shapes that do not match -- raises :class:`NirError` with one line naming the node.
 """
 from __future__ import annotations
 
