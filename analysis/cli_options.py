@@ -54,4 +54,5 @@ def print_json(obj: dict, out: str | None, kind: str) -> None:
 def semantics_option(p: argparse.ArgumentParser) -> None:
     """--semantics: how a .nir file's neurons are read (ignored for other models)."""
     p.add_argument("--semantics", choices=("nir", "recorded"), default="nir",
-                   help="NIR: NIR's own neuron semantics, or those spikecount recorded in the node metadata")
+                   help="NIR: NIR's own neuron semantics, or those recorded in the node metadata (spikecount's "
+                        "full record; another exporter's reset, reset_leak, threshold_test)")

@@ -89,12 +89,13 @@ def _closed_form_population(comp, k: int, below: dict, T: int) -> torch.Tensor:
 
 
 def _paper_neurons(comp) -> None:
-    """Raise unless every neuron population is the paper's (>=, subtract, beta 1): Eq. 7 is its count."""
+    """Raise unless every neuron population is the paper's (>=, subtract at the spike, beta 1): Eq. 7 is
+    its count and V(T) its residual."""
     for name, nrn in zip(comp.names, comp.neurons):
-        if nrn is not None and (nrn.threshold_test != ">=" or nrn.reset != "subtract" or nrn.beta != 1.0):
+        if nrn is not None and not nrn.is_paper:
             raise ValueError(f"population {name!r} (threshold test {nrn.threshold_test!r}, reset {nrn.reset!r}, "
-                             f"beta {nrn.beta}): the closed form (Eq. 7) applies only to the paper's neuron "
-                             "(>=, subtract, beta 1)")
+                             f"reset_leak {nrn.reset_leak!r}, beta {nrn.beta}): the closed form (Eq. 7) applies "
+                             "only to the paper's neuron (>=, subtract, leaked, beta 1)")
 
 
 def graph_closed_form(graph: Network, input_counts: np.ndarray, T: int) -> dict[str, np.ndarray]:
