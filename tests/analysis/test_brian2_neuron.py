@@ -104,5 +104,6 @@ def test_the_grid_tells_the_options_apart():
 
 
 @pytest.mark.skipif(os.environ.get("SPIKECOUNT_TEST_CYTHON") != "1", reason="cold cython compile takes minutes")
-def test_cython_target_leaky_strict_reset_to_value():
+def test_cython_target_leaky_strict_reset_to_value_and_unleaked():
     _check(NeuronParams(threshold_test=">", reset="to_value", v_reset=-0.25, beta=0.5, bias_mode="current"), "cython")
+    _check(NeuronParams(threshold_test=">", beta=0.5, bias_mode="current", reset_leak="unleaked"), "cython")
