@@ -248,11 +248,10 @@ def _diverged(out: Path | None, epoch: int, step: int, what: str, epochs_kept: i
 
 
 def _finite(net: nn.Module) -> bool:
-    """Every parameter finite. A float32 (or narrower) tensor's float64 sum is finite iff all its values
-    are (no finite sum of them reaches float64's range; a NaN or infinity makes it NaN or infinite): one
-    read and no temporary, about 7x cheaper per step than ``isfinite(p).all()`` on the MNIST MLP."""
-    return all(bool(torch.isfinite(p.sum(dtype=torch.float64) if p.dtype.itemsize <= 4 else p).all())
-               for p in net.parameters())
+    """Every parameter finite: its smallest and largest values are finite (NaN propagates into both).
+    One read, no temporary the size of the weights; about 8x cheaper per MNIST step than
+    ``isfinite(p).all()``."""
+    return all(p.numel() == 0 or bool(torch.isfinite(torch.stack(torch.aminmax(p))).all()) for p in net.parameters())
 
 
 def fit(
