@@ -16,7 +16,7 @@ per-repetition new/old ratios, with the load average before and after.
 
 Equality: one epoch (``--check-mode``, default aggregate) over the first ``--check-samples`` training
 images with each version; every tensor of the state dict must be ``torch.equal`` (same bits), and the
-epoch's loss and accuracy equal.
+epoch's loss and accuracy equal (exit status 1 and no timing otherwise).
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def same_weights(a, b) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--old-root", required=True)
     ap.add_argument("--old-package", default="learning_old")
@@ -97,8 +97,9 @@ def main(argv=None) -> None:
         print(f"one {a.check_mode} epoch on {a.check_samples} images: state dicts and history "
               f"{'IDENTICAL' if out['identical'] else 'DIFFER'}; train_seconds old "
               f"{out['check_train_seconds']['old']:.2f}, new {out['check_train_seconds']['new']:.2f}", flush=True)
-    if a.reps < 1:
-        return _write(out, a.json)
+    if a.reps < 1 or not out.get("identical", True):
+        _write(out, a.json)
+        return 0 if out.get("identical", True) else 1
     for k in ("old", "new"):  # warm-up (numba cache, allocator)
         seconds_per_epoch(pkgs[k], a.arch, 5, a.data_dir)
     times = {"old": [], "new": []}
@@ -118,6 +119,7 @@ def main(argv=None) -> None:
               f"{out[f'median_{what}_new']:.2f} s/epoch, median of paired new/old {out[f'median_{what}_ratio']:.3f}")
     print(f"load average {out['load_before']} -> {out['load_after']}")
     _write(out, a.json)
+    return 0
 
 
 def _write(out: dict, path: str | None) -> None:
@@ -127,4 +129,4 @@ def _write(out: dict, path: str | None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
