@@ -155,12 +155,16 @@ class SpikingNet(nn.Module):
         w = self.layers[k].weight
         return w if self.weight_bits is None else quantise_ste(w, self.weight_bits)
 
+    def _times_theta(self, x: torch.Tensor) -> torch.Tensor:
+        """theta * x; x itself for theta 1 (the same values, one pass over x less, forward and backward)."""
+        return x if self.theta == 1.0 else self.theta * x
+
     def _weighted(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """theta * W x for a batch x of the stage's (pooled, flattened) input; no bias."""
         w = self.stage_weight(k)
         if self.stages[k].kind == "dense":
-            return self.theta * F.linear(x, w)
-        return self.theta * F.conv2d(x, w)
+            return self._times_theta(F.linear(x, w))
+        return self._times_theta(F.conv2d(x, w))
 
     def current(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """Input to stage k's neurons from a batch x (B, *in_shape) of previous-stage spikes or counts."""
@@ -202,7 +206,7 @@ class SpikingNet(nn.Module):
             out.counts.append(a)
             out.currents.append(z)
             with torch.no_grad():
-                out.membrane.append(z - self.theta * a)
+                out.membrane.append(z - self._times_theta(a))
             if not last and self.training and self.dropout:
                 a = a * self._drop_mask(a)
         return out

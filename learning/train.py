@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from learning.datasets import Dataset
 from learning.evaluate import evaluate
 from learning.choices import ENCODINGS, MODES
-from learning.inputs import input_counts, input_trains
+from learning.inputs import calling_thread_only, input_counts, input_trains
 from learning.io import save_model
 from learning.loop import RUN_FILES, fit, start_run, training_splits
 from learning.model import BIAS_MODES, SpikingNet
@@ -135,8 +135,10 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def _inputs(cfg: TrainConfig, data: Dataset, idx: np.ndarray, seed: int) -> torch.Tensor:
-    fn = input_trains if cfg.mode == "stepped" else input_counts
-    return fn(data.x[idx], cfg.T, seed, cfg.encoding, cfg.max_rate, idx)
+    if cfg.mode == "stepped":
+        return input_trains(data.x[idx], cfg.T, seed, cfg.encoding, cfg.max_rate, idx)
+    with calling_thread_only():  # a batch's counts: see calling_thread_only
+        return input_counts(data.x[idx], cfg.T, seed, cfg.encoding, cfg.max_rate, idx)
 
 
 # -- the loop -----------------------------------------------------------------------------------

@@ -23,11 +23,15 @@ from analysis.runner.job import Job, is_done, read_result
 from analysis.runner.kinds import PERSISTENT, execute
 from simcore.outputs import current_options
 
-__all__ = ["Runner", "JobsFailed", "WORKER_ENV"]
+__all__ = ["Runner", "JobsFailed", "WORKER_ENV", "NANNY_UNSET"]
 
 # Dask pins OMP/MKL/OpenBLAS to one thread per worker but not numba (simcore's parallel kernels).
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "OPENBLAS_NUM_THREADS": "1"}
+# Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap
+# threshold: every array over 128 KiB is then a fresh mmap with page faults, and numpy/torch work on
+# such arrays ran 8x slower in a worker than in the parent (docs/results.md, issue 16). Unset it.
+NANNY_UNSET = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 INSTALL_HINT = "--workers/--scheduler need Dask: pip install 'spikecount[dist]'"
 
 
@@ -143,6 +147,7 @@ class _connect:
         self.workers, self.scheduler, self.cluster = workers, scheduler, None
 
     def __enter__(self):
+        import dask
         from distributed import Client, LocalCluster
 
         from analysis.runner.worker import PinThreads
@@ -157,9 +162,10 @@ class _connect:
             except OSError as e:
                 raise ValueError(f"--scheduler {self.scheduler}: cannot connect ({e})") from None
         else:
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, env=WORKER_ENV,
-                                        silence_logs=logging.ERROR)
+            with dask.config.set(NANNY_UNSET):
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, env=WORKER_ENV,
+                                            silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         self.client.register_plugin(PinThreads())
         return self.client

@@ -107,3 +107,16 @@ def test_the_grid_tells_the_options_apart():
 def test_cython_target_leaky_strict_reset_to_value_and_unleaked():
     _check(NeuronParams(threshold_test=">", reset="to_value", v_reset=-0.25, beta=0.5, bias_mode="current"), "cython")
     _check(NeuronParams(threshold_test=">", beta=0.5, bias_mode="current", reset_leak="unleaked"), "cython")
+
+
+def test_output_only_monitoring_gives_the_same_output():
+    """monitor="output" (the timing driver of benchmarks/brian2_ratio.py) records only the output
+    population, with the same counts, events and final potentials as a fully monitored run."""
+    net, _, _, trains = _net()
+    full, lean = (run_brian2(net, T, T + 2, trains=trains, target="numpy", monitor=m) for m in ("all", "output"))
+    assert set(lean["counts"]) == set(lean["events"]) == {"o"} and set(full["counts"]) == {"input", "h", "o"}
+    assert np.array_equal(lean["counts"]["o"], full["counts"]["o"]) and full["counts"]["o"].sum() > 0
+    assert all(np.array_equal(a, b) for a, b in zip(lean["events"]["o"], full["events"]["o"]))
+    assert np.array_equal(lean["v_end"], full["v_end"])
+    with pytest.raises(ValueError, match="monitor must be"):
+        run_brian2(net, T, T + 2, trains=trains, target="numpy", monitor="hidden")

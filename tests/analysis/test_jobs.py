@@ -417,3 +417,14 @@ def test_sweep_refuses_a_bad_extra_model_before_any_job(tmp_path, capsys):
     with pytest.raises(ValueError, match="3 output neurons"):  # the Python API checks too
         sweep("digits", "64-10-10", tmp_path / "api", extra_models=[tmp_path / "few.nir"], progress=False)
     assert not (tmp_path / "api" / "jobs").exists()
+
+
+@needs_dask
+def test_local_cluster_workers_keep_glibc_adaptive_malloc():
+    """Dask's nanny would start workers with MALLOC_TRIM_THRESHOLD_ set (8x slower numpy on arrays over
+    128 KiB, measured); the runner's LocalCluster unsets it and still pins the threads."""
+    from analysis.runner.backend import _connect
+
+    with _connect(1, None) as client:
+        env = client.run(lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "NUMBA_NUM_THREADS")})
+    assert list(env.values()) == [{"MALLOC_TRIM_THRESHOLD_": None, "NUMBA_NUM_THREADS": "1"}]

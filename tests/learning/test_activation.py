@@ -29,3 +29,12 @@ def test_bounded_backward_blocks_only_out_of_range_pushes():
     # silent neuron: a push up (dL/da < 0) passes, a push further down is blocked;
     # saturated neuron (a == r_max): a push down passes, a push further up is blocked
     assert z.grad.tolist() == [0.0, -1.0, 1.0, -1.0, 1.0, 0.0]
+
+
+def test_hidden_backward_equals_the_masked_gradient_on_random_currents():
+    """The unbounded backward (a product with the 0/1 mask) gives torch.where(z > 0, grad, 0)'s values."""
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(64, 300, generator=gen, dtype=torch.float32).requires_grad_()
+    g = torch.randn(64, 300, generator=gen, dtype=torch.float32)
+    spike_count(z, theta=1.0, r_max=50).backward(g)
+    assert torch.equal(z.grad, torch.where(z > 0, g, 0.0)) and 0 < int((z.grad != 0).sum()) < z.numel()

@@ -116,3 +116,31 @@ def test_resume_with_dropout_gives_same_final_weights(tmp_path):
     train(cfg, tmp_path / "cut", progress=False, resume=True)
     w1, w2 = load_file(tmp_path / "full/weights.safetensors"), load_file(tmp_path / "cut/weights.safetensors")
     assert all(np.array_equal(w1[k], w2[k]) for k in w1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_finite_weights_check_finds_one_bad_value_and_passes_huge_finite_ones(bad):
+    import torch
+
+    from learning.loop import _finite
+
+    net = torch.nn.Sequential(torch.nn.Linear(300, 200), torch.nn.Linear(200, 3))
+    with torch.no_grad():
+        net[0].weight.fill_(3e38)  # finite; a float32 sum of these overflows
+    assert _finite(net)
+    with torch.no_grad():
+        net[1].bias[2] = bad
+    assert not _finite(net)
+
+
+def test_calling_thread_only_restores_numba_threads_on_errors():
+    import numba
+
+    from learning.inputs import calling_thread_only
+
+    before = numba.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with calling_thread_only():
+            assert numba.get_num_threads() == 1
+            raise RuntimeError("inside")
+    assert numba.get_num_threads() == before
