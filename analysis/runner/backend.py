@@ -13,6 +13,7 @@ that the command holds as its claimed output directory.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,9 @@ WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS
               "OPENBLAS_NUM_THREADS": "1"}
 # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap
 # threshold: every array over 128 KiB is then a fresh mmap with page faults, and numpy/torch work on
-# such arrays ran 8x slower in a worker than in the parent (docs/results.md, issue 16). Unset it.
+# such arrays ran 8-10x slower in a worker than in the parent (docs/results.md, issue 16). Unset it in
+# the nanny's configuration and in this process's environment, which workers inherit (a nanny writes
+# its pre-spawn variables into the parent's os.environ and never takes them out).
 NANNY_UNSET = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 INSTALL_HINT = "--workers/--scheduler need Dask: pip install 'spikecount[dist]'"
 
@@ -162,6 +165,7 @@ class _connect:
             except OSError as e:
                 raise ValueError(f"--scheduler {self.scheduler}: cannot connect ({e})") from None
         else:
+            os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
             with dask.config.set(NANNY_UNSET):
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None, env=WORKER_ENV,
