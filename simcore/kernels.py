@@ -28,7 +28,7 @@ import numpy as np
 from simcore import encoding
 from simcore.decode import best_index
 from simcore.delivery import csr_async, csr_sync, dense_async, dense_sync, runs_async, runs_sync
-from simcore.neuron_kernels import fire, init_population, neuron, step_start
+from simcore.neuron_kernels import fire, fire_all, init_population, neuron, step_start
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
 
@@ -45,7 +45,23 @@ KernelOutputs = namedtuple("KernelOutputs", ["counts", "membrane", "sops", "trac
 
 # ------------------------------------------------------------------ input
 @numba.njit(cache=True, inline="always")
-def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos):
+def _bernoulli_step(key, t, nz, lim, hit, nnz, spk, pos, cnt, off):
+    """Step t of Bernoulli input: the draws of the nnz non-zero inputs (a vectorised pass of the
+    counter hash, :func:`encoding.spikes_at`), then their events appended in ascending index
+    without branches; returns pos."""
+    for q in range(nnz):
+        hit[q] = encoding.spikes_at(key, t, nz[q], lim[q])
+    for q in range(nnz):
+        i = nz[q]
+        h = hit[q]
+        spk[pos] = i  # overwritten by the next event unless i spikes (the bucket has room: pos < its end)
+        pos += h
+        cnt[off + i] += h
+    return pos
+
+
+@numba.njit(cache=True, inline="always")
+def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, lim, hit, pos):
     """Write sample s's input events into the buckets of the input population; returns pos."""
     off = tb.offsets[tb.inp]
     n = tb.sizes[tb.inp]
@@ -60,18 +76,15 @@ def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos):
             gv[i] = x
             if x != 0.0:
                 nz[nnz] = i
+                if inp.kind == BERNOULLI:
+                    lim[nnz] = encoding.draw_limit(x)  # 0 < x <= 1
                 nnz += 1
     key = inp.keys[s]
     t_in = inp.T if inp.T < steps else steps
     for t in range(steps):
         if t < t_in:
             if inp.kind == BERNOULLI:
-                for q in range(nnz):
-                    i = nz[q]
-                    if encoding.uniform(key, t, i) < inp.p[s, i]:
-                        spk[pos] = i
-                        pos += 1
-                        cnt[off + i] += 1
+                pos = _bernoulli_step(key, t, nz, lim, hit, nnz, spk, pos, cnt, off)
             elif inp.kind == TRAINS:
                 for i in range(n):
                     if inp.trains[s, t, i]:
@@ -90,16 +103,22 @@ def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos):
 
 # ------------------------------------------------------------------ sync delivery
 @numba.njit(cache=True, inline="always")
-def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos):
-    """Sync threshold check of the population in ascending C-order index; appends spikes, returns pos."""
+def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos, fl):
+    """Sync threshold check of the population, firings appended in ascending C-order index: a
+    vectorised "any at threshold" count first (most steps of most populations fire nobody); then a
+    plain scan, or for a channel-last population one vectorised :func:`fire_all` pass and a
+    branch-free gather of its flags in C order. fl: uint8 scratch of len(Vp). Returns pos."""
     fire_at = nr[0]
+    nf = 0
+    for j in range(Vp.shape[0]):
+        nf += Vp[j] >= fire_at
+    if nf == 0:
+        return pos
     if perm:
+        fire_all(Vp, cp, fl, nr)
         for q in range(Vp.shape[0]):
-            j = pp[q] - off
-            if Vp[j] >= fire_at:
-                fire(Vp, cp, j, nr)
-                spk[pos] = q
-                pos += 1
+            spk[pos] = q  # kept only if q fired (the bucket has room: pos < its end)
+            pos += fl[pp[q] - off]
     else:
         for j in range(Vp.shape[0]):
             if Vp[j] >= fire_at:
@@ -111,7 +130,7 @@ def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos):
 
 # Deliberately separate from _population_async: sync delivery adds then fires once a step; no shared loop without cost.
 @numba.njit(cache=True)
-def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
+def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, out):
     """All steps of neuron population p (sync): integrate every delivered spike, then check; returns pos."""
     off, n = tb.offsets[p], tb.sizes[p]
     nr = neuron(tb, p)
@@ -138,7 +157,7 @@ def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
             else:
                 nsop = csr_sync(Vp, tb, k, spk, e0, e1, gv, graded)
             out.sops[s, src] += nsop
-        pos = _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos)
+        pos = _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos, fl)
         sptr[pb + t + 1] = pos
         if p == tb.outp:
             out.trace[s, t] = best_index(cp, Vp, 0, n)
@@ -230,17 +249,20 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     sptr = np.zeros(n_pop * (steps + 1), dtype=np.int64)
     gv = np.zeros(D, dtype=np.float64)
     nz = np.zeros(D, dtype=np.int32)
+    lim = np.zeros(D, dtype=np.uint64)  # Bernoulli: draw limits of the non-zero inputs
+    hit = np.zeros(D, dtype=np.uint8)
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
     fb = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async dense batch: which spike fired j
+    fl = np.zeros(max(1, tb.sizes.max()), dtype=np.uint8)  # sync: which neurons fired this step
     for s in range(s0, s1):
         for p in range(n_pop):
             pos = steps * tb.offsets[p]
             if p == tb.inp:
-                _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos)
+                _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, lim, hit, pos)
             elif async_mode:
                 _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, pos, out)
             else:
-                _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out)
+                _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, out)
         _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)
 
 

@@ -5,13 +5,13 @@ read from :class:`simcore.compiler.KernelTables` by :func:`neuron`. The threshol
 ``V >= fire_at``: ``fire_at`` is the threshold for ">=" and the next float above it for ">" (for
 finite floats ``V > th`` iff ``V >= nextafter(th, +inf)``: exact, one comparison form for both).
 A new neuron option goes into the record (``compiler._neuron_arrays``, :func:`neuron`) and into
-:func:`step_start` / :func:`fire`.
+:func:`step_start` / :func:`fire` / :func:`fire_all`.
 """
 from __future__ import annotations
 
 import numba
 
-__all__ = ["neuron", "init_population", "step_start", "fire"]
+__all__ = ["neuron", "init_population", "step_start", "fire", "fire_all"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -49,3 +49,20 @@ def fire(Vp, cp, j, nr):
     else:
         Vp[j] -= nr[1]
     cp[j] += 1
+
+
+@numba.njit(cache=True, inline="always")
+def fire_all(Vp, cp, fl, nr):
+    """Sync check of a whole population in one vectorised pass: every neuron with V >= fire_at
+    fires (the reset and count of :func:`fire`, as a select); fl[j] = 1 if j fired, else 0.
+    Returns the number fired."""
+    fire_at, th, to_value, v_reset = nr[0], nr[1], nr[2], nr[3]
+    nf = 0
+    for j in range(Vp.shape[0]):
+        v = Vp[j]
+        f = v >= fire_at
+        Vp[j] = (v_reset if to_value else v - th) if f else v
+        cp[j] += f
+        fl[j] = f
+        nf += f
+    return nf
