@@ -176,7 +176,7 @@ def simulate(net: Network, intensity=None, T: int = 50, seed: int = 0, *, trains
     steps = int(steps)
     P, total = len(comp.names), int(comp.offsets[-1])
     rN, rT = (N, steps * total) if record_raster else (1, 1)
-    out = KernelOutputs(counts=np.zeros((N, total), dtype=np.int32), membrane=np.zeros((N, total)),
+    out = KernelOutputs(counts=np.zeros(N * total, dtype=np.int32), membrane=np.zeros(N * total),
                         sops=np.zeros((N, P), dtype=np.int64), trace=np.zeros((N, steps), dtype=np.int64),
                         r_idx=np.zeros((rN, rT), dtype=np.int32),
                         r_ptr=np.zeros((rN, P * (steps + 1) if record_raster else 1), dtype=np.int64))
@@ -190,11 +190,11 @@ def simulate(net: Network, intensity=None, T: int = 50, seed: int = 0, *, trains
     finally:
         numba.set_num_threads(old_threads)
     res_counts, res_mem, res_sops = {}, {}, {}
-    for k, name in enumerate(comp.names):
-        sl = slice(int(comp.offsets[k]), int(comp.offsets[k + 1]))
-        res_counts[name] = out.counts[:, sl].copy()
+    for k, name in enumerate(comp.names):  # contiguous (N, n) views of the population-major blocks
+        sl = slice(N * int(comp.offsets[k]), N * int(comp.offsets[k + 1]))
+        res_counts[name] = out.counts[sl].reshape(N, int(comp.sizes[k]))
         if k != comp.input_index:
-            res_mem[name] = out.membrane[:, sl].copy()
+            res_mem[name] = out.membrane[sl].reshape(N, int(comp.sizes[k]))
         if np.any(comp.p_src == k):
             res_sops[name] = out.sops[:, k].copy()
     name_out = comp.names[comp.output_index]

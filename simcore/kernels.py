@@ -38,7 +38,8 @@ _DENSE, _RUNS = 1, 2  # compiler p_kind codes (0: CSR)
 # kind: BERNOULLI/TRAINS/ANALOG; p: (N, D) spike probabilities or analog values; keys: (N,) uint64
 # generator keys; trains: (N, T, D) bool (TRAINS only); T: input steps.
 KernelInput = namedtuple("KernelInput", ["kind", "p", "keys", "trains", "T"])
-# counts (N, total) int32, membrane (N, total) float64 (C order), sops (N, P) int64, trace (N, steps)
+# counts (N * total,) int32 and membrane (N * total,) float64: population p's (N, n_p) C-order block
+# starts at N * offsets[p] (so each population is a contiguous view, no copy); sops (N, P) int64, trace (N, steps)
 # int64; r_idx (N, steps*total) int32 / r_ptr (N, P*(steps+1)) int64 when recording rasters.
 KernelOutputs = namedtuple("KernelOutputs", ["counts", "membrane", "sops", "trace", "r_idx", "r_ptr"])
 
@@ -223,12 +224,17 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
 # ------------------------------------------------------------------ driver
 @numba.njit(cache=True, inline="always")
 def _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster):
-    """Copy sample s's counts and potentials (C order) and, if asked, its buckets."""
-    total = tb.offsets[tb.sizes.shape[0]]
-    for j in range(total):
-        out.counts[s, j] = cnt[tb.perm_all[j]]
-        out.membrane[s, j] = V[tb.perm_all[j]]
+    """Copy sample s's counts and potentials (C order, population-major blocks of ``out``) and, if
+    asked, its buckets."""
+    N = out.trace.shape[0]
+    for p in range(tb.sizes.shape[0]):
+        o, n = tb.offsets[p], tb.sizes[p]
+        base = N * o + s * n
+        for j in range(n):
+            out.counts[base + j] = cnt[tb.perm_all[o + j]]
+            out.membrane[base + j] = V[tb.perm_all[o + j]]
     if record_raster:
+        total = tb.offsets[tb.sizes.shape[0]]
         for j in range(steps * total):
             out.r_idx[s, j] = spk[j]
         for j in range(sptr.shape[0]):
@@ -271,6 +277,6 @@ def run_samples(tb, inp, out, steps, async_mode, record_raster, nchunks):
     """Simulate every sample (rows of ``out``) for ``steps`` steps, samples split into ``nchunks``
     chunks run in parallel threads. (The chunk is a separate, not inlined, function: numba's parfor
     pass loses writes through a namedtuple's arrays made directly in a prange body.)"""
-    N = out.counts.shape[0]
+    N = out.trace.shape[0]
     for c in numba.prange(nchunks):
         _run_chunk(tb, inp, out, steps, async_mode, record_raster, c * N // nchunks, (c + 1) * N // nchunks)
