@@ -61,6 +61,9 @@ into ascending C-order index. Async dense rows go eight spikes per pass: each ne
 eight adds in order and is flagged if it reached threshold after any of them; flagged neurons are
 redone spike by spike and their firings appended by causing spike, then ascending index. Weights
 are stored as float32 when every compiled weight is exactly a float32 (all arithmetic is float64).
+Bernoulli draws compare the counter hash with an integer limit (:func:`simcore.encoding.draw_limit`,
+exactly ``uniform < p``), vectorised over the non-zero inputs; a sync population is first tested for
+any neuron at threshold in one vectorised pass.
 Samples run in parallel threads (``numba.prange``).
 """
 from __future__ import annotations
@@ -82,7 +85,9 @@ __all__ = ["simulate", "SimResult"]
 
 @dataclass
 class SimResult:
-    """Outputs of :func:`simulate` (arrays indexed by sample first)."""
+    """Outputs of :func:`simulate` (arrays indexed by sample first). The populations' counts (and
+    potentials) are C-contiguous views into one buffer per kind (written in place by the kernel, no
+    copy): keeping any one of them keeps that whole buffer alive."""
 
     counts: dict  # population -> (N, n) int32 (input: delivered input events per input neuron)
     membrane: dict  # neuron population -> (N, n) float64 final potentials
