@@ -1,12 +1,14 @@
 """The speed figures of issue 17 for two simcore versions in ONE process, on trained models.
 
-    PYTHONPATH=. python benchmarks/issue17_figures.py --old-root DIR [--old-package simcore_old]
-        [--mlp GRAPH_DIR] [--cnn GRAPH_DIR] [--n 10000] [--cnn-n 10000] [--check-n 10000]
-        [--cnn-check-n 1000] [--reps 3] [--modes sync,async] [--json FILE]
+    PYTHONPATH=. python benchmarks/issue17_figures.py (--old-commit REV | --old-root DIR)
+        [--mlp MODEL_OR_GRAPH_DIR] [--cnn MODEL_OR_GRAPH_DIR] [--n 10000] [--cnn-n 10000]
+        [--check-n 10000] [--cnn-check-n 1000] [--reps 3] [--modes sync,async] [--json FILE]
 
-``GRAPH_DIR``: a simcore graph directory (``spikecount export --model /work/models/mlp_T50 --out
-DIR``), loaded by each version's own ``load_network``. ``DIR`` holds an older ``simcore`` copied
-as ``--old-package`` (see :mod:`compare_simcore`). For every (network, mode): old and new must give
+``--mlp`` / ``--cnn``: a trained model directory (exported to a simcore graph in a temporary
+directory) or a graph directory; each version loads the graph with its own ``load_network``. The
+old version is ``simcore`` at git revision ``REV`` of this checkout, copied to a temporary
+``simcore_old`` package with its imports renamed, or a copy made beforehand in ``DIR`` (package
+``--old-package``, see :mod:`compare_simcore`). For every (network, mode): old and new must give
 identical counts, final potentials (bit for bit), SOPs, predictions and prediction traces on the
 first ``--check-n`` (MLP) / ``--cnn-check-n`` (CNN) MNIST test images; then ``--reps``
 repetitions alternate old/new (order swapped every repetition) on ``--n`` / ``--cnn-n`` images.
@@ -20,8 +22,12 @@ import argparse
 import importlib
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +40,30 @@ from bench_simcore import MNIST  # noqa: E402
 from compare_simcore import identical, timed  # noqa: E402
 
 TEST_SET = 10000
+
+
+def old_copy(rev: str, root: Path, package: str = "simcore_old") -> Path:
+    """``simcore`` at git revision ``rev`` written to ``root/package`` with its imports renamed."""
+    repo = os.path.join(HERE, "..")
+    names = subprocess.run(["git", "ls-tree", "--name-only", rev, "simcore/"], cwd=repo, check=True,
+                           capture_output=True, text=True).stdout.split()
+    (root / package).mkdir(parents=True)
+    for name in names:
+        text = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=repo, check=True, capture_output=True,
+                              text=True).stdout
+        text = re.sub(r"\bsimcore\.", f"{package}.", text)
+        text = re.sub(r"\b(from|import) simcore\b", rf"\1 {package}", text)
+        (root / package / os.path.basename(name)).write_text(text)
+    return root
+
+
+def graph_dir(path: str, tmp: Path, name: str) -> str:
+    """A graph directory: ``path`` itself, or the export of the trained model directory ``path``."""
+    if (Path(path) / "graph.json").is_file():
+        return path
+    from learning.export import export_model
+
+    return str(export_model(path, tmp / name))
 
 
 def measure(mods, nets, x, xc, T, mode, reps) -> dict:
@@ -54,12 +84,14 @@ def summary(row: dict, n: int) -> dict:
                 old_test_set_s=med["old"] * TEST_SET / n, new_test_set_s=med["new"] * TEST_SET / n)
 
 
-def main(argv=None) -> int:
+def parse(argv) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--old-root", required=True)
+    old = ap.add_mutually_exclusive_group(required=True)
+    old.add_argument("--old-commit", help="git revision of the old simcore (copied to a temporary package)")
+    old.add_argument("--old-root", help="directory holding a renamed copy of the old simcore")
     ap.add_argument("--old-package", default="simcore_old")
-    ap.add_argument("--mlp", default="/tmp/perf-sync/graphs/mlp", help="graph directory of the trained MLP")
-    ap.add_argument("--cnn", default="/tmp/perf-sync/graphs/cnn", help="graph directory of the trained CNN")
+    ap.add_argument("--mlp", default="/work/models/mlp_T50", help="trained MLP (model or graph directory)")
+    ap.add_argument("--cnn", default="/work/models/cnn_T50", help="trained CNN (model or graph directory)")
     ap.add_argument("--n", type=int, default=TEST_SET, help="MLP images timed")
     ap.add_argument("--cnn-n", type=int, default=TEST_SET, help="CNN images timed")
     ap.add_argument("--check-n", type=int, default=TEST_SET, help="MLP images compared old vs new")
@@ -69,18 +101,23 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", default="sync,async")
     ap.add_argument("--data-dir", default=MNIST)
     ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
-    sys.path.insert(0, args.old_root)
+    return ap.parse_args(argv)
+
+
+def run(args, tmp: Path) -> list:
+    """Measure every (network, mode) of ``args`` (temporary files under ``tmp``); prints and returns the rows."""
+    root = old_copy(args.old_commit, tmp / "old", args.old_package) if args.old_commit else Path(args.old_root)
+    sys.path.insert(0, str(root))
     mods = {"old": importlib.import_module(args.old_package), "new": simcore}
     from learning.datasets import load_dataset
 
     d = load_dataset("mnist", "test", args.data_dir, limit=max(args.n, args.cnn_n, args.check_n, args.cnn_check_n))
     images = np.asarray(d.x, dtype=np.float64).reshape(len(d.y), -1)
-    load0 = os.getloadavg()
     rows = []
     for kind, path, n, nc in (("mlp", args.mlp, args.n, args.check_n), ("cnn", args.cnn, args.cnn_n, args.cnn_check_n)):
         if not path:
             continue
+        path = graph_dir(path, tmp, kind)
         nets = {who: mod.load_network(path) for who, mod in mods.items()}
         for mode in args.modes.split(","):
             row = summary(measure(mods, nets, images[:n], images[:nc], args.T, mode, args.reps), n)
@@ -88,6 +125,14 @@ def main(argv=None) -> int:
             print(f"{kind} {mode:5s} N={n:5d}: old {row['old_median_s']:.3f} s, new {row['new_median_s']:.3f} s "
                   f"(medians of {args.reps}; test set {row['old_test_set_s']:.2f} s / {row['new_test_set_s']:.2f} s), "
                   f"paired new/old {row['paired_ratio_median']:.3f}; identical on {nc}: {row['identical']}", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    load0 = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="issue17_") as tmp:
+        rows = run(args, Path(tmp))
     for kind in ("mlp", "cnn"):
         by = {r["mode"]: r for r in rows if r["network"] == kind}
         if "sync" in by and "async" in by:
