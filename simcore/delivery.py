@@ -62,28 +62,51 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
     return (e1 - e0) * n
 
 
+@numba.njit(cache=True, inline="always")
+def _same_runs(tb, a0, a1, b0, b1):
+    """Runs a0:a1 and b0:b1 reach the same targets with the same weights (e.g. two sources pooled
+    into one input of a conv)."""
+    if a1 - a0 != b1 - b0:
+        return False
+    for q in range(a1 - a0):
+        if (tb.run_tgt_all[a0 + q] != tb.run_tgt_all[b0 + q] or tb.run_w_all[a0 + q] != tb.run_w_all[b0 + q]
+                or tb.run_len_all[a0 + q] != tb.run_len_all[b0 + q]):
+            return False
+    return True
+
+
 # Deliberately separate from csr_sync: contiguous conv runs (slice adds) vs scattered CSR rows are distinct hot loops.
 @numba.njit(cache=True, inline="always")
 def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
-    """Add the conv runs of spikes spk[e0:e1] (channel-last target); returns SOPs."""
+    """Add the conv runs of spikes spk[e0:e1] (channel-last target); returns SOPs. Two consecutive
+    binary spikes with the same runs go in one pass, ``(V + w) + w`` (the same two roundings)."""
     rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
     nsop = 0
-    for e in range(e0, e1):
+    e = e0
+    while e < e1:
         i = spk[e]
-        r0 = tb.run_ptr_all[rp + i]
-        r1 = tb.run_ptr_all[rp + i + 1]
+        r0 = ro + tb.run_ptr_all[rp + i]
+        r1 = ro + tb.run_ptr_all[rp + i + 1]
+        two = False
+        if not graded and e + 1 < e1:
+            i2 = spk[e + 1]
+            two = _same_runs(tb, r0, r1, ro + tb.run_ptr_all[rp + i2], ro + tb.run_ptr_all[rp + i2 + 1])
         x = gv[i] if graded else 1.0
-        for r in range(ro + r0, ro + r1):
+        for r in range(r0, r1):
             L = tb.run_len_all[r]
-            nsop += L
+            nsop += 2 * L if two else L
             Vr = Vp[tb.run_tgt_all[r]:tb.run_tgt_all[r] + L]
             Wr = tb.w_all[wb + tb.run_w_all[r]:wb + tb.run_w_all[r] + L]
             if graded:
                 for o in range(L):
                     Vr[o] += x * Wr[o]
+            elif two:
+                for o in range(L):
+                    Vr[o] = (Vr[o] + Wr[o]) + Wr[o]
             else:
                 for o in range(L):
                     Vr[o] += Wr[o]
+        e += 2 if two else 1
     return nsop
 
 

@@ -49,6 +49,7 @@ _S31 = np.uint64(31)
 _S32 = np.uint64(32)
 _S11 = np.uint64(11)
 _TWO_M53 = 2.0**-53
+_LOW11 = np.uint64(0x7FF)
 
 
 @numba.njit(cache=True, inline="always")
@@ -73,17 +74,22 @@ def uniform(key, t, i):
 
 
 @numba.njit(cache=True, inline="always")
-def draw_threshold(p):
-    """Integer form of ``uniform(key, t, i) < p`` for ``0 < p < 1``: the same draw is a spike iff
-    ``mix(key ^ counter) < draw_threshold(p)``. Exact: with ``m = mix(...) >> 11`` (an integer below
-    2**53), ``m * 2**-53 < p`` iff ``m < ceil(p * 2**53)`` iff ``mix(...) < ceil(p * 2**53) << 11``;
-    no integer-to-float conversion per draw."""
-    return np.uint64(np.ceil(p * 9007199254740992.0)) << _S11
+def draw_limit(p):
+    """Integer form of ``uniform(key, t, i) < p`` for ``0 < p <= 1``: the same draw is a spike iff
+    ``mix(key ^ counter) <= draw_limit(p)`` (one integer comparison per draw, no conversion).
+
+    Exact: ``uniform = m * 2**-53`` with the integer ``m = mix(...) >> 11 < 2**53`` (exact float64).
+    ``p * 2**53`` is exact (a power-of-two scaling of a float64 in (0, 1]), so with the integer
+    ``c = ceil(p * 2**53)`` (``1 <= c <= 2**53``): ``m * 2**-53 < p`` iff ``m < p * 2**53`` iff
+    ``m <= c - 1`` iff ``mix(...) <= (c - 1) * 2**11 + (2**11 - 1)`` (the low 11 bits are free), the
+    returned limit, below 2**64 (p = 1 gives 2**64 - 1: always a spike, as ``u < 1`` always)."""
+    return (np.uint64(np.ceil(p * 9007199254740992.0) - 1.0) << _S11) | _LOW11
 
 
 @numba.njit(cache=True, inline="always")
-def _spikes(key, t, i, threshold):
-    return _mix(key ^ ((np.uint64(t) << _S32) | np.uint64(i))) < threshold
+def spikes_at(key, t, i, limit):
+    """Input ``i`` spikes at step ``t`` (``limit = draw_limit(p_i)``; same draw as :func:`uniform`)."""
+    return _mix(key ^ ((np.uint64(t) << _S32) | np.uint64(i))) <= limit
 
 
 def validate_intensity(intensity: np.ndarray, max_rate: float = 1.0) -> np.ndarray:
@@ -139,9 +145,9 @@ def _trains_kernel(x, max_rate, keys, T, out):
                 for t in range(T):
                     out[s, t, i] = 1
             elif pi > 0.0:
-                threshold = draw_threshold(pi)
+                limit = draw_limit(pi)
                 for t in range(T):
-                    if _spikes(key, t, i, threshold):
+                    if spikes_at(key, t, i, limit):
                         out[s, t, i] = 1
 
 
@@ -156,10 +162,10 @@ def _counts_kernel(x, max_rate, keys, T, out):
             if pi >= 1.0:
                 out[s, i] = T
             elif pi > 0.0:
-                threshold = draw_threshold(pi)
+                limit = draw_limit(pi)
                 c = 0
                 for t in range(T):
-                    c += _spikes(key, t, i, threshold)
+                    c += spikes_at(key, t, i, limit)
                 out[s, i] = c
 
 

@@ -63,6 +63,9 @@ into ascending C-order index. Async dense rows go eight spikes per pass: each ne
 eight adds in order and is flagged if it reached threshold after any of them; flagged neurons are
 redone spike by spike and their firings appended by causing spike, then ascending index. Weights
 are stored as float32 when every compiled weight is exactly a float32 (all arithmetic is float64).
+Bernoulli draws compare the counter hash with an integer limit (:func:`simcore.encoding.draw_limit`,
+exactly ``uniform < p``), vectorised over the non-zero inputs; a sync population is first tested for
+any neuron at threshold in one vectorised pass.
 Samples run in parallel threads (``numba.prange``).
 """
 from __future__ import annotations
@@ -84,7 +87,9 @@ __all__ = ["simulate", "SimResult"]
 
 @dataclass
 class SimResult:
-    """Outputs of :func:`simulate` (arrays indexed by sample first)."""
+    """Outputs of :func:`simulate` (arrays indexed by sample first). The populations' counts (and
+    potentials) are C-contiguous views into one buffer per kind (written in place by the kernel, no
+    copy): keeping any one of them keeps that whole buffer alive."""
 
     counts: dict  # population -> (N, n) int32 (input: delivered input events per input neuron)
     membrane: dict  # neuron population -> (N, n) float64 final potentials
@@ -178,7 +183,7 @@ def simulate(net: Network, intensity=None, T: int = 50, seed: int = 0, *, trains
     steps = int(steps)
     P, total = len(comp.names), int(comp.offsets[-1])
     rN, rT = (N, steps * total) if record_raster else (1, 1)
-    out = KernelOutputs(counts=np.zeros((N, total), dtype=np.int32), membrane=np.zeros((N, total)),
+    out = KernelOutputs(counts=np.zeros(N * total, dtype=np.int32), membrane=np.zeros(N * total),
                         sops=np.zeros((N, P), dtype=np.int64), trace=np.zeros((N, steps), dtype=np.int64),
                         r_idx=np.zeros((rN, rT), dtype=np.int32),
                         r_ptr=np.zeros((rN, P * (steps + 1) if record_raster else 1), dtype=np.int64))
@@ -192,11 +197,11 @@ def simulate(net: Network, intensity=None, T: int = 50, seed: int = 0, *, trains
     finally:
         numba.set_num_threads(old_threads)
     res_counts, res_mem, res_sops = {}, {}, {}
-    for k, name in enumerate(comp.names):
-        sl = slice(int(comp.offsets[k]), int(comp.offsets[k + 1]))
-        res_counts[name] = out.counts[:, sl].copy()
+    for k, name in enumerate(comp.names):  # contiguous (N, n) views of the population-major blocks
+        sl = slice(N * int(comp.offsets[k]), N * int(comp.offsets[k + 1]))
+        res_counts[name] = out.counts[sl].reshape(N, int(comp.sizes[k]))
         if k != comp.input_index:
-            res_mem[name] = out.membrane[:, sl].copy()
+            res_mem[name] = out.membrane[sl].reshape(N, int(comp.sizes[k]))
         if np.any(comp.p_src == k):
             res_sops[name] = out.sops[:, k].copy()
     name_out = comp.names[comp.output_index]

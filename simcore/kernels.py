@@ -28,7 +28,7 @@ import numpy as np
 from simcore import encoding
 from simcore.decode import best_index
 from simcore.delivery import csr_async, csr_sync, dense_async, dense_sync, runs_async, runs_sync
-from simcore.neuron_kernels import fire, init_population, neuron, step_start
+from simcore.neuron_kernels import fire, fire_all, init_population, neuron, step_start
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
 
@@ -38,14 +38,31 @@ _DENSE, _RUNS = 1, 2  # compiler p_kind codes (0: CSR)
 # kind: BERNOULLI/TRAINS/ANALOG; p: (N, D) spike probabilities or analog values; keys: (N,) uint64
 # generator keys; trains: (N, T, D) bool (TRAINS only); T: input steps.
 KernelInput = namedtuple("KernelInput", ["kind", "p", "keys", "trains", "T"])
-# counts (N, total) int32, membrane (N, total) float64 (C order), sops (N, P) int64, trace (N, steps)
+# counts (N * total,) int32 and membrane (N * total,) float64: population p's (N, n_p) C-order block
+# starts at N * offsets[p] (so each population is a contiguous view, no copy); sops (N, P) int64, trace (N, steps)
 # int64; r_idx (N, steps*total) int32 / r_ptr (N, P*(steps+1)) int64 when recording rasters.
 KernelOutputs = namedtuple("KernelOutputs", ["counts", "membrane", "sops", "trace", "r_idx", "r_ptr"])
 
 
 # ------------------------------------------------------------------ input
 @numba.njit(cache=True, inline="always")
-def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos):
+def _bernoulli_step(key, t, nz, lim, hit, nnz, spk, pos, cnt, off):
+    """Step t of Bernoulli input: the draws of the nnz non-zero inputs (a vectorised pass of the
+    counter hash, :func:`encoding.spikes_at`), then their events appended in ascending index
+    without branches; returns pos."""
+    for q in range(nnz):
+        hit[q] = encoding.spikes_at(key, t, nz[q], lim[q])
+    for q in range(nnz):
+        i = nz[q]
+        h = hit[q]
+        spk[pos] = i  # overwritten by the next event unless i spikes (the bucket has room: pos < its end)
+        pos += h
+        cnt[off + i] += h
+    return pos
+
+
+@numba.njit(cache=True, inline="always")
+def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, lim, hit, pos):
     """Write sample s's input events into the buckets of the input population; returns pos."""
     off = tb.offsets[tb.inp]
     n = tb.sizes[tb.inp]
@@ -60,18 +77,15 @@ def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos):
             gv[i] = x
             if x != 0.0:
                 nz[nnz] = i
+                if inp.kind == BERNOULLI:
+                    lim[nnz] = encoding.draw_limit(x)  # 0 < x <= 1
                 nnz += 1
     key = inp.keys[s]
     t_in = inp.T if inp.T < steps else steps
     for t in range(steps):
         if t < t_in:
             if inp.kind == BERNOULLI:
-                for q in range(nnz):
-                    i = nz[q]
-                    if encoding.uniform(key, t, i) < inp.p[s, i]:
-                        spk[pos] = i
-                        pos += 1
-                        cnt[off + i] += 1
+                pos = _bernoulli_step(key, t, nz, lim, hit, nnz, spk, pos, cnt, off)
             elif inp.kind == TRAINS:
                 for i in range(n):
                     if inp.trains[s, t, i]:
@@ -90,16 +104,22 @@ def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos):
 
 # ------------------------------------------------------------------ sync delivery
 @numba.njit(cache=True, inline="always")
-def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos):
-    """Sync threshold check of the population in ascending C-order index; appends spikes, returns pos."""
+def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos, fl):
+    """Sync threshold check of the population, firings appended in ascending C-order index: a
+    vectorised "any at threshold" count first (most steps of most populations fire nobody); then a
+    plain scan, or for a channel-last population one vectorised :func:`fire_all` pass and a
+    branch-free gather of its flags in C order. fl: uint8 scratch of len(Vp). Returns pos."""
     fire_at = nr[0]
+    nf = 0
+    for j in range(Vp.shape[0]):
+        nf += Vp[j] >= fire_at
+    if nf == 0:
+        return pos
     if perm:
+        fire_all(Vp, cp, fl, nr)
         for q in range(Vp.shape[0]):
-            j = pp[q] - off
-            if Vp[j] >= fire_at:
-                fire(Vp, cp, j, nr)
-                spk[pos] = q
-                pos += 1
+            spk[pos] = q  # kept only if q fired (the bucket has room: pos < its end)
+            pos += fl[pp[q] - off]
     else:
         for j in range(Vp.shape[0]):
             if Vp[j] >= fire_at:
@@ -111,7 +131,7 @@ def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos):
 
 # Deliberately separate from _population_async: sync delivery adds then fires once a step; no shared loop without cost.
 @numba.njit(cache=True)
-def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
+def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, out):
     """All steps of neuron population p (sync): integrate every delivered spike, then check; returns pos."""
     off, n = tb.offsets[p], tb.sizes[p]
     nr = neuron(tb, p)
@@ -138,7 +158,7 @@ def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
             else:
                 nsop = csr_sync(Vp, tb, k, spk, e0, e1, gv, graded)
             out.sops[s, src] += nsop
-        pos = _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos)
+        pos = _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos, fl)
         sptr[pb + t + 1] = pos
         if p == tb.outp:
             out.trace[s, t] = best_index(cp, Vp, 0, n)
@@ -204,12 +224,17 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
 # ------------------------------------------------------------------ driver
 @numba.njit(cache=True, inline="always")
 def _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster):
-    """Copy sample s's counts and potentials (C order) and, if asked, its buckets."""
-    total = tb.offsets[tb.sizes.shape[0]]
-    for j in range(total):
-        out.counts[s, j] = cnt[tb.perm_all[j]]
-        out.membrane[s, j] = V[tb.perm_all[j]]
+    """Copy sample s's counts and potentials (C order, population-major blocks of ``out``) and, if
+    asked, its buckets."""
+    N = out.trace.shape[0]
+    for p in range(tb.sizes.shape[0]):
+        o, n = tb.offsets[p], tb.sizes[p]
+        base = N * o + s * n
+        for j in range(n):
+            out.counts[base + j] = cnt[tb.perm_all[o + j]]
+            out.membrane[base + j] = V[tb.perm_all[o + j]]
     if record_raster:
+        total = tb.offsets[tb.sizes.shape[0]]
         for j in range(steps * total):
             out.r_idx[s, j] = spk[j]
         for j in range(sptr.shape[0]):
@@ -230,17 +255,20 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     sptr = np.zeros(n_pop * (steps + 1), dtype=np.int64)
     gv = np.zeros(D, dtype=np.float64)
     nz = np.zeros(D, dtype=np.int32)
+    lim = np.zeros(D, dtype=np.uint64)  # Bernoulli: draw limits of the non-zero inputs
+    hit = np.zeros(D, dtype=np.uint8)
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
     fb = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async dense batch: which spike fired j
+    fl = np.zeros(max(1, tb.sizes.max()), dtype=np.uint8)  # sync: which neurons fired this step
     for s in range(s0, s1):
         for p in range(n_pop):
             pos = steps * tb.offsets[p]
             if p == tb.inp:
-                _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, pos)
+                _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, lim, hit, pos)
             elif async_mode:
                 _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, pos, out)
             else:
-                _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out)
+                _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, out)
         _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)
 
 
@@ -249,6 +277,6 @@ def run_samples(tb, inp, out, steps, async_mode, record_raster, nchunks):
     """Simulate every sample (rows of ``out``) for ``steps`` steps, samples split into ``nchunks``
     chunks run in parallel threads. (The chunk is a separate, not inlined, function: numba's parfor
     pass loses writes through a namedtuple's arrays made directly in a prange body.)"""
-    N = out.counts.shape[0]
+    N = out.trace.shape[0]
     for c in numba.prange(nchunks):
         _run_chunk(tb, inp, out, steps, async_mode, record_raster, c * N // nchunks, (c + 1) * N // nchunks)

@@ -8,13 +8,13 @@ both). With ``unleaked`` (reset_leak "unleaked") a firing neuron keeps its poten
 threshold comes off at the next step's start, after the leak: the neurons it applies to are the
 population's previous bucket (the spikes it emitted at step t - 1), so no extra state is kept.
 A new neuron option goes into the record (``compiler._neuron_arrays``, :func:`neuron`) and into
-:func:`step_start` / :func:`after_fire`.
+:func:`step_start` / :func:`after_fire` / :func:`fire_all`.
 """
 from __future__ import annotations
 
 import numba
 
-__all__ = ["neuron", "init_population", "step_start", "after_fire", "fire"]
+__all__ = ["neuron", "init_population", "step_start", "after_fire", "fire", "fire_all"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -66,3 +66,20 @@ def fire(Vp, cp, j, nr):
     """Neuron j fires: reset (:func:`after_fire`) and count the spike."""
     Vp[j] = after_fire(Vp[j], nr)
     cp[j] += 1
+
+
+@numba.njit(cache=True, inline="always")
+def fire_all(Vp, cp, fl, nr):
+    """Sync check of a whole population in one vectorised pass: every neuron with V >= fire_at
+    fires (:func:`after_fire` and the count of :func:`fire`, as a select); fl[j] = 1 if j fired, else 0.
+    Returns the number fired."""
+    fire_at = nr[0]
+    nf = 0
+    for j in range(Vp.shape[0]):
+        v = Vp[j]
+        f = v >= fire_at
+        Vp[j] = after_fire(v, nr) if f else v
+        cp[j] += f
+        fl[j] = f
+        nf += f
+    return nf

@@ -53,6 +53,32 @@ def test_integer_threshold_equals_float_rule_at_the_boundary():
         assert np.array_equal(encoding.bernoulli_counts(x, T, seed), ref.sum(1))
 
 
+def test_simulator_input_equals_float_rule_at_the_boundary():
+    # simcore regenerates the input with the integer draw limit: the same spikes as u < p for p a
+    # draw, one ulp either side, 1, the largest p below 1 and the smallest subnormal
+    from simcore import Dense, Network, simulate
+
+    seed, T, d = 11, 30, 8
+    u = (_mix(_mix(np.uint64(seed)) ^ np.uint64(0) ^ ((np.arange(T, dtype=np.uint64)[:, None] << np.uint64(32))
+                                                    | np.arange(d, dtype=np.uint64)[None]))
+         >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    picks = u[np.arange(d) % T, np.arange(d)]
+    extremes = np.array([1.0, np.nextafter(1, 0), 5e-324, 2.0**-53, 0.5, 0.0, 1.0, np.nextafter(2.0**-53, 1)])
+    net = Network()
+    net.add_input("input", (d,))
+    net.add_neurons("out", (1,))
+    net.connect("input", "out", [Dense(np.zeros((1, d)))])
+    x = np.stack([picks, np.nextafter(picks, 0), np.nextafter(picks, 1), extremes])
+    res = simulate(net, x, T=T, seed=seed, sample_ids=np.zeros(4, dtype=np.int64), record_raster=True)
+    ref = numpy_trains(x, T, seed, sample_ids=np.zeros(4, dtype=np.uint64))
+    np.testing.assert_array_equal(res.counts["input"], ref.sum(1))
+    for s in range(4):
+        times, idx = res.raster["input"][s]
+        rebuilt = np.zeros((T, d), bool)
+        rebuilt[times, idx] = True
+        assert np.array_equal(rebuilt, ref[s]) and np.all(np.diff(times * d + idx) > 0)  # ascending per step
+
+
 def test_trains_in_another_dtype_are_the_same_trains():
     x = np.random.default_rng(1).random((4, 30))
     ref = encoding.bernoulli_trains(x, 12, seed=3)

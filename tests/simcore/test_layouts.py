@@ -106,3 +106,34 @@ def test_analog_cnn_runs_equal_reference():
     _assert_same(res, *reference(net, inputs))
     res = simulate(net, x, T=6, encoding="analog", mode="async", record_raster=True)
     _assert_same(res, *reference_async(net, inputs))
+
+
+def test_pooled_pairs_in_one_pass_keep_the_rounding_order():
+    # c1 neurons pooled into one input that fire in the same step are delivered in one pass,
+    # (V + w) + w; with float weights (sums depend on the order) the conv runs into a channel-last c2
+    # must equal the CSR delivery (c2 as the output population: C order, synapse by synapse)
+    rng = np.random.default_rng(21)
+    w1 = rng.normal(0.0, 1.0, (4, 1, 3, 3)) + 1.5
+    w2 = rng.normal(0.0, 0.3, (3, 4, 3, 3))
+    w3 = rng.normal(0.0, 1.0, (2, 108))
+
+    def build(with_out: bool) -> Network:
+        net = Network()
+        net.add_input("input", (1, 18, 18))
+        net.add_neurons("c1", (4, 16, 16))
+        net.add_neurons("c2", (3, 6, 6), threshold=3.0)
+        net.connect("input", "c1", [Conv2d(w1)])
+        net.connect("c1", "c2", [AvgPool2d(2), Conv2d(w2)])
+        if with_out:
+            net.add_neurons("out", (2,))
+            net.connect("c2", "out", [Flatten(), Dense(w3)])
+        return net
+
+    runs, csr = build(True), build(False)
+    assert compile_network(runs).p_kind[1] == 2 and compile_network(csr).p_kind[1] == 0
+    trains = random_trains(rng, 3, 12, 324, p=0.7)
+    a, b = simulate(runs, trains=trains), simulate(csr, trains=trains)
+    assert a.counts["c1"].sum() > 500
+    for name in ("c1", "c2"):
+        np.testing.assert_array_equal(a.counts[name], b.counts[name])
+        np.testing.assert_array_equal(a.membrane[name].view(np.int64), b.membrane[name].view(np.int64))
