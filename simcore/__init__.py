@@ -19,6 +19,7 @@ Module map (dependencies point down the list; nothing here imports torch or the 
                  a sync/async pair here.
 * ``kernels``    the compiled driver over ``KernelTables``: input generation, one population's
                  steps (sync / async), the per-step decode, ``prange`` over sample chunks.
+* ``numba_cache``  keys the kernels' on-disk cache on the helper modules they inline too.
 * ``engine``     :func:`simulate` (the Python driver and the event-semantics contract) and
                  :class:`SimResult`. A new engine (another backend) takes a ``Compiled`` and must
                  reproduce this contract (tested like ``tests/simcore/test_neuron_options.py``).

@@ -25,10 +25,11 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-from simcore import encoding
+from simcore import decode, delivery, encoding, neuron_kernels
 from simcore.decode import best_index
 from simcore.delivery import csr_async, csr_sync, dense_async, dense_sync, runs_async, runs_sync
 from simcore.neuron_kernels import fire, fire_all, init_population, neuron, step_start
+from simcore.numba_cache import key_on_sources
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
 
@@ -280,3 +281,9 @@ def run_samples(tb, inp, out, steps, async_mode, record_raster, nchunks):
     N = out.trace.shape[0]
     for c in numba.prange(nchunks):
         _run_chunk(tb, inp, out, steps, async_mode, record_raster, c * N // nchunks, (c + 1) * N // nchunks)
+
+
+# The helpers above are inlined from other modules, which numba's cache key does not cover: key the
+# compiled functions on their sources too, so an edit there never runs stale machine code.
+SOURCES_TAG = key_on_sources((_population_sync, _population_async, _run_chunk, run_samples),
+                             (delivery, neuron_kernels, encoding, decode))
