@@ -16,7 +16,7 @@ from simcore.neuron_kernels import fire
 
 _CHUNK = 32  # async runs: targets per candidate flag (a merged run can hold hundreds)
 
-__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "dense_async", "runs_async", "csr_async"]
+__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "dense_async_scratch", "dense_async", "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -131,27 +131,28 @@ def add_flag(Vr, Wr, Tr, x, graded):
 def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
     """Eight dense rows in one vectorised pass: each neuron's running sum V + W1 + ... + W8 (the
     spike-by-spike roundings) is stored unless it reached tep (fire_at, or +inf once fired) after
-    some add; such a neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
+    some add (its running maximum reached tep); such a neuron keeps its V and gets fb[j] = 1
+    (else 0). Returns the number flagged."""
     nfl = 0
     for j in range(Vp.shape[0]):
         v0 = Vp[j]
-        t = tep[j]
         v = v0 + W1[j]
-        m = v >= t
+        mx = v
         v = v + W2[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W3[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W4[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W5[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W6[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W7[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W8[j]
-        m |= v >= t
+        mx = v if v > mx else mx
+        m = mx >= tep[j]
         Vp[j] = v0 if m else v
         fb[j] = m
         nfl += m
@@ -159,21 +160,49 @@ def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
 
 
 @numba.njit(cache=True, inline="always")
-def _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos):
-    """The neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
+def _flag1(Vp, tep, fb, W, x, graded):
+    """One dense row added (x * W if graded); fb[j] = 1 where V reached tep (else 0); returns their number."""
+    nfl = 0
+    for j in range(Vp.shape[0]):
+        v = Vp[j] + x * W[j] if graded else Vp[j] + W[j]
+        Vp[j] = v
+        m = v >= tep[j]
+        fb[j] = m
+        nfl += m
+    return nfl
+
+
+@numba.njit(cache=True, inline="always")
+def _flagged(fb, nfl, fbuf):
+    """The indices of the nfl non-zero bytes of fb (uint8, length a multiple of 8, zero past the
+    population) into fbuf, ascending: eight bytes per test, stopping at the last one."""
+    words = fb.view(np.uint64)
+    nf = 0
+    for q in range(words.shape[0]):
+        if words[q]:
+            for j in range(8 * q, 8 * q + 8):
+                if fb[j]:
+                    fbuf[nf] = j
+                    nf += 1
+            if nf == nfl:
+                break
+    return nf
+
+
+@numba.njit(cache=True, inline="always")
+def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
+    """The nfl neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
     exactly once, at the first add that reaches tep; later adds still count); their firings are
     appended ordered by the spike that caused them, then ascending index. Returns pos."""
     n = Vp.shape[0]
-    nf = 0
-    for j in range(n):
-        if fb[j]:
-            fbuf[nf] = j
-            nf += 1
+    nf = _flagged(fb, nfl, fbuf)
+    rows = (wb + spk[e] * n, wb + spk[e + 1] * n, wb + spk[e + 2] * n, wb + spk[e + 3] * n, wb + spk[e + 4] * n,
+            wb + spk[e + 5] * n, wb + spk[e + 6] * n, wb + spk[e + 7] * n)
     for q in range(nf):
         j = fbuf[q]
         v, t = Vp[j], tep[j]
         for b in range(8):
-            v += w_all[wb + spk[e + b] * n + j]
+            v += w_all[rows[b] + j]
             if v >= t:
                 v = nr[3] if nr[2] else v - nr[1]
                 t = np.inf
@@ -189,33 +218,40 @@ def _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos):
 
 
 @numba.njit(cache=True, inline="always")
+def dense_async_scratch(n):
+    """The flag bytes of :func:`dense_async` into a population of n neurons (zeros, whole words)."""
+    return np.zeros(8 * (n // 8 + 1), np.uint8)
+
+
+@numba.njit(cache=True, inline="always")
 def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, pos):
     """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
     ascending order" equals "check after each add". Binary spikes go eight per pass over V
     (:func:`_flag8`; the few neurons that reach threshold in the batch are redone spike by spike
-    by :func:`_fire_flagged`); the rest and graded input one row at a time. fb, fbuf: int32
-    scratch of at least len(Vp).
+    by :func:`_fire_flagged`); the rest and graded input one row at a time. fb: flag bytes from
+    :func:`dense_async_scratch`; fbuf: int32 scratch of at least len(Vp).
     Returns (SOPs, pos)."""
     n = Vp.shape[0]
     e = e0
     while not graded and e + 8 <= e1:
-        if _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
-                  w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
-                  w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
-                  w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
-                  w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n]):
-            pos = _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos)
+        nfl = _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
+                     w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
+                     w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
+                     w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
+                     w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n])
+        if nfl:
+            pos = _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos)
         e += 8
     for e in range(e, e1):
         i = spk[e]
-        x = gv[i] if graded else 1.0
-        if add_flag(Vp, w_all[wb + i * n:wb + i * n + n], tep, x, graded):
-            for j in range(n):
-                if Vp[j] >= tep[j]:
-                    fire(Vp, cp, j, nr)
-                    tep[j] = np.inf
-                    spk[pos] = j
-                    pos += 1
+        nfl = _flag1(Vp, tep, fb, w_all[wb + i * n:wb + i * n + n], gv[i] if graded else 1.0, graded)
+        if nfl:
+            for q in range(_flagged(fb, nfl, fbuf)):
+                j = fbuf[q]
+                fire(Vp, cp, j, nr)
+                tep[j] = np.inf
+                spk[pos] = j
+                pos += 1
     return (e1 - e0) * n, pos
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from simcore import encoding
 from simcore.decode import best_index
-from simcore.delivery import csr_async, csr_sync, dense_async, dense_sync, runs_async, runs_sync
+from simcore.delivery import csr_async, csr_sync, dense_async, dense_async_scratch, dense_sync, runs_async, runs_sync
 from simcore.neuron_kernels import fire, init_population, neuron, step_start
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
@@ -150,6 +150,12 @@ def _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos):
     """Async step start: neurons still at/above threshold fire now (ascending C-order index); every
     neuron's tep becomes +inf (fired this step) or fire_at."""
     fire_at = nr[0]
+    hit = False
+    for j in range(Vp.shape[0]):  # vectorised: most steps carry nothing over
+        tep[j] = fire_at
+        hit |= Vp[j] >= fire_at
+    if not hit:
+        return pos
     for q in range(Vp.shape[0]):
         j = pp[q] - off if perm else q
         if Vp[j] >= fire_at:
@@ -172,6 +178,7 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
     Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
     pp, ipp = tb.perm_all[off:off + n], tb.iperm_all[off:off + n]
     perm = tb.pop_perm[p] != 0
+    fb8 = dense_async_scratch(n)
     init_population(Vp, cp, bp, nr)
     pb = p * (steps + 1)
     sptr[pb] = pos
@@ -188,7 +195,7 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
             graded = analog and src == tb.inp
             kind = tb.p_kind[k]
             if kind == _DENSE:
-                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb,
+                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb8,
                                         fbuf, pos)
             elif kind == _RUNS:
                 nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos)
