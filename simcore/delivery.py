@@ -14,7 +14,7 @@ import numpy as np
 
 from simcore.neuron_kernels import fire
 
-_CHUNK = 32  # async runs: targets per candidate flag (a merged run can hold hundreds)
+_CHUNK = 32  # async runs: targets per vectorised test when a flagged run is scanned
 
 __all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "dense_async_scratch", "dense_async", "runs_async", "csr_async"]
 
@@ -256,6 +256,24 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
 
 
 @numba.njit(cache=True, inline="always")
+def _fire_run(Vr, cr, Tr, nr, ipr, off, fbuf, nf):
+    """Fire the targets of a run (already added) at or above their tep, appending their C-order
+    index to fbuf[nf:]; chunks of _CHUNK targets are tested vectorised first. Returns nf."""
+    for c in range(0, Vr.shape[0], _CHUNK):
+        hit = False
+        for j in range(c, min(c + _CHUNK, Vr.shape[0])):
+            hit |= Vr[j] >= Tr[j]
+        if hit:
+            for j in range(c, min(c + _CHUNK, Vr.shape[0])):
+                if Vr[j] >= Tr[j]:
+                    fire(Vr, cr, j, nr)
+                    Tr[j] = np.inf
+                    fbuf[nf] = ipr[j] - off
+                    nf += 1
+    return nf
+
+
+@numba.njit(cache=True, inline="always")
 def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos):
     """Conv runs, spike by spike; a spike's firings are appended in ascending C-order index."""
     rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
@@ -269,17 +287,10 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, 
         for r in range(ro + r0, ro + r1):
             L = tb.run_len_all[r]
             nsop += L
-            for c in range(0, L, _CHUNK):  # flag per chunk: only a flagged chunk is scanned
-                tb0 = tb.run_tgt_all[r] + c
-                w0 = wb + tb.run_w_all[r] + c
-                m = min(_CHUNK, L - c)
-                if add_flag(Vp[tb0:tb0 + m], tb.w_all[w0:w0 + m], tep[tb0:tb0 + m], x, graded):
-                    for j in range(tb0, tb0 + m):
-                        if Vp[j] >= tep[j]:
-                            fire(Vp, cp, j, nr)
-                            tep[j] = np.inf
-                            fbuf[nf] = ipp[j] - off
-                            nf += 1
+            t0 = tb.run_tgt_all[r]
+            w0 = wb + tb.run_w_all[r]
+            if add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], tep[t0:t0 + L], x, graded):
+                nf = _fire_run(Vp[t0:t0 + L], cp[t0:t0 + L], tep[t0:t0 + L], nr, ipp[t0:t0 + L], off, fbuf, nf)
         for a in range(1, nf):  # insertion sort: few firings per spike
             v1 = fbuf[a]
             b = a - 1
