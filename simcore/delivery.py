@@ -111,19 +111,20 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
 
 
 @numba.njit(cache=True, inline="always")
-def add_flag(Vr, Wr, Tr, x, graded):
-    """Vr += x * Wr (or Wr); True if some Vr >= Tr afterwards (vectorised candidate flag)."""
+def add_flag(Vr, Wr, t, x, graded):
+    """Vr += x * Wr (or Wr); True if some Vr >= t (a scalar: fire_at, at most every target's tep,
+    so no test of the tep array in the vectorised pass) afterwards."""
     fl = False
     if graded:
         for o in range(Vr.shape[0]):
             v = Vr[o] + x * Wr[o]
             Vr[o] = v
-            fl |= v >= Tr[o]
+            fl |= v >= t
     else:
         for o in range(Vr.shape[0]):
             v = Vr[o] + Wr[o]
             Vr[o] = v
-            fl |= v >= Tr[o]
+            fl |= v >= t
     return fl
 
 
@@ -257,8 +258,9 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
 
 @numba.njit(cache=True, inline="always")
 def _fire_run(Vr, cr, Tr, nr, ipr, off, fbuf, nf):
-    """Fire the targets of a run (already added) at or above their tep, appending their C-order
-    index to fbuf[nf:]; chunks of _CHUNK targets are tested vectorised first. Returns nf."""
+    """Fire the targets of a run (already added) at or above their tep (+inf for a target that
+    fired in this step), appending their C-order index to fbuf[nf:]; chunks of _CHUNK targets are
+    tested vectorised first. Returns nf."""
     for c in range(0, Vr.shape[0], _CHUNK):
         hit = False
         for j in range(c, min(c + _CHUNK, Vr.shape[0])):
@@ -289,7 +291,7 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, 
             nsop += L
             t0 = tb.run_tgt_all[r]
             w0 = wb + tb.run_w_all[r]
-            if add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], tep[t0:t0 + L], x, graded):
+            if add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], nr[0], x, graded):  # tep <= fire_at: a superset
                 nf = _fire_run(Vp[t0:t0 + L], cp[t0:t0 + L], tep[t0:t0 + L], nr, ipp[t0:t0 + L], off, fbuf, nf)
         for a in range(1, nf):  # insertion sort: few firings per spike
             v1 = fbuf[a]
