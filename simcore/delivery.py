@@ -16,7 +16,7 @@ from simcore.neuron_kernels import fire
 
 _CHUNK = 32  # async runs: targets per vectorised test when a flagged run is scanned
 
-__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "dense_async_scratch", "dense_async", "runs_async", "csr_async"]
+__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "fire_reached", "dense_async_scratch", "dense_async", "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -257,7 +257,7 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
 
 
 @numba.njit(cache=True, inline="always")
-def _fire_run(Vr, cr, Tr, nr, ipr, off, fbuf, nf):
+def fire_reached(Vr, cr, Tr, nr, ipr, off, fbuf, nf):
     """Fire the targets of a run (already added) at or above their tep (+inf for a target that
     fired in this step), appending their C-order index to fbuf[nf:]; chunks of _CHUNK targets are
     tested vectorised first. Returns nf."""
@@ -292,7 +292,7 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, 
             t0 = tb.run_tgt_all[r]
             w0 = wb + tb.run_w_all[r]
             if add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], nr[0], x, graded):  # tep <= fire_at: a superset
-                nf = _fire_run(Vp[t0:t0 + L], cp[t0:t0 + L], tep[t0:t0 + L], nr, ipp[t0:t0 + L], off, fbuf, nf)
+                nf = fire_reached(Vp[t0:t0 + L], cp[t0:t0 + L], tep[t0:t0 + L], nr, ipp[t0:t0 + L], off, fbuf, nf)
         for a in range(1, nf):  # insertion sort: few firings per spike
             v1 = fbuf[a]
             b = a - 1

@@ -27,7 +27,8 @@ import numpy as np
 
 from simcore import encoding
 from simcore.decode import best_index
-from simcore.delivery import csr_async, csr_sync, dense_async, dense_async_scratch, dense_sync, runs_async, runs_sync
+from simcore.delivery import (csr_async, csr_sync, dense_async, dense_async_scratch, dense_sync, fire_reached, runs_async,
+                              runs_sync)
 from simcore.neuron_kernels import fire, init_population, neuron, step_start
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
@@ -146,9 +147,9 @@ def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, pos, out):
 
 
 @numba.njit(cache=True, inline="always")
-def _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos):
-    """Async step start: neurons still at/above threshold fire now (ascending C-order index); every
-    neuron's tep becomes +inf (fired this step) or fire_at."""
+def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos):
+    """Async step start: every neuron's tep becomes fire_at, then the neurons still at/above
+    threshold fire now (tep +inf), appended in ascending C-order index; returns pos."""
     fire_at = nr[0]
     hit = False
     for j in range(Vp.shape[0]):  # vectorised: most steps carry nothing over
@@ -156,15 +157,11 @@ def _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos):
         hit |= Vp[j] >= fire_at
     if not hit:
         return pos
-    for q in range(Vp.shape[0]):
-        j = pp[q] - off if perm else q
-        if Vp[j] >= fire_at:
-            fire(Vp, cp, j, nr)
-            tep[j] = np.inf
-            spk[pos] = q
-            pos += 1
-        else:
-            tep[j] = fire_at
+    nf = fire_reached(Vp, cp, tep, nr, ipp, off, fbuf, 0)
+    fbuf[:nf].sort()  # firings are independent: only the bucket order (C order) matters
+    for a in range(nf):
+        spk[pos] = fbuf[a]
+        pos += 1
     return pos
 
 
@@ -176,15 +173,14 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
     off, n = tb.offsets[p], tb.sizes[p]
     nr = neuron(tb, p)
     Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
-    pp, ipp = tb.perm_all[off:off + n], tb.iperm_all[off:off + n]
-    perm = tb.pop_perm[p] != 0
+    ipp = tb.iperm_all[off:off + n]
     fb8 = dense_async_scratch(n)
     init_population(Vp, cp, bp, nr)
     pb = p * (steps + 1)
     sptr[pb] = pos
     for t in range(steps):
         step_start(Vp, bp, nr)
-        pos = _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos)
+        pos = _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos)
         for k in range(tb.in_ptr[p], tb.in_ptr[p + 1]):
             src = tb.p_src[k]
             ts = t - tb.p_delay[k]
