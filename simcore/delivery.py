@@ -16,7 +16,7 @@ from simcore.neuron_kernels import fire
 
 _CHUNK = 32  # async runs: targets per vectorised test when a flagged run is scanned
 
-__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "fire_reached", "dense_async_scratch", "dense_async", "runs_async", "csr_async"]
+__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "fire_reached", "sort_firings", "async_flag_bytes", "dense_async", "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -111,21 +111,26 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
 
 
 @numba.njit(cache=True, inline="always")
-def add_flag(Vr, Wr, t, x, graded):
-    """Vr += x * Wr (or Wr); True if some Vr >= t (a scalar: fire_at, at most every target's tep,
-    so no test of the tep array in the vectorised pass) afterwards."""
-    fl = False
+def add_flag(Vr, Wr, t, x, graded, fb):
+    """Vr += x * Wr (or Wr), vectorised; fb[o] = 1 where Vr[o] >= t afterwards (t: a scalar,
+    fire_at, which bounds every target's tep: a superset of the targets that fire), else 0.
+    Returns the number flagged."""
+    nfl = 0
     if graded:
         for o in range(Vr.shape[0]):
             v = Vr[o] + x * Wr[o]
             Vr[o] = v
-            fl |= v >= t
+            m = v >= t
+            fb[o] = m
+            nfl += m
     else:
         for o in range(Vr.shape[0]):
             v = Vr[o] + Wr[o]
             Vr[o] = v
-            fl |= v >= t
-    return fl
+            m = v >= t
+            fb[o] = m
+            nfl += m
+    return nfl
 
 
 @numba.njit(cache=True, inline="always")
@@ -161,29 +166,17 @@ def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
 
 
 @numba.njit(cache=True, inline="always")
-def _flag1(Vp, tep, fb, W, x, graded):
-    """One dense row added (x * W if graded); fb[j] = 1 where V reached tep (else 0); returns their number."""
-    nfl = 0
-    for j in range(Vp.shape[0]):
-        v = Vp[j] + x * W[j] if graded else Vp[j] + W[j]
-        Vp[j] = v
-        m = v >= tep[j]
-        fb[j] = m
-        nfl += m
-    return nfl
-
-
-@numba.njit(cache=True, inline="always")
-def _flagged(fb, nfl, fbuf):
-    """The indices of the nfl non-zero bytes of fb (uint8, length a multiple of 8, zero past the
-    population) into fbuf, ascending: eight bytes per test, stopping at the last one."""
+def _flagged(fb, n, nfl, fbuf, at):
+    """The indices j < n of the nfl non-zero bytes of fb[:n] into fbuf[at:], ascending; returns
+    nfl. Tests eight bytes at a time (fb: uint8 from :func:`async_flag_bytes`) and stops at
+    the last one."""
     words = fb.view(np.uint64)
     nf = 0
     for q in range(words.shape[0]):
         if words[q]:
-            for j in range(8 * q, 8 * q + 8):
+            for j in range(8 * q, min(8 * q + 8, n)):
                 if fb[j]:
-                    fbuf[nf] = j
+                    fbuf[at + nf] = j
                     nf += 1
             if nf == nfl:
                 break
@@ -196,7 +189,7 @@ def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
     exactly once, at the first add that reaches tep; later adds still count); their firings are
     appended ordered by the spike that caused them, then ascending index. Returns pos."""
     n = Vp.shape[0]
-    nf = _flagged(fb, nfl, fbuf)
+    nf = _flagged(fb, n, nfl, fbuf, 0)
     rows = (wb + spk[e] * n, wb + spk[e + 1] * n, wb + spk[e + 2] * n, wb + spk[e + 3] * n, wb + spk[e + 4] * n,
             wb + spk[e + 5] * n, wb + spk[e + 6] * n, wb + spk[e + 7] * n)
     for q in range(nf):
@@ -219,8 +212,9 @@ def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
 
 
 @numba.njit(cache=True, inline="always")
-def dense_async_scratch(n):
-    """The flag bytes of :func:`dense_async` into a population of n neurons (zeros, whole words)."""
+def async_flag_bytes(n):
+    """The flag bytes of the async helpers into a population of n neurons: zeros to a whole
+    number of 8-byte words (writers touch only the first n, so the rest stays zero)."""
     return np.zeros(8 * (n // 8 + 1), np.uint8)
 
 
@@ -230,7 +224,7 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
     ascending order" equals "check after each add". Binary spikes go eight per pass over V
     (:func:`_flag8`; the few neurons that reach threshold in the batch are redone spike by spike
     by :func:`_fire_flagged`); the rest and graded input one row at a time. fb: flag bytes from
-    :func:`dense_async_scratch`; fbuf: int32 scratch of at least len(Vp).
+    :func:`async_flag_bytes`; fbuf: int32 scratch of at least len(Vp).
     Returns (SOPs, pos)."""
     n = Vp.shape[0]
     e = e0
@@ -245,10 +239,10 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
         e += 8
     for e in range(e, e1):
         i = spk[e]
-        nfl = _flag1(Vp, tep, fb, w_all[wb + i * n:wb + i * n + n], gv[i] if graded else 1.0, graded)
-        if nfl:
-            for q in range(_flagged(fb, nfl, fbuf)):
-                j = fbuf[q]
+        nfl = add_flag(Vp, w_all[wb + i * n:wb + i * n + n], nr[0], gv[i] if graded else 1.0, graded, fb)
+        for q in range(_flagged(fb, n, nfl, fbuf, 0) if nfl else 0):
+            j = fbuf[q]
+            if Vp[j] >= tep[j]:
                 fire(Vp, cp, j, nr)
                 tep[j] = np.inf
                 spk[pos] = j
@@ -276,7 +270,23 @@ def fire_reached(Vr, cr, Tr, nr, ipr, off, fbuf, nf):
 
 
 @numba.njit(cache=True, inline="always")
-def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos):
+def sort_firings(fbuf, nf):
+    """Sort fbuf[:nf] ascending: insertion sort for the usual few, the library sort for many (one
+    input pixel can fire hundreds of conv targets at once: quadratic there)."""
+    if nf > 24:
+        fbuf[:nf].sort()
+        return
+    for a in range(1, nf):
+        v1 = fbuf[a]
+        b = a - 1
+        while b >= 0 and fbuf[b] > v1:
+            fbuf[b + 1] = fbuf[b]
+            b -= 1
+        fbuf[b + 1] = v1
+
+
+@numba.njit(cache=True, inline="always")
+def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fbuf, pos):
     """Conv runs, spike by spike; a spike's firings are appended in ascending C-order index."""
     rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
     nsop = 0
@@ -291,15 +301,15 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, 
             nsop += L
             t0 = tb.run_tgt_all[r]
             w0 = wb + tb.run_w_all[r]
-            if add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], nr[0], x, graded):  # tep <= fire_at: a superset
-                nf = fire_reached(Vp[t0:t0 + L], cp[t0:t0 + L], tep[t0:t0 + L], nr, ipp[t0:t0 + L], off, fbuf, nf)
-        for a in range(1, nf):  # insertion sort: few firings per spike
-            v1 = fbuf[a]
-            b = a - 1
-            while b >= 0 and fbuf[b] > v1:
-                fbuf[b + 1] = fbuf[b]
-                b -= 1
-            fbuf[b + 1] = v1
+            nfl = add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], nr[0], x, graded, fb)
+            for a in range(nf, nf + _flagged(fb, L, nfl, fbuf, nf) if nfl else nf):
+                j = t0 + fbuf[a]  # compacted in place: nf <= a
+                if Vp[j] >= tep[j]:
+                    fire(Vp, cp, j, nr)
+                    tep[j] = np.inf
+                    fbuf[nf] = ipp[j] - off
+                    nf += 1
+        sort_firings(fbuf, nf)
         for a in range(nf):
             spk[pos] = fbuf[a]
             pos += 1

@@ -27,8 +27,8 @@ import numpy as np
 
 from simcore import encoding
 from simcore.decode import best_index
-from simcore.delivery import (csr_async, csr_sync, dense_async, dense_async_scratch, dense_sync, fire_reached, runs_async,
-                              runs_sync)
+from simcore.delivery import (csr_async, csr_sync, dense_async, async_flag_bytes, dense_sync, fire_reached, runs_async,
+                              runs_sync, sort_firings)
 from simcore.neuron_kernels import fire, init_population, neuron, step_start
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
@@ -158,7 +158,7 @@ def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos):
     if not hit:
         return pos
     nf = fire_reached(Vp, cp, tep, nr, ipp, off, fbuf, 0)
-    fbuf[:nf].sort()  # firings are independent: only the bucket order (C order) matters
+    sort_firings(fbuf, nf)  # firings are independent: only the bucket order (C order) matters
     for a in range(nf):
         spk[pos] = fbuf[a]
         pos += 1
@@ -174,7 +174,7 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
     nr = neuron(tb, p)
     Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
     ipp = tb.iperm_all[off:off + n]
-    fb8 = dense_async_scratch(n)
+    fb8 = async_flag_bytes(n)
     init_population(Vp, cp, bp, nr)
     pb = p * (steps + 1)
     sptr[pb] = pos
@@ -194,7 +194,8 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
                 nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb8,
                                         fbuf, pos)
             elif kind == _RUNS:
-                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos)
+                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb8, fbuf,
+                                       pos)
             else:
                 nsop, pos = csr_async(Vp, cp, tep, nr, tb, k, spk, e0, e1, gv, graded, pos)
             out.sops[s, src] += nsop
