@@ -134,11 +134,11 @@ def add_flag(Vr, Wr, t, x, graded, fb):
 
 
 @numba.njit(cache=True, inline="always")
-def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
+def _flag8(Vp, t, fb, W1, W2, W3, W4, W5, W6, W7, W8):
     """Eight dense rows in one vectorised pass: each neuron's running sum V + W1 + ... + W8 (the
-    spike-by-spike roundings) is stored unless it reached tep (fire_at, or +inf once fired) after
-    some add (its running maximum reached tep); such a neuron keeps its V and gets fb[j] = 1
-    (else 0). Returns the number flagged."""
+    spike-by-spike roundings) is stored unless it reached t (fire_at: at most every neuron's tep,
+    so a superset of the neurons that fire) after some add (its running maximum reached t); such
+    a neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
     nfl = 0
     for j in range(Vp.shape[0]):
         v0 = Vp[j]
@@ -158,7 +158,7 @@ def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
         mx = v if v > mx else mx
         v = v + W8[j]
         mx = v if v > mx else mx
-        m = mx >= tep[j]
+        m = mx >= t
         Vp[j] = v0 if m else v
         fb[j] = m
         nfl += m
@@ -166,15 +166,15 @@ def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
 
 
 @numba.njit(cache=True, inline="always")
-def _flagged(fb, n, nfl, fbuf, at):
-    """The indices j < n of the nfl non-zero bytes of fb[:n] into fbuf[at:], ascending; returns
-    nfl. Tests eight bytes at a time (fb: uint8 from :func:`async_flag_bytes`) and stops at
-    the last one."""
+def _flagged(fb, nfl, fbuf, at):
+    """The indices of the nfl non-zero bytes of fb into fbuf[at:], ascending; returns nfl. Tests
+    eight bytes at a time (fb: uint8 from :func:`async_flag_bytes`, zero past the flags written)
+    and stops at the last one."""
     words = fb.view(np.uint64)
     nf = 0
     for q in range(words.shape[0]):
         if words[q]:
-            for j in range(8 * q, min(8 * q + 8, n)):
+            for j in range(8 * q, 8 * q + 8):
                 if fb[j]:
                     fbuf[at + nf] = j
                     nf += 1
@@ -186,23 +186,24 @@ def _flagged(fb, n, nfl, fbuf, at):
 @numba.njit(cache=True, inline="always")
 def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
     """The nfl neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
-    exactly once, at the first add that reaches tep; later adds still count); their firings are
-    appended ordered by the spike that caused them, then ascending index. Returns pos."""
+    at most once, at the first add that reaches its tep; later adds still count); their firings
+    are appended ordered by the spike that caused them, then ascending index. Returns pos."""
     n = Vp.shape[0]
-    nf = _flagged(fb, n, nfl, fbuf, 0)
+    nf = _flagged(fb, nfl, fbuf, 0)
     rows = (wb + spk[e] * n, wb + spk[e + 1] * n, wb + spk[e + 2] * n, wb + spk[e + 3] * n, wb + spk[e + 4] * n,
             wb + spk[e + 5] * n, wb + spk[e + 6] * n, wb + spk[e + 7] * n)
     for q in range(nf):
         j = fbuf[q]
         v, t = Vp[j], tep[j]
+        fb[j] = 8  # no firing (tep +inf: flagged only by the fire_at bound)
         for b in range(8):
             v += w_all[rows[b] + j]
             if v >= t:
                 v = nr[3] if nr[2] else v - nr[1]
                 t = np.inf
                 fb[j] = b
+                cp[j] += 1
         Vp[j], tep[j] = v, t
-        cp[j] += 1
     for b in range(8):
         for q in range(nf):
             if fb[fbuf[q]] == b:
@@ -229,7 +230,7 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
     n = Vp.shape[0]
     e = e0
     while not graded and e + 8 <= e1:
-        nfl = _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
+        nfl = _flag8(Vp, nr[0], fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
                      w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
                      w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
                      w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
@@ -240,7 +241,7 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
     for e in range(e, e1):
         i = spk[e]
         nfl = add_flag(Vp, w_all[wb + i * n:wb + i * n + n], nr[0], gv[i] if graded else 1.0, graded, fb)
-        for q in range(_flagged(fb, n, nfl, fbuf, 0) if nfl else 0):
+        for q in range(_flagged(fb, nfl, fbuf, 0) if nfl else 0):
             j = fbuf[q]
             if Vp[j] >= tep[j]:
                 fire(Vp, cp, j, nr)
@@ -302,7 +303,9 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fb
             t0 = tb.run_tgt_all[r]
             w0 = wb + tb.run_w_all[r]
             nfl = add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], nr[0], x, graded, fb)
-            for a in range(nf, nf + _flagged(fb, L, nfl, fbuf, nf) if nfl else nf):
+            if nfl:
+                fb[L:L + 7] = 0  # clear what a longer run left in the last word
+            for a in range(nf, nf + _flagged(fb, nfl, fbuf, nf) if nfl else nf):
                 j = t0 + fbuf[a]  # compacted in place: nf <= a
                 if Vp[j] >= tep[j]:
                     fire(Vp, cp, j, nr)
