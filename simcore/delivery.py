@@ -134,11 +134,11 @@ def add_flag(Vr, Wr, t, x, graded, fb):
 
 
 @numba.njit(cache=True, inline="always")
-def _flag8(Vp, t, fb, W1, W2, W3, W4, W5, W6, W7, W8):
+def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
     """Eight dense rows in one vectorised pass: each neuron's running sum V + W1 + ... + W8 (the
-    spike-by-spike roundings) is stored unless it reached t (fire_at: at most every neuron's tep,
-    so a superset of the neurons that fire) after some add (its running maximum reached t); such
-    a neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
+    spike-by-spike roundings) is stored unless it reached tep (fire_at, or +inf once fired) after
+    some add (its running maximum reached tep: exactly the neurons that fire in the batch); such a
+    neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
     nfl = 0
     for j in range(Vp.shape[0]):
         v0 = Vp[j]
@@ -158,7 +158,7 @@ def _flag8(Vp, t, fb, W1, W2, W3, W4, W5, W6, W7, W8):
         mx = v if v > mx else mx
         v = v + W8[j]
         mx = v if v > mx else mx
-        m = mx >= t
+        m = mx >= tep[j]
         Vp[j] = v0 if m else v
         fb[j] = m
         nfl += m
@@ -186,7 +186,7 @@ def _flagged(fb, nfl, fbuf, at):
 @numba.njit(cache=True, inline="always")
 def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
     """The nfl neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
-    at most once, at the first add that reaches its tep; later adds still count); their firings
+    exactly once, at the first add that reaches its tep; later adds still count); their firings
     are appended ordered by the spike that caused them, then ascending index. Returns pos."""
     n = Vp.shape[0]
     nf = _flagged(fb, nfl, fbuf, 0)
@@ -195,7 +195,6 @@ def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
     for q in range(nf):
         j = fbuf[q]
         v, t = Vp[j], tep[j]
-        fb[j] = 8  # no firing (tep +inf: flagged only by the fire_at bound)
         for b in range(8):
             v += w_all[rows[b] + j]
             if v >= t:
@@ -230,7 +229,7 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, p
     n = Vp.shape[0]
     e = e0
     while not graded and e + 8 <= e1:
-        nfl = _flag8(Vp, nr[0], fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
+        nfl = _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
                      w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
                      w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
                      w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],

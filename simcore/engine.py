@@ -58,11 +58,11 @@ stored channel-last inside the kernel; counts, potentials and buckets are in C o
 In async mode a run is added first and then its targets are checked in ascending index (each
 target occurs once, so this equals checking after each increment); a run's firings are sorted
 into ascending C-order index. Async dense rows go eight spikes per pass: each neuron takes the
-eight adds in order and is flagged if its running maximum reached fire_at; flagged neurons are
-redone spike by spike against their own state (one that fired in this step cannot fire again) and
-their firings appended by causing spike, then ascending index. The vectorised async passes test
-against the population's fire_at (a bound of every neuron's state: a superset of the firings) and
-write flag bytes, searched eight at a time, so only flagged targets are checked exactly. Weights
+eight adds in order and is flagged if its running maximum reached its threshold (+inf once it
+fired in the step); flagged neurons are redone spike by spike and their firings appended by
+causing spike, then ascending index. Conv runs and single dense rows are added and tested against
+the population's threshold (a superset of the targets that fire) in one vectorised pass; both
+write flag bytes, searched eight at a time, so only flagged targets are checked one by one. Weights
 are stored as float32 when every compiled weight is exactly a float32 (all arithmetic is float64).
 Samples run in parallel threads (``numba.prange``).
 """
