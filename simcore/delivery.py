@@ -16,7 +16,8 @@ from simcore.neuron_kernels import fire
 
 _CHUNK = 32  # async runs: targets per vectorised test when a flagged run is scanned
 
-__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "fire_reached", "sort_firings", "async_flag_bytes", "dense_async", "runs_async", "csr_async"]
+__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "fire_reached", "sort_firings", "async_flag_bytes",
+           "dense_async", "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -213,8 +214,9 @@ def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
 
 @numba.njit(cache=True, inline="always")
 def async_flag_bytes(n):
-    """The flag bytes of the async helpers into a population of n neurons: zeros to a whole
-    number of 8-byte words (writers touch only the first n, so the rest stays zero)."""
+    """The flag bytes of the async helpers for populations of at most n neurons: zeros to a whole
+    number of 8-byte words. The helpers write only the first n_p bytes of population p and need
+    the bytes of the word after them zero (the caller clears them when a larger one used them)."""
     return np.zeros(8 * (n // 8 + 1), np.uint8)
 
 

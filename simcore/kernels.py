@@ -174,7 +174,7 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
     nr = neuron(tb, p)
     Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
     ipp = tb.iperm_all[off:off + n]
-    fb8 = async_flag_bytes(n)
+    fb[n:n + 8] = 0  # flag bytes: zero past this population (a larger one may have used them)
     init_population(Vp, cp, bp, nr)
     pb = p * (steps + 1)
     sptr[pb] = pos
@@ -191,10 +191,10 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
             graded = analog and src == tb.inp
             kind = tb.p_kind[k]
             if kind == _DENSE:
-                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb8,
+                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb,
                                         fbuf, pos)
             elif kind == _RUNS:
-                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb8, fbuf,
+                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fbuf,
                                        pos)
             else:
                 nsop, pos = csr_async(Vp, cp, tep, nr, tb, k, spk, e0, e1, gv, graded, pos)
@@ -235,7 +235,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     gv = np.zeros(D, dtype=np.float64)
     nz = np.zeros(D, dtype=np.int32)
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
-    fb = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async dense batch: which spike fired j
+    fb = async_flag_bytes(max(1, tb.sizes.max()))  # async: flag bytes of a pass
     for s in range(s0, s1):
         for p in range(n_pop):
             pos = steps * tb.offsets[p]
