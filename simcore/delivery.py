@@ -14,9 +14,10 @@ import numpy as np
 
 from simcore.neuron_kernels import after_fire, fire
 
-_CHUNK = 32  # async runs: targets per candidate flag (a merged run can hold hundreds)
+_CHUNK = 32  # async runs: targets per vectorised test when a flagged run is scanned
 
-__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "dense_async", "runs_async", "csr_async"]
+__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "fire_reached", "sort_firings", "async_flag_bytes",
+           "dense_async", "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -134,47 +135,54 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
 
 
 @numba.njit(cache=True, inline="always")
-def add_flag(Vr, Wr, Tr, x, graded):
-    """Vr += x * Wr (or Wr); True if some Vr >= Tr afterwards (vectorised candidate flag)."""
-    fl = False
+def add_flag(Vr, Wr, t, x, graded, fb):
+    """Vr += x * Wr (or Wr), vectorised; fb[o] = 1 where Vr[o] >= t afterwards (t: a scalar,
+    fire_at, which bounds every target's tep: a superset of the targets that fire), else 0.
+    Returns the number flagged."""
+    nfl = 0
     if graded:
         for o in range(Vr.shape[0]):
             v = Vr[o] + x * Wr[o]
             Vr[o] = v
-            fl |= v >= Tr[o]
+            m = v >= t
+            fb[o] = m
+            nfl += m
     else:
         for o in range(Vr.shape[0]):
             v = Vr[o] + Wr[o]
             Vr[o] = v
-            fl |= v >= Tr[o]
-    return fl
+            m = v >= t
+            fb[o] = m
+            nfl += m
+    return nfl
 
 
 @numba.njit(cache=True, inline="always")
 def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
     """Eight dense rows in one vectorised pass: each neuron's running sum V + W1 + ... + W8 (the
     spike-by-spike roundings) is stored unless it reached tep (fire_at, or +inf once fired) after
-    some add; such a neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
+    some add (its running maximum reached tep: exactly the neurons that fire in the batch); such a
+    neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
     nfl = 0
     for j in range(Vp.shape[0]):
         v0 = Vp[j]
-        t = tep[j]
         v = v0 + W1[j]
-        m = v >= t
+        mx = v
         v = v + W2[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W3[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W4[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W5[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W6[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W7[j]
-        m |= v >= t
+        mx = v if v > mx else mx
         v = v + W8[j]
-        m |= v >= t
+        mx = v if v > mx else mx
+        m = mx >= tep[j]
         Vp[j] = v0 if m else v
         fb[j] = m
         nfl += m
@@ -182,27 +190,43 @@ def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
 
 
 @numba.njit(cache=True, inline="always")
-def _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos):
-    """The neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
-    exactly once, at the first add that reaches tep; later adds still count); their firings are
-    appended ordered by the spike that caused them, then ascending index. Returns pos."""
-    n = Vp.shape[0]
+def _flagged(fb, nfl, fbuf, at):
+    """The indices of the nfl non-zero bytes of fb into fbuf[at:], ascending; returns nfl. Tests
+    eight bytes at a time (fb: uint8 from :func:`async_flag_bytes`, zero past the flags written)
+    and stops at the last one."""
+    words = fb.view(np.uint64)
     nf = 0
-    for j in range(n):
-        if fb[j]:
-            fbuf[nf] = j
-            nf += 1
+    for q in range(words.shape[0]):
+        if words[q]:
+            for j in range(8 * q, 8 * q + 8):
+                if fb[j]:
+                    fbuf[at + nf] = j
+                    nf += 1
+            if nf == nfl:
+                break
+    return nf
+
+
+@numba.njit(cache=True, inline="always")
+def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
+    """The nfl neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
+    exactly once, at the first add that reaches its tep; later adds still count); their firings
+    are appended ordered by the spike that caused them, then ascending index. Returns pos."""
+    n = Vp.shape[0]
+    nf = _flagged(fb, nfl, fbuf, 0)
+    rows = (wb + spk[e] * n, wb + spk[e + 1] * n, wb + spk[e + 2] * n, wb + spk[e + 3] * n, wb + spk[e + 4] * n,
+            wb + spk[e + 5] * n, wb + spk[e + 6] * n, wb + spk[e + 7] * n)
     for q in range(nf):
         j = fbuf[q]
         v, t = Vp[j], tep[j]
         for b in range(8):
-            v += w_all[wb + spk[e + b] * n + j]
+            v += w_all[rows[b] + j]
             if v >= t:
                 v = after_fire(v, nr)
                 t = np.inf
                 fb[j] = b
+                cp[j] += 1
         Vp[j], tep[j] = v, t
-        cp[j] += 1
     for b in range(8):
         for q in range(nf):
             if fb[fbuf[q]] == b:
@@ -212,38 +236,82 @@ def _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos):
 
 
 @numba.njit(cache=True, inline="always")
+def async_flag_bytes(n):
+    """The flag bytes of the async helpers for populations of at most n neurons: zeros to a whole
+    number of 8-byte words. The helpers write only the first n_p bytes of population p and need
+    the bytes of the word after them zero (the caller clears them when a larger one used them)."""
+    return np.zeros(8 * (n // 8 + 1), np.uint8)
+
+
+@numba.njit(cache=True, inline="always")
 def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, pos):
     """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
     ascending order" equals "check after each add". Binary spikes go eight per pass over V
     (:func:`_flag8`; the few neurons that reach threshold in the batch are redone spike by spike
-    by :func:`_fire_flagged`); the rest and graded input one row at a time. fb, fbuf: int32
-    scratch of at least len(Vp).
+    by :func:`_fire_flagged`); the rest and graded input one row at a time. fb: flag bytes from
+    :func:`async_flag_bytes`; fbuf: int32 scratch of at least len(Vp).
     Returns (SOPs, pos)."""
     n = Vp.shape[0]
     e = e0
     while not graded and e + 8 <= e1:
-        if _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
-                  w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
-                  w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
-                  w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
-                  w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n]):
-            pos = _fire_flagged(Vp, cp, tep, nr, fb, fbuf, w_all, wb, spk, e, pos)
+        nfl = _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
+                     w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
+                     w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
+                     w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
+                     w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n])
+        if nfl:
+            pos = _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos)
         e += 8
     for e in range(e, e1):
         i = spk[e]
-        x = gv[i] if graded else 1.0
-        if add_flag(Vp, w_all[wb + i * n:wb + i * n + n], tep, x, graded):
-            for j in range(n):
-                if Vp[j] >= tep[j]:
-                    fire(Vp, cp, j, nr)
-                    tep[j] = np.inf
-                    spk[pos] = j
-                    pos += 1
+        nfl = add_flag(Vp, w_all[wb + i * n:wb + i * n + n], nr[0], gv[i] if graded else 1.0, graded, fb)
+        for q in range(_flagged(fb, nfl, fbuf, 0) if nfl else 0):
+            j = fbuf[q]
+            if Vp[j] >= tep[j]:
+                fire(Vp, cp, j, nr)
+                tep[j] = np.inf
+                spk[pos] = j
+                pos += 1
     return (e1 - e0) * n, pos
 
 
 @numba.njit(cache=True, inline="always")
-def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos):
+def fire_reached(Vr, cr, Tr, nr, ipr, off, fbuf, nf):
+    """Fire the targets of a run (already added) at or above their tep (+inf for a target that
+    fired in this step), appending their C-order index to fbuf[nf:]; chunks of _CHUNK targets are
+    tested vectorised first. Returns nf."""
+    for c in range(0, Vr.shape[0], _CHUNK):
+        hit = False
+        for j in range(c, min(c + _CHUNK, Vr.shape[0])):
+            hit |= Vr[j] >= Tr[j]
+        if hit:
+            for j in range(c, min(c + _CHUNK, Vr.shape[0])):
+                if Vr[j] >= Tr[j]:
+                    fire(Vr, cr, j, nr)
+                    Tr[j] = np.inf
+                    fbuf[nf] = ipr[j] - off
+                    nf += 1
+    return nf
+
+
+@numba.njit(cache=True, inline="always")
+def sort_firings(fbuf, nf):
+    """Sort fbuf[:nf] ascending: insertion sort for the usual few, the library sort for many (one
+    input pixel can fire hundreds of conv targets at once: quadratic there)."""
+    if nf > 24:
+        fbuf[:nf].sort()
+        return
+    for a in range(1, nf):
+        v1 = fbuf[a]
+        b = a - 1
+        while b >= 0 and fbuf[b] > v1:
+            fbuf[b + 1] = fbuf[b]
+            b -= 1
+        fbuf[b + 1] = v1
+
+
+@numba.njit(cache=True, inline="always")
+def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fbuf, pos):
     """Conv runs, spike by spike; a spike's firings are appended in ascending C-order index."""
     rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
     nsop = 0
@@ -256,24 +324,19 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, 
         for r in range(ro + r0, ro + r1):
             L = tb.run_len_all[r]
             nsop += L
-            for c in range(0, L, _CHUNK):  # flag per chunk: only a flagged chunk is scanned
-                tb0 = tb.run_tgt_all[r] + c
-                w0 = wb + tb.run_w_all[r] + c
-                m = min(_CHUNK, L - c)
-                if add_flag(Vp[tb0:tb0 + m], tb.w_all[w0:w0 + m], tep[tb0:tb0 + m], x, graded):
-                    for j in range(tb0, tb0 + m):
-                        if Vp[j] >= tep[j]:
-                            fire(Vp, cp, j, nr)
-                            tep[j] = np.inf
-                            fbuf[nf] = ipp[j] - off
-                            nf += 1
-        for a in range(1, nf):  # insertion sort: few firings per spike
-            v1 = fbuf[a]
-            b = a - 1
-            while b >= 0 and fbuf[b] > v1:
-                fbuf[b + 1] = fbuf[b]
-                b -= 1
-            fbuf[b + 1] = v1
+            t0 = tb.run_tgt_all[r]
+            w0 = wb + tb.run_w_all[r]
+            nfl = add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], nr[0], x, graded, fb)
+            if nfl:
+                fb[L:L + 7] = 0  # clear what a longer run left in the last word
+            for a in range(nf, nf + _flagged(fb, nfl, fbuf, nf) if nfl else nf):
+                j = t0 + fbuf[a]  # compacted in place: nf <= a
+                if Vp[j] >= tep[j]:
+                    fire(Vp, cp, j, nr)
+                    tep[j] = np.inf
+                    fbuf[nf] = ipp[j] - off
+                    nf += 1
+        sort_firings(fbuf, nf)
         for a in range(nf):
             spk[pos] = fbuf[a]
             pos += 1

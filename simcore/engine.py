@@ -60,8 +60,11 @@ stored channel-last inside the kernel; counts, potentials and buckets are in C o
 In async mode a run is added first and then its targets are checked in ascending index (each
 target occurs once, so this equals checking after each increment); a run's firings are sorted
 into ascending C-order index. Async dense rows go eight spikes per pass: each neuron takes the
-eight adds in order and is flagged if it reached threshold after any of them; flagged neurons are
-redone spike by spike and their firings appended by causing spike, then ascending index. Weights
+eight adds in order and is flagged if its running maximum reached its threshold (+inf once it
+fired in the step); flagged neurons are redone spike by spike and their firings appended by
+causing spike, then ascending index. Conv runs and single dense rows are added and tested against
+the population's threshold (a superset of the targets that fire) in one vectorised pass; both
+write flag bytes, searched eight at a time, so only flagged targets are checked one by one. Weights
 are stored as float32 when every compiled weight is exactly a float32 (all arithmetic is float64).
 Bernoulli draws compare the counter hash with an integer limit (:func:`simcore.encoding.draw_limit`,
 exactly ``uniform < p``), vectorised over the non-zero inputs; a sync population is first tested for

@@ -27,7 +27,8 @@ import numpy as np
 
 from simcore import decode, delivery, encoding, neuron_kernels
 from simcore.decode import best_index
-from simcore.delivery import csr_async, csr_sync, dense_async, dense_sync, runs_async, runs_sync
+from simcore.delivery import (async_flag_bytes, csr_async, csr_sync, dense_async, dense_sync, fire_reached,
+                              runs_async, runs_sync, sort_firings)
 from simcore.neuron_kernels import fire, fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
 
@@ -167,19 +168,21 @@ def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, ou
 
 
 @numba.njit(cache=True, inline="always")
-def _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos):
-    """Async step start: neurons still at/above threshold fire now (ascending C-order index); every
-    neuron's tep becomes +inf (fired this step) or fire_at."""
+def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos):
+    """Async step start: every neuron's tep becomes fire_at, then the neurons still at/above
+    threshold fire now (tep +inf), appended in ascending C-order index; returns pos."""
     fire_at = nr[0]
-    for q in range(Vp.shape[0]):
-        j = pp[q] - off if perm else q
-        if Vp[j] >= fire_at:
-            fire(Vp, cp, j, nr)
-            tep[j] = np.inf
-            spk[pos] = q
-            pos += 1
-        else:
-            tep[j] = fire_at
+    hit = False
+    for j in range(Vp.shape[0]):  # vectorised: most steps carry nothing over
+        tep[j] = fire_at
+        hit |= Vp[j] >= fire_at
+    if not hit:
+        return pos
+    nf = fire_reached(Vp, cp, tep, nr, ipp, off, fbuf, 0)
+    sort_firings(fbuf, nf)  # firings are independent: only the bucket order (C order) matters
+    for a in range(nf):
+        spk[pos] = fbuf[a]
+        pos += 1
     return pos
 
 
@@ -193,12 +196,13 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
     Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
     pp, ipp = tb.perm_all[off:off + n], tb.iperm_all[off:off + n]
     perm = tb.pop_perm[p] != 0
+    fb[n:n + 8] = 0  # flag bytes: zero past this population (a larger one may have used them)
     init_population(Vp, cp, bp, nr)
     pb = p * (steps + 1)
     sptr[pb] = pos
     for t in range(steps):
         step_start(Vp, bp, nr, spk, sptr[pb + t - 1] if t else pos, pos, pp, off, perm)
-        pos = _carry_over(Vp, cp, tep, nr, perm, pp, off, spk, pos)
+        pos = _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos)
         for k in range(tb.in_ptr[p], tb.in_ptr[p + 1]):
             src = tb.p_src[k]
             ts = t - tb.p_delay[k]
@@ -212,7 +216,8 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
                 nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb,
                                         fbuf, pos)
             elif kind == _RUNS:
-                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fbuf, pos)
+                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fbuf,
+                                       pos)
             else:
                 nsop, pos = csr_async(Vp, cp, tep, nr, tb, k, spk, e0, e1, gv, graded, pos)
             out.sops[s, src] += nsop
@@ -259,7 +264,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     lim = np.zeros(D, dtype=np.uint64)  # Bernoulli: draw limits of the non-zero inputs
     hit = np.zeros(D, dtype=np.uint8)
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
-    fb = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async dense batch: which spike fired j
+    fb = async_flag_bytes(max(1, tb.sizes.max()))  # async: flag bytes of a pass
     fl = np.zeros(max(1, tb.sizes.max()), dtype=np.uint8)  # sync: which neurons fired this step
     for s in range(s0, s1):
         for p in range(n_pop):
