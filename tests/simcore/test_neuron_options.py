@@ -124,10 +124,10 @@ def test_async_dense_batches_of_eight_equal_the_reference(test, reset, leak, bet
     _assert_same(res, *reference_async(net, trains, steps=res.steps))
 
 
-@pytest.mark.parametrize("test, reset, beta, bias_mode", COMBOS[::3])
+@pytest.mark.parametrize("test, reset, leak, beta, bias_mode", COMBOS[::3])
 @FEW
 @given(seed=st.integers(0, 2**16))
-def test_async_conv_runs_with_many_firings_per_spike_equal_the_reference(test, reset, beta, bias_mode, seed):
+def test_async_conv_runs_with_many_firings_per_spike_equal_the_reference(test, reset, leak, beta, bias_mode, seed):
     """Strong conv weights: one input spike fires dozens of targets at once (the library-sort
     path of the bucket order), fired targets stay at or above threshold (flagged again by the
     fire_at bound, they must not fire twice) and carry over into the next step (channel-last
@@ -135,7 +135,7 @@ def test_async_conv_runs_with_many_firings_per_spike_equal_the_reference(test, r
     threshold repeatedly in one eight-row batch. Counts, potentials and every bucket's order
     equal the event-by-event reference."""
     rng = np.random.default_rng(seed)
-    nr = NeuronParams(1.0, test, reset, rng.integers(-2, 2) / 4, beta, bias_mode)
+    nr = NeuronParams(1.0, test, reset, rng.integers(-2, 2) / 4, beta, bias_mode, leak)
     net = Network()
     net.add_input("input", (1, 8, 9))
     net.add_neurons("c1", (16, 6, 7), nr, bias=rng.integers(-8, 4, 16 * 6 * 7) / 8)
