@@ -24,7 +24,6 @@ predictions must equal simcore's too (exit 1 otherwise).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -38,6 +37,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from analysis.brian2_net import run_brian2  # noqa: E402
 from learning.simulate import prepare_run  # noqa: E402
 from simcore import compile_network, encoding, predict, simulate  # noqa: E402
+from simcore.fileio import write_json  # noqa: E402
 
 MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
 
@@ -94,7 +94,8 @@ def main(argv=None) -> int:
                   flush=True)
         if bad or b2["target"] != "cython":
             print(f"rep {r + 1}: Brian2 differs from simcore in {bad} or ran {b2['target']}; stopped")
-            _write(out, a.json)
+            if a.json:
+                write_json(a.json, out)
             return 1
         if r < 0:
             continue
@@ -121,14 +122,9 @@ def main(argv=None) -> int:
         print(f"simcore sync, {name}: {per:.4f} ms per image -> Brian2 / simcore = {b2_ms / per:.1f}x")
     out["load_after"] = os.getloadavg()
     print(f"load average {out['load_before']} -> {out['load_after']}")
-    _write(out, a.json)
+    if a.json:
+        write_json(a.json, out)
     return 0
-
-
-def _write(out: dict, path: str | None) -> None:
-    if path:
-        with open(path, "w") as f:
-            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

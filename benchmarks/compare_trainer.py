@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import statistics
 import sys
@@ -32,6 +31,8 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
+from simcore.fileio import write_json  # noqa: E402
+
 MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
 FULL_EPOCH = -(-60_000 // 128)
 
@@ -98,7 +99,8 @@ def main(argv=None) -> int:
               f"{'IDENTICAL' if out['identical'] else 'DIFFER'}; train_seconds old "
               f"{out['check_train_seconds']['old']:.2f}, new {out['check_train_seconds']['new']:.2f}", flush=True)
     if a.reps < 1 or not out.get("identical", True):
-        _write(out, a.json)
+        if a.json:
+            write_json(a.json, out)
         return 0 if out.get("identical", True) else 1
     for k in ("old", "new"):  # warm-up (numba cache, allocator)
         seconds_per_epoch(pkgs[k], a.arch, 5, a.data_dir)
@@ -118,14 +120,9 @@ def main(argv=None) -> int:
         print(f"{a.arch} {what}: old median {out[f'median_{what}_old']:.2f} s/epoch, new "
               f"{out[f'median_{what}_new']:.2f} s/epoch, median of paired new/old {out[f'median_{what}_ratio']:.3f}")
     print(f"load average {out['load_before']} -> {out['load_after']}")
-    _write(out, a.json)
+    if a.json:
+        write_json(a.json, out)
     return 0
-
-
-def _write(out: dict, path: str | None) -> None:
-    if path:
-        with open(path, "w") as f:
-            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

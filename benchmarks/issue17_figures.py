@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import re
 import statistics
@@ -36,6 +35,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
+from simcore.fileio import write_json  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from compare_simcore import identical, timed  # noqa: E402
 
@@ -141,9 +141,7 @@ def main(argv=None) -> int:
     load1 = os.getloadavg()
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (1 min)")
     if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            json.dump({"rows": rows, "load_before": load0, "load_after": load1}, f, indent=1)
-        os.replace(args.json + ".tmp", args.json)
+        write_json(args.json, {"rows": rows, "load_before": load0, "load_after": load1})
     return 0 if all(r["identical"] for r in rows) else 1
 
 
