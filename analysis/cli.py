@@ -43,7 +43,7 @@ def cmd_train(a: argparse.Namespace) -> None:
         data_dir=a.data_dir, split_seed=a.split_seed, limit_train=a.limit_train, limit_test=a.limit_test,
         rate_lambda=None if a.rate_lambda is None else (a.rate_lambda[0] if len(a.rate_lambda) == 1 else a.rate_lambda),
         rate_target=a.rate_target, weight_bits=a.weight_bits, val_fraction=a.val_fraction, patience=a.patience,
-        bias=a.bias,
+        select_on=a.select_on, bias=a.bias,
     )
     metrics = train(cfg, a.out, resume=a.resume, progress=not a.quiet)
     print(f"test accuracy {metrics['test_accuracy']:.4f} (counts only {metrics['counts_only_test_accuracy']:.4f}); "
@@ -77,7 +77,8 @@ def cmd_sweep(a: argparse.Namespace) -> None:
         res = sweep(a.dataset, a.arch, a.out, T_train=a.T_train, T_infer=a.T_infer,
                     norms=[n for n in a.norms.split(",") if n], qcfs_levels=a.qcfs_levels, v_inits=a.v_init,
                     seeds=a.seeds, epochs=a.epochs, ann_epochs=a.ann_epochs, lr=a.lr, lr_decay=a.lr_decay,
-                    dropout=a.dropout, patience=a.patience, data_dir=a.data_dir, limit_train=a.limit_train,
+                    dropout=a.dropout, patience=a.patience, select_on=a.select_on, data_dir=a.data_dir,
+                    limit_train=a.limit_train,
                     limit_test=a.limit_test, runner=_runner(a), extra_models=a.extra_model)
     print(markdown_table(res["rows"], [c for c in COLUMNS if c not in ("samples", "model")]))
 
@@ -126,7 +127,7 @@ def cmd_train_ann(a: argparse.Namespace) -> None:
                           bias=not a.no_bias, activation=a.activation, levels=a.levels, data_dir=a.data_dir,
                           split_seed=a.split_seed, lr_decay=a.lr_decay,
                           limit_train=a.limit_train, limit_test=a.limit_test, val_fraction=a.val_fraction,
-                          patience=a.patience)
+                          patience=a.patience, select_on=a.select_on)
     metrics = train_ann(cfg, a.out, resume=a.resume, progress=not a.quiet)
     print(f"ANN test accuracy {metrics['test_accuracy']:.4f}; best epoch {metrics['best_epoch']} of "
           f"{metrics['epochs_done']} on validation  ({metrics['wall_seconds']:.1f} s)  -> {a.out}")

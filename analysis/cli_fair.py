@@ -7,14 +7,21 @@ import argparse
 
 from analysis.cli_safety import claimed, finite, safety_options
 from baselines.choices import V_INITS
+from learning.validation import SELECT_ON
 
 __all__ = ["validation_options", "qcfs_options", "v_init_option", "sweep_fair_options", "add_fight"]
 
 
 def validation_options(p: argparse.ArgumentParser, positive_int) -> None:
-    """--val-fraction and --patience (train, train-ann)."""
+    """--val-fraction, --patience and --select-on (train, train-ann)."""
     p.add_argument("--val-fraction", type=finite, help="held-out validation part (default 0.1; UCI 0)")
-    p.add_argument("--patience", type=positive_int, help="early stopping: epochs without a lower val loss")
+    p.add_argument("--patience", type=positive_int, help="early stopping: epochs without a better best epoch")
+    select_on_option(p)
+
+
+def select_on_option(p: argparse.ArgumentParser) -> None:
+    """--select-on loss|accuracy: what the best epoch is chosen by on the validation split."""
+    p.add_argument("--select-on", choices=SELECT_ON, help="best epoch by validation loss (default) or accuracy")
 
 
 def qcfs_options(p: argparse.ArgumentParser, positive_int) -> None:
@@ -38,12 +45,13 @@ def _v_inits(text: str) -> list[str]:
 
 
 def sweep_fair_options(p: argparse.ArgumentParser, positive_int, ints) -> None:
-    """--qcfs-levels, --v-init, --lr, --patience, --extra-model (sweep: each is part of the jobs' configurations)."""
+    """--qcfs-levels, --v-init, --lr, --patience, --select-on, --extra-model (sweep: each is part of the jobs' configurations)."""
     p.add_argument("--qcfs-levels", type=ints, default=[], help="also QCFS ANNs with these levels L, converted")
     p.add_argument("--v-init", type=_v_inits, default=["zero"],
                    help="comma-separated initial potentials of conversion: zero,half")
     p.add_argument("--lr", type=finite, help="spike-count lr")
-    p.add_argument("--patience", type=positive_int, help="spike-count early stopping (validation loss)")
+    p.add_argument("--patience", type=positive_int, help="spike-count early stopping (epochs since the best)")
+    select_on_option(p)
     p.add_argument("--extra-model", action="append", default=[], metavar="PATH",
                    help="also evaluate this model (.nir file, model or graph directory) at each T_infer (repeatable)")
 

@@ -46,18 +46,18 @@ def _label(method: str, v0: str, v_inits) -> str:
 
 
 def sweep_jobs(dataset: str, arch: str, *, T_train, T_infer, norms, seeds, qcfs_levels=(), v_inits=("zero",),
-               epochs=None, ann_epochs=None, lr=None, patience=None, lr_decay=None, dropout=None, data_dir=None,
-               limit_train=None, limit_test=None, extra_models=()):
+               epochs=None, ann_epochs=None, lr=None, patience=None, select_on=None, lr_decay=None, dropout=None,
+               data_dir=None, limit_train=None, limit_test=None, extra_models=()):
     """(jobs in dependency order, [(method, T_train, seed, model job or None, evaluation job)]) of a sweep.
     extra_models: paths of given models (any kind with a simcore graph, a .nir file included) also
     evaluated at every T_infer, per seed, each labelled by its path.
-    lr, patience: the spike-count training's (the ANNs train with their own recipe)."""
+    lr, patience, select_on: the spike-count training's (the ANNs train with their own recipe)."""
     jobs, evaluated = [], []
     common = {"data_dir": data_dir, "limit_train": limit_train, "limit_test": limit_test}
     for seed in seeds:
         for T in T_train:
             snn = train_job(config_from(dataset, arch, T=T, epochs=epochs, seed=seed, lr=lr, patience=patience,
-                                        lr_decay=lr_decay, dropout=dropout, **common))
+                                        select_on=select_on, lr_decay=lr_decay, dropout=dropout, **common))
             jobs.append(snn)
             for v0 in v_inits:  # theta/2 on a spike-count network: V(0) = b + theta/2
                 extra = {} if v0 == "zero" else {"v_init": v0}
@@ -118,8 +118,8 @@ def sweep(
     dataset: str, arch: str, out_dir: str | os.PathLike, *, T_train=(5, 10, 20), T_infer=None,
     norms=RELU_NORMS, qcfs_levels=(), v_inits=("zero",), seeds=(0,), epochs: int | None = None,
     ann_epochs: int | None = None, lr_decay: float | None = None, dropout: float | None = None,
-    lr: float | None = None, patience: int | None = None, data_dir=None, limit_train: int | None = None,
-    limit_test: int | None = None, progress: bool = True, runner: Runner | None = None, extra_models=(),
+    lr: float | None = None, patience: int | None = None, select_on: str | None = None, data_dir=None,
+    limit_train: int | None = None, limit_test: int | None = None, progress: bool = True, runner: Runner | None = None, extra_models=(),
 ) -> dict:
     """Train, convert and evaluate everything (see the module docstring) with ``runner`` (default:
     serially, with a progress bar unless ``progress`` is False). Returns the sweep dict.
@@ -127,8 +127,8 @@ def sweep(
     qcfs_levels: also train a QCFS ANN per L and convert it (norm "qcfs"). v_inits: the initial
     potentials ("zero", "half" = theta/2) every conversion is run with; "half" also runs each
     spike-count network with theta/2 added to its initial potentials. Every converted row carries
-    its ANN's test accuracy (``ann_accuracy``). lr, patience: the spike-count training's (the ANNs
-    train with their own recipe, :data:`baselines.train_ann.ANN_RECIPE`). extra_models: given models
+    its ANN's test accuracy (``ann_accuracy``). lr, patience, select_on: the spike-count training's
+    (the ANNs train with their own recipe, :data:`baselines.train_ann.ANN_RECIPE`). extra_models: given models
     also evaluated (:func:`sweep_jobs`)."""
     out = Path(out_dir)
     T_train = sorted({int(t) for t in T_train})
@@ -148,8 +148,8 @@ def sweep(
     check_extra_models(extra_models, dataset, data_dir)  # before any job starts
     jobs, evaluated = sweep_jobs(dataset, arch, T_train=T_train, T_infer=T_infer, norms=norms, seeds=seeds,
                                  qcfs_levels=qcfs_levels, v_inits=v_inits, epochs=epochs, ann_epochs=ann_epochs,
-                                 lr=lr, patience=patience, lr_decay=lr_decay, dropout=dropout, data_dir=data_dir,
-                                 limit_train=limit_train, limit_test=limit_test, extra_models=extra_models)
+                                 lr=lr, patience=patience, select_on=select_on, lr_decay=lr_decay, dropout=dropout,
+                                 data_dir=data_dir, limit_train=limit_train, limit_test=limit_test, extra_models=extra_models)
     results = (runner or Runner(progress=progress)).run(jobs, out)
     rows, latencies, windows = [], {}, {}
     for method, t_train, seed, model, ev in evaluated:
@@ -162,7 +162,7 @@ def sweep(
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
               "qcfs_levels": list(qcfs_levels), "v_inits": list(v_inits), "seeds": list(seeds), "epochs": epochs,
               "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "lr": lr, "patience": patience,
-              "limit_train": limit_train, "limit_test": limit_test, "extra_models": [str(m) for m in extra_models],
+              "select_on": select_on,              "limit_train": limit_train, "limit_test": limit_test, "extra_models": [str(m) for m in extra_models],
               "jobs": {j.id: j.config for j in jobs}, "rows": rows, **environment()}
     write_json(out / "sweep.json", result)
     buf = io.StringIO()

@@ -60,9 +60,10 @@ class ANNConfig:
     limit_test: int | None = None
     val_fraction: float = DEFAULT_VAL_FRACTION
     patience: int | None = None
+    select_on: str = "loss"  # best epoch by validation "loss" or "accuracy" (learning.validation)
 
     def validate(self) -> None:
-        check_schedule(self.val_fraction, self.patience)
+        check_schedule(self.val_fraction, self.patience, self.select_on)
         ANN(parse_convertible(self.arch), self.bias, self.activation, self.levels)  # one-line errors
         if int(self.epochs) != self.epochs or self.epochs < 1:
             raise ValueError(f"epochs must be an integer >= 1, got {self.epochs}")

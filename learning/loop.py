@@ -1,10 +1,11 @@
 """The epoch loop shared by every trainer (spike-count networks here, ANN twins in baselines).
 
 After every epoch the model is scored on the validation split (``validate``; see
-:mod:`learning.validation`), never on the test split. The *best epoch* is the one with the lowest
-validation loss (first on ties); its weights are kept (also in the checkpoint) and restored when
-the run ends. ``config.patience`` (None: off) stops the run early once the validation loss has
-not improved for that many epochs. Without a validation split (fraction 0) the last epoch is used.
+:mod:`learning.validation`), never on the test split. The *best epoch* is chosen on validation
+by ``config.select_on`` (lowest loss, or highest accuracy: :func:`learning.validation.best_epoch`);
+its weights are kept (also in the checkpoint) and restored when the run ends. ``config.patience``
+(None: off) stops the run early once the best epoch is that many epochs old. Without a
+validation split (fraction 0) the last epoch is used.
 
 Each epoch ``e`` shuffles with a torch generator seeded by ``seed * 100003 + e`` and sets the
 learning rate to ``lr * lr_decay**e``; nothing else in the loop is random. After every epoch it
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,7 +40,7 @@ from learning.datafiles import data_files
 from learning.datasets import Dataset, load_dataset
 from learning.io import MODEL_FILE, WEIGHTS_FILE
 from learning.spec import parse_spec
-from learning.validation import split_validation
+from learning.validation import best_epoch, split_validation
 from simcore.fileio import atomic_write, write_json
 from simcore.outputs import OutputError, current_options, remove_own
 from simcore.provenance import environment
@@ -126,11 +127,8 @@ class Run:
 
     @property
     def best_epoch(self) -> int | None:
-        """The epoch of lowest validation loss (first on ties); the last epoch without validation."""
-        h = [e for e in self.history if e.get("val_loss") is not None]
-        if not h:
-            return self.history[-1]["epoch"] if self.history else None
-        return min(h, key=lambda e: (e["val_loss"], e["epoch"]))["epoch"]
+        """The epoch chosen on validation by the config's ``select_on`` (learning.validation.best_epoch)."""
+        return best_epoch(self.history, getattr(self.config, "select_on", "loss"))
 
     @property
     def best(self) -> dict:
@@ -181,8 +179,9 @@ def _save_checkpoint(path: Path, net: nn.Module, opt, epoch: int, history: list,
 
 def _check_same_run(path: Path, saved: dict, saved_files: dict | None, config, data_files: dict) -> None:
     """ValueError naming the first setting (or data file) in which this run differs from the checkpoint's."""
+    defaults = {f.name: f.default for f in fields(config)}  # a checkpoint older than a setting has its default
     for key, value in asdict(config).items():
-        if key not in _RESUMABLE_CHANGES and saved.get(key) != value:
+        if key not in _RESUMABLE_CHANGES and saved.get(key, defaults[key]) != value:
             raise ValueError(f"--resume: {path} was made with {key}={saved.get(key)!r}, this run has "
                              f"{key}={value!r}; resume with the same settings, or start a new --out")
     for name, entry in (saved_files or {}).items():

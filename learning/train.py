@@ -69,11 +69,12 @@ class TrainConfig:
     limit_train: int | None = None
     limit_test: int | None = None
     val_fraction: float = DEFAULT_VAL_FRACTION  # held-out part of the training split (learning.validation)
-    patience: int | None = None  # early stopping on the validation loss (None: run every epoch)
+    patience: int | None = None  # early stopping: epochs since the best epoch (None: run every epoch)
+    select_on: str = "loss"  # best epoch by validation "loss" or "accuracy" (learning.validation)
 
     def validate(self) -> None:
         parse_spec(self.arch)
-        check_schedule(self.val_fraction, self.patience)
+        check_schedule(self.val_fraction, self.patience, self.select_on)
         if int(self.T) != self.T or self.T < 1:
             raise ValueError(f"T (number of time steps) must be an integer >= 1, got {self.T}")
         if self.epochs < 1:

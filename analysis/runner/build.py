@@ -11,11 +11,19 @@ from learning.datafiles import data_fingerprint, sha256_file
 __all__ = ["train_job", "convert_job", "eval_job", "given_model_eval_job"]
 
 
+# settings added after grids were run, with the value every earlier job had: left out of a job's id
+# at that value, so grids run before the setting existed resume (the model's metrics record it)
+_LATER_SETTINGS = {"select_on": "loss"}
+
+
 def train_job(cfg) -> Job:
     """A train-snn (learning.train.TrainConfig) or train-ann (baselines.train_ann.ANNConfig) job."""
     from learning.train import TrainConfig
 
     settings = asdict(cfg)
+    for key, value in _LATER_SETTINGS.items():
+        if settings.get(key) == value:
+            del settings[key]
     data_dir = settings.pop("data_dir")
     data_dir = None if data_dir is None else str(Path(data_dir).expanduser().resolve())  # same path on workers
     kind = "train-snn" if isinstance(cfg, TrainConfig) else "train-ann"

@@ -70,8 +70,10 @@ def test_fair_settings_are_part_of_the_sweep_jobs_identity():
     qcfs = lambda js: {k for k, c in js.items() if c.get("activation") == "qcfs"}  # noqa: E731
     assert set(plain) < set(q4) and qcfs(q4) and qcfs(q4).isdisjoint(qcfs(q8))
     assert [c["levels"] for k, c in q4.items() if k in qcfs(q4)] == [4]
-    for other in (jobs(lr=1e-2), jobs(patience=3)):  # another spike-count job (and its evaluation), same ANN
-        assert len(set(other) - set(plain)) == 2 and len(set(plain) - set(other)) == 2
+    for other in (jobs(lr=1e-2), jobs(patience=3), jobs(select_on="accuracy")):  # another spike-count job
+        assert len(set(other) - set(plain)) == 2 and len(set(plain) - set(other)) == 2  # (and its evaluation)
+    # select_on came after grids were run: at its old value ("loss") the ids stay what they were
+    assert jobs(select_on="loss") == plain and all("select_on" not in c for c in plain.values())
 
 
 def test_a_directory_not_written_by_the_job_is_refused_and_kept(tmp_path):

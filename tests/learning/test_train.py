@@ -49,6 +49,47 @@ def test_validation_split_is_stratified_disjoint_and_early_stopping_restores_the
     assert m["best_epoch"] == m["epochs_done"] - 1
     with pytest.raises(ValueError, match="validation split"):
         _cfg(val_fraction=0.0, patience=3).validate()
+    with pytest.raises(ValueError, match="select_on must be one of loss, accuracy"):
+        _cfg(select_on="val").validate()
+
+
+def test_best_epoch_by_validation_loss_or_accuracy():
+    from learning.validation import best_epoch
+
+    h = [{"epoch": 1, "val_loss": 0.30, "val_accuracy": 0.90}, {"epoch": 2, "val_loss": 0.20, "val_accuracy": 0.93},
+         {"epoch": 3, "val_loss": 0.25, "val_accuracy": 0.95}, {"epoch": 4, "val_loss": 0.24, "val_accuracy": 0.95},
+         {"epoch": 5, "val_loss": 0.20, "val_accuracy": 0.94}]
+    assert best_epoch(h) == best_epoch(h, "loss") == 2  # lowest loss, the first of equals
+    assert best_epoch(h, "accuracy") == 4  # highest accuracy, the lower loss of equals
+    assert best_epoch([{"epoch": 1, "val_loss": None}, {"epoch": 2, "val_loss": None}], "accuracy") == 2
+    assert best_epoch([]) is None
+
+
+def test_selection_on_accuracy_keeps_the_most_accurate_epoch_and_stops_from_it(tmp_path):
+    m = train(_cfg(epochs=12, patience=3, select_on="accuracy", lr=0.05), tmp_path, progress=False)
+    h = m["history"]
+    top = max(e["val_accuracy"] for e in h)
+    assert m["val_accuracy"] == top and h[m["best_epoch"] - 1]["val_accuracy"] == top
+    assert m["config"]["select_on"] == "accuracy"
+    if m["epochs_done"] < 12:  # stopped early: three epochs without a better one after the best
+        assert m["epochs_done"] - m["best_epoch"] == 3 and h[-1]["early_stop"]
+
+
+def test_a_checkpoint_from_before_select_on_resumes(tmp_path):
+    import safetensors
+    from safetensors.numpy import save_file
+
+    train(_cfg(epochs=4), tmp_path, progress=False, stop_after=2)
+    ckpt = tmp_path / "checkpoint.safetensors"
+    with safetensors.safe_open(str(ckpt), framework="numpy") as f:
+        meta, arrays = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    config = json.loads(meta["config"])
+    del config["select_on"]  # what a checkpoint written before the setting existed holds
+    save_file(arrays, str(ckpt), metadata={**meta, "config": json.dumps(config)})
+    m = train(_cfg(epochs=4), tmp_path, resume=True, progress=False)
+    assert m["complete"] and m["epochs_done"] == 4
+    with pytest.raises(ValueError, match="select_on='loss'"):  # but not into another setting
+        train(_cfg(epochs=5, select_on="accuracy"), tmp_path, resume=True, progress=False)
 
 
 def test_every_class_is_predicted_after_training(tmp_path):
