@@ -411,8 +411,8 @@ def _inspection_commands(sub) -> None:
     p.add_argument("--limit", type=_positive_int, help="use only the first N samples of each split (smoke runs)")
     p.add_argument("--configs", help="table2 only: comma-separated row indices 0-3 "
                    "(0 784-800-10 T50, 1 784-800-800-10 T50, 2 CNN T50, 3 784-800-10 T10)")
-    p.add_argument("--seeds-for", nargs="+", metavar="ROW=N", help="table2 only: fewer seeds for a row, "
-                   "e.g. 2=3 (the CNN with seeds 0-2)")
+    p.add_argument("--seeds-for", nargs="+", action="extend", metavar="ROW=N",
+                   help="table2 only: fewer seeds for a row, e.g. 2=3 (the CNN with seeds 0-2); repeatable")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True)
     runner_options(p, _positive_int)

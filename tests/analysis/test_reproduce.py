@@ -36,3 +36,14 @@ def test_table2_reduced_uses_each_rows_recipe(tmp_path):
     assert [r["arch"] for r in data["rows"]] == ["28x28-12c5-2a-64c5-2a-10", "784-800-10"]
     for row in data["rows"]:
         assert all(0 <= row[k] <= 1 for k in ("tensor", "simcore", "conversion_robust"))
+
+
+def test_seeds_for_given_twice_keeps_both_rows():
+    """`--seeds-for 1=2 --seeds-for 2=1` and `--seeds-for 1=2 2=1` limit both rows (a repeated
+    option used to replace the earlier one)."""
+    from analysis.cli import _row_seeds, build_parser
+    from analysis.reproduce import TABLE2
+
+    for argv in (["--seeds-for", "1=2", "--seeds-for", "2=1"], ["--seeds-for", "1=2", "2=1"]):
+        a = build_parser().parse_args(["reproduce", "table2", "--out", "x", *argv])
+        assert _row_seeds(a.seeds_for, TABLE2) == {"784-800-800-10": 2, "28x28-12c5-2a-64c5-2a-10": 1}
