@@ -138,7 +138,9 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
 # every pass) they stayed, and cost half the trained CNN's async run (measured with perf). So the
 # passes below index whole arrays with uint64 positions (no slices; unsigned, so numba adds no
 # negative-index wraparound and LLVM vectorises as over a slice) and pass arrays only to the
-# helpers of the rare branch, which are not inlined and take no slices either.
+# helpers of the rare branch, which are not inlined and take no slices either (a function that is
+# not inlined counts its array arguments in and out; the pairs are removed when nothing between
+# them counts, so these helpers call no inlined helper with array arguments).
 
 
 @numba.njit(cache=True, inline="always")
@@ -158,7 +160,7 @@ def _flagged(fb, fw, n, nfl, fbuf, at):
     return nf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def fire_reached(Vp, cp, tep, nr, ipp, off, t0, L, fb, fw, out, nf):
     """Fire the targets t0..t0+L-1 (uint64; already added) at or above their tep (+inf for a
     target that fired in this step), appending their C-order index ipp[j] - off to out[nf:] in
@@ -181,7 +183,7 @@ def fire_reached(Vp, cp, tep, nr, ipp, off, t0, L, fb, fw, out, nf):
     return nf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, nb, pos):
     """The nfl neurons flagged (fb[j] = 1) by a pass of the dense rows of spikes spk[e:e+nb] that
     kept their V, spike by spike (each fires exactly once, at the first add that reaches its tep;
@@ -301,18 +303,32 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, ipp, off, f
     return (e1 - e0) * n, pos
 
 
-@numba.njit(cache=True)
-def _sort_many(fbuf, nf):
-    """fbuf[:nf].sort() (not inlined: the slice's reference count, see above)."""
-    fbuf[:nf].sort()
+@numba.njit(cache=True, inline="always")
+def _sift_down(a, root, end):
+    """Heap order for a[root:end] below root (max-heap)."""
+    v = a[root]
+    while 2 * root + 1 < end:
+        c = 2 * root + 1
+        if c + 1 < end and a[c + 1] > a[c]:
+            c += 1
+        if a[c] <= v:
+            break
+        a[root] = a[c]
+        root = c
+    a[root] = v
 
 
 @numba.njit(cache=True, inline="always")
 def sort_firings(fbuf, nf):
-    """Sort fbuf[:nf] ascending: insertion sort for the usual few, the library sort for many (one
-    input pixel can fire hundreds of conv targets at once: quadratic there)."""
+    """Sort fbuf[:nf] ascending in place: insertion sort for the usual few, heapsort for many (one
+    input pixel can fire hundreds of conv targets at once: quadratic there). No library sort: the
+    async kernels run without numba's reference counting, which that sort needs."""
     if nf > 24:
-        _sort_many(fbuf, nf)
+        for root in range(nf // 2 - 1, -1, -1):
+            _sift_down(fbuf, root, nf)
+        for end in range(nf - 1, 0, -1):
+            fbuf[0], fbuf[end] = fbuf[end], fbuf[0]
+            _sift_down(fbuf, 0, end)
         return
     for a in range(1, nf):
         v1 = fbuf[a]

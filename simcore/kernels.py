@@ -187,7 +187,7 @@ def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fb, fw, fbuf, pos):
 
 
 # Deliberately separate from _population_sync: async delivery fires mid-step and threads pos through every call.
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out):
     """All steps of neuron population p (async): leak, bias current, carry-over check, then spike by
     spike delivery with each target checked as it is reached (at most one spike per step); returns pos."""
