@@ -160,7 +160,7 @@ def _flagged(fb, fw, n, nfl, fbuf, at):
     return nf
 
 
-@numba.njit(cache=True, _nrt=False)
+@numba.njit(cache=True, inline="always")
 def fire_reached(Vp, cp, tep, nr, ipp, off, t0, L, fb, fw, out, nf):
     """Fire the targets t0..t0+L-1 (uint64; already added) at or above their tep (+inf for a
     target that fired in this step), appending their C-order index ipp[j] - off to out[nf:] in
@@ -183,7 +183,7 @@ def fire_reached(Vp, cp, tep, nr, ipp, off, t0, L, fb, fw, out, nf):
     return nf
 
 
-@numba.njit(cache=True, _nrt=False)
+@numba.njit(cache=True, inline="always")
 def _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, nb, pos):
     """The nfl neurons flagged (fb[j] = 1) by a pass of the dense rows of spikes spk[e:e+nb] that
     kept their V, spike by spike (each fires exactly once, at the first add that reaches its tep;
