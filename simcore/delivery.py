@@ -145,18 +145,22 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
 
 @numba.njit(cache=True, inline="always")
 def _flagged(fb, fw, n, nfl, fbuf, at):
-    """The indices of the nfl non-zero bytes of fb[:n] into fbuf[at:], ascending; returns nfl. Tests
-    eight bytes at a time (fw: the same memory as uint64 words, from :func:`async_flag_words`; the
-    bytes from n on are ignored) and stops at the last one."""
+    """The indices of the nfl (> 0) non-zero bytes of fb[:n] into fbuf[at:], ascending; returns nfl.
+    Skips zero bytes 32 at a time, then tests eight at a time (fw: the same memory as uint64
+    words, from :func:`async_flag_words`; the bytes from n on are ignored), and stops at the last
+    one."""
     nf = 0
-    for q in range(fw.shape[0]):
+    q = 0
+    q4 = (n + 7) // 8 - 3  # a group of four words starting below q4 lies within fb[:n] (rounded up)
+    while nf < nfl:
+        while q < q4 and (fw[q] | fw[q + 1] | fw[q + 2] | fw[q + 3]) == 0:
+            q += 4
         if fw[q]:
             for j in range(8 * q, min(8 * q + 8, n)):
                 if fb[j]:
                     fbuf[at + nf] = j
                     nf += 1
-            if nf == nfl:
-                break
+        q += 1
     return nf
 
 
