@@ -132,15 +132,13 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     return nsop
 
 
-# Async helpers. Reference counts: numba counts every slice of an array and every array passed to an
-# inlined helper with atomic increments and decrements, and LLVM removes such pairs only where no
-# other count change lies between them; in the async loops (a test and a rarely taken branch after
-# every pass) they stayed, and cost half the trained CNN's async run (measured with perf). So the
-# passes below index whole arrays with uint64 positions (no slices; unsigned, so numba adds no
-# negative-index wraparound and LLVM vectorises as over a slice) and pass arrays only to the
-# helpers of the rare branch, which are not inlined and take no slices either (a function that is
-# not inlined counts its array arguments in and out; the pairs are removed when nothing between
-# them counts, so these helpers call no inlined helper with array arguments).
+# Async helpers, all inlined into kernels._population_async, which is compiled without numba's
+# reference counting (_nrt=False; nothing there allocates): with it, every slice and every array
+# passed to an inlined helper was counted with atomic increments and decrements that LLVM could not
+# remove around the tests and rarely taken branches of these loops; they took half the trained
+# CNN's async run and a fifth of the MLP's (measured with perf). The passes index whole arrays at
+# uint64 positions: unsigned, so numba adds no negative-index wraparound and LLVM vectorises them
+# as it does a loop over a slice.
 
 
 @numba.njit(cache=True, inline="always")
@@ -169,8 +167,7 @@ def fire_reached(Vp, cp, tep, nr, ipp, off, t0, L, fb, fw, out, nf):
     """Fire the targets t0..t0+L-1 (uint64; already added) at or above their tep (+inf for a
     target that fired in this step), appending their C-order index ipp[j] - off to out[nf:] in
     ascending j: one vectorised pass writes a flag byte per target (fb, fw: from
-    :func:`async_flag_words`), the flags are found eight at a time (:func:`_flagged`). Returns nf.
-    Not inlined (see above)."""
+    :func:`async_flag_words`), the flags are found eight at a time (:func:`_flagged`). Returns nf."""
     nfl = 0
     for o in range(np.uint64(0), L):
         m = Vp[t0 + o] >= tep[t0 + o]
@@ -192,7 +189,7 @@ def _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, nb, pos):
     """The nfl neurons flagged (fb[j] = 1) by a pass of the dense rows of spikes spk[e:e+nb] that
     kept their V, spike by spike (each fires exactly once, at the first add that reaches its tep;
     later adds still count); their firings are appended ordered by the spike that caused them, then
-    ascending index. Returns pos. Not inlined (see above)."""
+    ascending index. Returns pos."""
     n = Vp.shape[0]
     nf = _flagged(fb, fw, n, nfl, fbuf, 0)
     for q in range(nf):
@@ -218,24 +215,71 @@ def _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, nb, pos):
 def async_flag_words(n):
     """The flag words of the async helpers for populations of at most n neurons, zeros; the helpers
     get them twice, as uint64 words ``fw`` and as flag bytes ``fb = fw.view(np.uint8)``, both made
-    once by the caller (see the note on reference counts above). A pass over n targets writes
-    fb[:n]; the bytes after them are ignored."""
+    once by the caller. A pass over n targets writes fb[:n]; the bytes after them are ignored."""
     return np.zeros(n // 8 + 1, np.uint64)
 
 
-# Deliberately long (compiled kernel): the eight-row and four-row passes are written out here, not
-# in inlined helpers, for the reference counts (see above) and because LLVM vectorises only a
-# straight-line body over the rows.
+@numba.njit(cache=True, inline="always")
+def _pass8(Vp, tep, fb, w_all, r1, r2, r3, r4, r5, r6, r7, r8):
+    """Eight dense rows (at uint64 offsets r1..r8 of w_all) in one vectorised pass: each neuron's
+    running sum V + W1 + ... + W8 (the spike-by-spike roundings) is stored unless its running maximum
+    reached tep (fire_at, or +inf once fired: exactly the neurons that fire in the batch); such a
+    neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
+    nfl = 0
+    for j in range(np.uint64(0), np.uint64(Vp.shape[0])):
+        v0 = Vp[j]
+        v = v0 + w_all[r1 + j]
+        mx = v
+        v = v + w_all[r2 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r3 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r4 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r5 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r6 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r7 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r8 + j]
+        mx = v if v > mx else mx
+        m = mx >= tep[j]
+        Vp[j] = v0 if m else v
+        fb[j] = m
+        nfl += m
+    return nfl
+
+
+@numba.njit(cache=True, inline="always")
+def _pass4(Vp, tep, fb, w_all, r1, r2, r3, r4):
+    """:func:`_pass8` for four rows (a separate straight-line body: LLVM vectorises only those)."""
+    nfl = 0
+    for j in range(np.uint64(0), np.uint64(Vp.shape[0])):
+        v0 = Vp[j]
+        v = v0 + w_all[r1 + j]
+        mx = v
+        v = v + w_all[r2 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r3 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r4 + j]
+        mx = v if v > mx else mx
+        m = mx >= tep[j]
+        Vp[j] = v0 if m else v
+        fb[j] = m
+        nfl += m
+    return nfl
+
+
 @numba.njit(cache=True, inline="always")
 def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, ipp, off, fb, fw, fbuf, pos):
     """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
     ascending order" equals "check after each add". Binary spikes go eight, then four, per pass over
-    V: each neuron's running sum V + W1 + ... (the spike-by-spike roundings) is stored unless its
-    running maximum reached tep (fire_at, or +inf once fired: exactly the neurons that fire in the
-    batch); such a neuron keeps its V, gets fb[j] = 1 and is redone spike by spike by
-    :func:`_fire_rows`. The last 0-3 rows and graded input go one row per pass: add, with one
-    vectorised "reached fire_at" test (fire_at bounds every tep), and :func:`fire_reached` when it
-    hit. fb, fw: from :func:`async_flag_words`; fbuf: int32 scratch of at least len(Vp).
+    V (:func:`_pass8`, :func:`_pass4`); the neurons that reach threshold in the batch keep their V
+    and are redone spike by spike by :func:`_fire_rows`. The last 0-3 rows and graded input go one
+    row per pass: add, with one vectorised "reached fire_at" test (fire_at bounds every tep), and
+    :func:`fire_reached` when it hit. fb, fw: from :func:`async_flag_words`; fbuf: int32 scratch of at least len(Vp).
     Returns (SOPs, pos)."""
     n = Vp.shape[0]
     un = np.uint64(n)
@@ -246,50 +290,14 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, ipp, off, f
         r3, r4 = np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n)
         r5, r6 = np.uint64(wb + spk[e + 4] * n), np.uint64(wb + spk[e + 5] * n)
         r7, r8 = np.uint64(wb + spk[e + 6] * n), np.uint64(wb + spk[e + 7] * n)
-        nfl = 0
-        for j in range(np.uint64(0), un):
-            v0 = Vp[j]
-            v = v0 + w_all[r1 + j]
-            mx = v
-            v = v + w_all[r2 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r3 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r4 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r5 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r6 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r7 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r8 + j]
-            mx = v if v > mx else mx
-            m = mx >= tep[j]
-            Vp[j] = v0 if m else v
-            fb[j] = m
-            nfl += m
+        nfl = _pass8(Vp, tep, fb, w_all, r1, r2, r3, r4, r5, r6, r7, r8)
         if nfl:
             pos = _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, 8, pos)
         e += 8
     if not graded and e + 4 <= e1:
         r1, r2 = np.uint64(wb + spk[e] * n), np.uint64(wb + spk[e + 1] * n)
         r3, r4 = np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n)
-        nfl = 0
-        for j in range(np.uint64(0), un):
-            v0 = Vp[j]
-            v = v0 + w_all[r1 + j]
-            mx = v
-            v = v + w_all[r2 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r3 + j]
-            mx = v if v > mx else mx
-            v = v + w_all[r4 + j]
-            mx = v if v > mx else mx
-            m = mx >= tep[j]
-            Vp[j] = v0 if m else v
-            fb[j] = m
-            nfl += m
+        nfl = _pass4(Vp, tep, fb, w_all, r1, r2, r3, r4)
         if nfl:
             pos = _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, 4, pos)
         e += 4

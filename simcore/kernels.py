@@ -190,7 +190,9 @@ def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fb, fw, fbuf, pos):
 @numba.njit(cache=True, _nrt=False)
 def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out):
     """All steps of neuron population p (async): leak, bias current, carry-over check, then spike by
-    spike delivery with each target checked as it is reached (at most one spike per step); returns pos."""
+    spike delivery with each target checked as it is reached (at most one spike per step); returns pos.
+    Compiled without reference counting (``_nrt=False``; it allocates nothing, the caller owns every
+    array): see the note in :mod:`simcore.delivery`."""
     off, n = tb.offsets[p], tb.sizes[p]
     nr = neuron(tb, p)
     Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
