@@ -99,3 +99,23 @@ def test_sort_firings_sorts_the_prefix_only(n):
     out = _sorted(a.copy(), n)
     np.testing.assert_array_equal(out[:n], np.sort(a[:n]))
     np.testing.assert_array_equal(out[n:], a[n:])
+
+
+def test_async_pooled_pairs_with_float_weights_equal_the_reference():
+    """c1 neurons pooled into one c2 input that fire from the same input spike are consecutive in
+    c1's bucket and reach c2 through the same runs, c2 targets reaching threshold on the first or
+    the second of them (the case a two-spike pass, as sync has, must keep: its (V + w) + w rounding
+    and the first spike's firings first; such a pass was measured and not kept, 17.9)."""
+    rng = np.random.default_rng(34)
+    net = Network()
+    net.add_input("input", (1, 7, 7))
+    net.add_neurons("c1", (2, 6, 6), NEURONS[0])
+    net.add_neurons("c2", (4, 2, 2), NeuronParams(0.9, ">=", "subtract", 0.0, 1.0, "initial", "leaked"))
+    net.add_neurons("out", (2,))
+    net.connect("input", "c1", [Conv2d(rng.normal(1.2, 0.3, (2, 1, 2, 2)))])
+    net.connect("c1", "c2", [AvgPool2d(2), Conv2d(rng.normal(0.35, 0.3, (4, 2, 2, 2)))])
+    net.connect("c2", "out", [Dense(rng.normal(0.3, 0.2, (2, 16)))])
+    trains = rng.random((3, 10, 49)) < 0.3
+    res = simulate(net, trains=trains, mode="async", record_raster=True)
+    assert res.counts["c2"].sum() > 100
+    _assert_same(res, *reference_async(net, trains, steps=res.steps))
