@@ -141,23 +141,39 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
 # as it does a loop over a slice.
 
 
+def _debruijn_table():
+    """Position of the single set bit b of a uint64 word from ((b * _DEBRUIJN) >> 58)."""
+    table = np.full(64, -1, np.int64)
+    for i in range(64):
+        table[((1 << i) * _DEBRUIJN) % 2**64 >> 58] = i
+    assert (table >= 0).all()
+    return table
+
+
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_BIT_AT = _debruijn_table()
+
+
 @numba.njit(cache=True, inline="always")
 def _flagged(fb, fw, n, nfl, fbuf, at):
     """The indices of the nfl (> 0) non-zero bytes of fb[:n] into fbuf[at:], ascending; returns nfl.
-    Skips zero bytes 32 at a time, then tests eight at a time (fw: the same memory as uint64
-    words, from :func:`async_flag_words`; the bytes from n on are ignored), and stops at the last
-    one."""
+    Skips zero bytes 32 at a time, then takes the set bits of each non-zero word lowest first (fw:
+    the same memory as uint64 words, from :func:`async_flag_words`; flag bytes are 0 or 1, the bytes
+    from n on are ignored), and stops at the last one."""
     nf = 0
     q = 0
     q4 = (n + 7) // 8 - 3  # a group of four words starting below q4 lies within fb[:n] (rounded up)
     while nf < nfl:
         while q < q4 and (fw[q] | fw[q + 1] | fw[q + 2] | fw[q + 3]) == 0:
             q += 4
-        if fw[q]:
-            for j in range(8 * q, min(8 * q + 8, n)):
-                if fb[j]:
-                    fbuf[at + nf] = j
-                    nf += 1
+        w = fw[q]
+        while w:
+            b = w & (~w + np.uint64(1))  # the lowest set bit
+            j = 8 * q + (_BIT_AT[(b * np.uint64(_DEBRUIJN)) >> np.uint64(58)] >> 3)
+            if j < n:
+                fbuf[at + nf] = j
+                nf += 1
+            w ^= b
         q += 1
     return nf
 
