@@ -14,10 +14,8 @@ import numpy as np
 
 from simcore.neuron_kernels import after_fire, fire
 
-_CHUNK = 32  # async runs: targets per vectorised test when a flagged run is scanned
-
-__all__ = ["dense_sync", "runs_sync", "csr_sync", "add_flag", "fire_reached", "sort_firings", "async_flag_bytes",
-           "dense_async", "runs_async", "csr_async"]
+__all__ = ["dense_sync", "runs_sync", "csr_sync", "fire_reached", "sort_firings", "async_flag_words", "dense_async",
+           "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -134,53 +132,133 @@ def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     return nsop
 
 
+# Async helpers, all inlined into kernels._population_async, which is compiled without numba's
+# reference counting (_nrt=False; nothing there allocates): with it, every slice and every array
+# passed to an inlined helper was counted with atomic increments and decrements that LLVM could not
+# remove around the tests and rarely taken branches of these loops; they took half the trained
+# CNN's async run and a fifth of the MLP's (measured with perf). The passes index whole arrays at
+# uint64 positions: unsigned, so numba adds no negative-index wraparound and LLVM vectorises them
+# as it does a loop over a slice.
+
+
+def _debruijn_table():
+    """Position of the single set bit b of a uint64 word from ((b * _DEBRUIJN) >> 58)."""
+    table = np.full(64, -1, np.int64)
+    for i in range(64):
+        table[((1 << i) * _DEBRUIJN) % 2**64 >> 58] = i
+    assert (table >= 0).all()
+    return table
+
+
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_BIT_AT = _debruijn_table()
+
+
 @numba.njit(cache=True, inline="always")
-def add_flag(Vr, Wr, t, x, graded, fb):
-    """Vr += x * Wr (or Wr), vectorised; fb[o] = 1 where Vr[o] >= t afterwards (t: a scalar,
-    fire_at, which bounds every target's tep: a superset of the targets that fire), else 0.
-    Returns the number flagged."""
+def _flagged(fb, fw, n, nfl, fbuf, at):
+    """The indices of the nfl (> 0) non-zero bytes of fb[:n] into fbuf[at:], ascending; returns nfl.
+    Skips zero bytes 32 at a time, then takes the set bits of each non-zero word lowest first (fw:
+    the same memory as uint64 words, from :func:`async_flag_words`; flag bytes are 0 or 1, the bytes
+    from n on are ignored), and stops at the last one."""
+    nf = 0
+    q = 0
+    q4 = (n + 7) // 8 - 3  # a group of four words starting below q4 lies within fb[:n] (rounded up)
+    while nf < nfl:
+        while q < q4 and (fw[q] | fw[q + 1] | fw[q + 2] | fw[q + 3]) == 0:
+            q += 4
+        w = fw[q]
+        while w:
+            b = w & (~w + np.uint64(1))  # the lowest set bit
+            j = 8 * q + (_BIT_AT[(b * np.uint64(_DEBRUIJN)) >> np.uint64(58)] >> 3)
+            if j < n:
+                fbuf[at + nf] = j
+                nf += 1
+            w ^= b
+        q += 1
+    return nf
+
+
+@numba.njit(cache=True, inline="always")
+def fire_reached(Vp, cp, tep, nr, ipp, off, t0, L, fb, fw, out, nf):
+    """Fire the targets t0..t0+L-1 (uint64; already added) at or above their tep (+inf for a
+    target that fired in this step), appending their C-order index ipp[j] - off to out[nf:] in
+    ascending j: one vectorised pass writes a flag byte per target (fb, fw: from
+    :func:`async_flag_words`), the flags are found eight at a time (:func:`_flagged`). Returns nf."""
     nfl = 0
-    if graded:
-        for o in range(Vr.shape[0]):
-            v = Vr[o] + x * Wr[o]
-            Vr[o] = v
-            m = v >= t
-            fb[o] = m
-            nfl += m
-    else:
-        for o in range(Vr.shape[0]):
-            v = Vr[o] + Wr[o]
-            Vr[o] = v
-            m = v >= t
-            fb[o] = m
-            nfl += m
-    return nfl
+    for o in range(np.uint64(0), L):
+        m = Vp[t0 + o] >= tep[t0 + o]
+        fb[o] = m
+        nfl += m
+    n0 = nf
+    nf += _flagged(fb, fw, np.int64(L), nfl, out, n0) if nfl else 0
+    for a in range(n0, nf):
+        j = t0 + np.uint64(out[a])
+        Vp[j] = after_fire(Vp[j], nr)
+        cp[j] += 1
+        tep[j] = np.inf
+        out[a] = ipp[j] - off
+    return nf
 
 
 @numba.njit(cache=True, inline="always")
-def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
-    """Eight dense rows in one vectorised pass: each neuron's running sum V + W1 + ... + W8 (the
-    spike-by-spike roundings) is stored unless it reached tep (fire_at, or +inf once fired) after
-    some add (its running maximum reached tep: exactly the neurons that fire in the batch); such a
+def _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, nb, pos):
+    """The nfl neurons flagged (fb[j] = 1) by a pass of the dense rows of spikes spk[e:e+nb] that
+    kept their V, spike by spike (each fires exactly once, at the first add that reaches its tep;
+    later adds still count); their firings are appended ordered by the spike that caused them, then
+    ascending index. Returns pos."""
+    n = Vp.shape[0]
+    nf = _flagged(fb, fw, n, nfl, fbuf, 0)
+    for q in range(nf):
+        j = fbuf[q]
+        v, t = Vp[j], tep[j]
+        for b in range(nb):
+            v += w_all[wb + spk[e + b] * n + j]
+            if v >= t:
+                v = after_fire(v, nr)
+                t = np.inf
+                fb[j] = b
+                cp[j] += 1
+        Vp[j], tep[j] = v, t
+    for b in range(nb):
+        for q in range(nf):
+            if fb[fbuf[q]] == b:
+                spk[pos] = fbuf[q]
+                pos += 1
+    return pos
+
+
+@numba.njit(cache=True, inline="always")
+def async_flag_words(n):
+    """The flag words of the async helpers for populations of at most n neurons, zeros; the helpers
+    get them twice, as uint64 words ``fw`` and as flag bytes ``fb = fw.view(np.uint8)``, both made
+    once by the caller. A pass over n targets writes fb[:n]; the bytes after them are ignored."""
+    return np.zeros(n // 8 + 1, np.uint64)
+
+
+@numba.njit(cache=True, inline="always")
+def _pass8(Vp, tep, fb, w_all, r1, r2, r3, r4, r5, r6, r7, r8):
+    """Eight dense rows (at uint64 offsets r1..r8 of w_all) in one vectorised pass: each neuron's
+    running sum V + W1 + ... + W8 (the spike-by-spike roundings) is stored unless its running maximum
+    reached tep (fire_at, or +inf once fired: exactly the neurons that fire in the batch); such a
     neuron keeps its V and gets fb[j] = 1 (else 0). Returns the number flagged."""
     nfl = 0
-    for j in range(Vp.shape[0]):
+    for j in range(np.uint64(0), np.uint64(Vp.shape[0])):
         v0 = Vp[j]
-        v = v0 + W1[j]
+        v = v0 + w_all[r1 + j]
         mx = v
-        v = v + W2[j]
+        v = v + w_all[r2 + j]
         mx = v if v > mx else mx
-        v = v + W3[j]
+        v = v + w_all[r3 + j]
         mx = v if v > mx else mx
-        v = v + W4[j]
+        v = v + w_all[r4 + j]
         mx = v if v > mx else mx
-        v = v + W5[j]
+        v = v + w_all[r5 + j]
         mx = v if v > mx else mx
-        v = v + W6[j]
+        v = v + w_all[r6 + j]
         mx = v if v > mx else mx
-        v = v + W7[j]
+        v = v + w_all[r7 + j]
         mx = v if v > mx else mx
-        v = v + W8[j]
+        v = v + w_all[r8 + j]
         mx = v if v > mx else mx
         m = mx >= tep[j]
         Vp[j] = v0 if m else v
@@ -190,116 +268,95 @@ def _flag8(Vp, tep, fb, W1, W2, W3, W4, W5, W6, W7, W8):
 
 
 @numba.njit(cache=True, inline="always")
-def _flagged(fb, nfl, fbuf, at):
-    """The indices of the nfl non-zero bytes of fb into fbuf[at:], ascending; returns nfl. Tests
-    eight bytes at a time (fb: uint8 from :func:`async_flag_bytes`, zero past the flags written)
-    and stops at the last one."""
-    words = fb.view(np.uint64)
-    nf = 0
-    for q in range(words.shape[0]):
-        if words[q]:
-            for j in range(8 * q, 8 * q + 8):
-                if fb[j]:
-                    fbuf[at + nf] = j
-                    nf += 1
-            if nf == nfl:
-                break
-    return nf
+def _pass4(Vp, tep, fb, w_all, r1, r2, r3, r4):
+    """:func:`_pass8` for four rows (a separate straight-line body: LLVM vectorises only those)."""
+    nfl = 0
+    for j in range(np.uint64(0), np.uint64(Vp.shape[0])):
+        v0 = Vp[j]
+        v = v0 + w_all[r1 + j]
+        mx = v
+        v = v + w_all[r2 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r3 + j]
+        mx = v if v > mx else mx
+        v = v + w_all[r4 + j]
+        mx = v if v > mx else mx
+        m = mx >= tep[j]
+        Vp[j] = v0 if m else v
+        fb[j] = m
+        nfl += m
+    return nfl
 
 
 @numba.njit(cache=True, inline="always")
-def _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos):
-    """The nfl neurons flagged by :func:`_flag8` for spikes spk[e:e+8], spike by spike (each fires
-    exactly once, at the first add that reaches its tep; later adds still count); their firings
-    are appended ordered by the spike that caused them, then ascending index. Returns pos."""
-    n = Vp.shape[0]
-    nf = _flagged(fb, nfl, fbuf, 0)
-    rows = (wb + spk[e] * n, wb + spk[e + 1] * n, wb + spk[e + 2] * n, wb + spk[e + 3] * n, wb + spk[e + 4] * n,
-            wb + spk[e + 5] * n, wb + spk[e + 6] * n, wb + spk[e + 7] * n)
-    for q in range(nf):
-        j = fbuf[q]
-        v, t = Vp[j], tep[j]
-        for b in range(8):
-            v += w_all[rows[b] + j]
-            if v >= t:
-                v = after_fire(v, nr)
-                t = np.inf
-                fb[j] = b
-                cp[j] += 1
-        Vp[j], tep[j] = v, t
-    for b in range(8):
-        for q in range(nf):
-            if fb[fbuf[q]] == b:
-                spk[pos] = fbuf[q]
-                pos += 1
-    return pos
-
-
-@numba.njit(cache=True, inline="always")
-def async_flag_bytes(n):
-    """The flag bytes of the async helpers for populations of at most n neurons: zeros to a whole
-    number of 8-byte words. The helpers write only the first n_p bytes of population p and need
-    the bytes of the word after them zero (the caller clears them when a larger one used them)."""
-    return np.zeros(8 * (n // 8 + 1), np.uint8)
-
-
-@numba.njit(cache=True, inline="always")
-def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, fb, fbuf, pos):
+def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, ipp, off, fb, fw, fbuf, pos):
     """Dense rows, spike by spike; every target occurs once in a row, so "add, then check in
-    ascending order" equals "check after each add". Binary spikes go eight per pass over V
-    (:func:`_flag8`; the few neurons that reach threshold in the batch are redone spike by spike
-    by :func:`_fire_flagged`); the rest and graded input one row at a time. fb: flag bytes from
-    :func:`async_flag_bytes`; fbuf: int32 scratch of at least len(Vp).
+    ascending order" equals "check after each add". Binary spikes go eight, then four, per pass over
+    V (:func:`_pass8`, :func:`_pass4`); the neurons that reach threshold in the batch keep their V
+    and are redone spike by spike by :func:`_fire_rows`. The last 0-3 rows and graded input go one
+    row per pass: add, with one vectorised "reached fire_at" test (fire_at bounds every tep), and
+    :func:`fire_reached` when it hit. fb, fw: from :func:`async_flag_words`; fbuf: int32 scratch of at least len(Vp).
     Returns (SOPs, pos)."""
     n = Vp.shape[0]
+    un = np.uint64(n)
+    fire_at = nr[0]
     e = e0
     while not graded and e + 8 <= e1:
-        nfl = _flag8(Vp, tep, fb, w_all[wb + spk[e] * n:wb + spk[e] * n + n],
-                     w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n], w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n],
-                     w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n], w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n],
-                     w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n], w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n],
-                     w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n])
+        r1, r2 = np.uint64(wb + spk[e] * n), np.uint64(wb + spk[e + 1] * n)
+        r3, r4 = np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n)
+        r5, r6 = np.uint64(wb + spk[e + 4] * n), np.uint64(wb + spk[e + 5] * n)
+        r7, r8 = np.uint64(wb + spk[e + 6] * n), np.uint64(wb + spk[e + 7] * n)
+        nfl = _pass8(Vp, tep, fb, w_all, r1, r2, r3, r4, r5, r6, r7, r8)
         if nfl:
-            pos = _fire_flagged(Vp, cp, tep, nr, fb, nfl, fbuf, w_all, wb, spk, e, pos)
+            pos = _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, 8, pos)
         e += 8
+    if not graded and e + 4 <= e1:
+        r1, r2 = np.uint64(wb + spk[e] * n), np.uint64(wb + spk[e + 1] * n)
+        r3, r4 = np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n)
+        nfl = _pass4(Vp, tep, fb, w_all, r1, r2, r3, r4)
+        if nfl:
+            pos = _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, 4, pos)
+        e += 4
     for e in range(e, e1):
         i = spk[e]
-        nfl = add_flag(Vp, w_all[wb + i * n:wb + i * n + n], nr[0], gv[i] if graded else 1.0, graded, fb)
-        for q in range(_flagged(fb, nfl, fbuf, 0) if nfl else 0):
-            j = fbuf[q]
-            if Vp[j] >= tep[j]:
-                fire(Vp, cp, j, nr)
-                tep[j] = np.inf
-                spk[pos] = j
-                pos += 1
+        r1 = np.uint64(wb + i * n)
+        x = gv[i] if graded else 1.0
+        hit = False
+        for j in range(np.uint64(0), un):
+            v = Vp[j] + x * w_all[r1 + j] if graded else Vp[j] + w_all[r1 + j]
+            Vp[j] = v
+            hit |= v >= fire_at
+        if hit:  # a dense target is never channel-last: ipp[j] - off == j
+            pos = fire_reached(Vp, cp, tep, nr, ipp, off, np.uint64(0), un, fb, fw, spk, pos)
     return (e1 - e0) * n, pos
 
 
 @numba.njit(cache=True, inline="always")
-def fire_reached(Vr, cr, Tr, nr, ipr, off, fbuf, nf):
-    """Fire the targets of a run (already added) at or above their tep (+inf for a target that
-    fired in this step), appending their C-order index to fbuf[nf:]; chunks of _CHUNK targets are
-    tested vectorised first. Returns nf."""
-    for c in range(0, Vr.shape[0], _CHUNK):
-        hit = False
-        for j in range(c, min(c + _CHUNK, Vr.shape[0])):
-            hit |= Vr[j] >= Tr[j]
-        if hit:
-            for j in range(c, min(c + _CHUNK, Vr.shape[0])):
-                if Vr[j] >= Tr[j]:
-                    fire(Vr, cr, j, nr)
-                    Tr[j] = np.inf
-                    fbuf[nf] = ipr[j] - off
-                    nf += 1
-    return nf
+def _sift_down(a, root, end):
+    """Heap order for a[root:end] below root (max-heap)."""
+    v = a[root]
+    while 2 * root + 1 < end:
+        c = 2 * root + 1
+        if c + 1 < end and a[c + 1] > a[c]:
+            c += 1
+        if a[c] <= v:
+            break
+        a[root] = a[c]
+        root = c
+    a[root] = v
 
 
 @numba.njit(cache=True, inline="always")
 def sort_firings(fbuf, nf):
-    """Sort fbuf[:nf] ascending: insertion sort for the usual few, the library sort for many (one
-    input pixel can fire hundreds of conv targets at once: quadratic there)."""
+    """Sort fbuf[:nf] ascending in place: insertion sort for the usual few, heapsort for many (one
+    input pixel can fire hundreds of conv targets at once: quadratic there). No library sort: the
+    async kernels run without numba's reference counting, which that sort needs."""
     if nf > 24:
-        fbuf[:nf].sort()
+        for root in range(nf // 2 - 1, -1, -1):
+            _sift_down(fbuf, root, nf)
+        for end in range(nf - 1, 0, -1):
+            fbuf[0], fbuf[end] = fbuf[end], fbuf[0]
+            _sift_down(fbuf, 0, end)
         return
     for a in range(1, nf):
         v1 = fbuf[a]
@@ -311,9 +368,13 @@ def sort_firings(fbuf, nf):
 
 
 @numba.njit(cache=True, inline="always")
-def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fbuf, pos):
-    """Conv runs, spike by spike; a spike's firings are appended in ascending C-order index."""
+def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fw, fbuf, pos):
+    """Conv runs, spike by spike; every target occurs once in a spike's runs, so each run is added
+    with one vectorised "reached fire_at" test (fire_at bounds every tep) and only a run that hit
+    is searched (:func:`fire_reached`); a spike's firings are appended in ascending C-order index."""
     rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
+    w_all = tb.w_all
+    fire_at = nr[0]
     nsop = 0
     for e in range(e0, e1):
         i = spk[e]
@@ -324,18 +385,16 @@ def runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fb
         for r in range(ro + r0, ro + r1):
             L = tb.run_len_all[r]
             nsop += L
-            t0 = tb.run_tgt_all[r]
-            w0 = wb + tb.run_w_all[r]
-            nfl = add_flag(Vp[t0:t0 + L], tb.w_all[w0:w0 + L], nr[0], x, graded, fb)
-            if nfl:
-                fb[L:L + 7] = 0  # clear what a longer run left in the last word
-            for a in range(nf, nf + _flagged(fb, nfl, fbuf, nf) if nfl else nf):
-                j = t0 + fbuf[a]  # compacted in place: nf <= a
-                if Vp[j] >= tep[j]:
-                    fire(Vp, cp, j, nr)
-                    tep[j] = np.inf
-                    fbuf[nf] = ipp[j] - off
-                    nf += 1
+            t0 = np.uint64(tb.run_tgt_all[r])
+            w0 = np.uint64(wb + tb.run_w_all[r])
+            uL = np.uint64(L)
+            hit = False
+            for o in range(np.uint64(0), uL):
+                v = Vp[t0 + o] + x * w_all[w0 + o] if graded else Vp[t0 + o] + w_all[w0 + o]
+                Vp[t0 + o] = v
+                hit |= v >= fire_at
+            if hit:
+                nf = fire_reached(Vp, cp, tep, nr, ipp, off, t0, uL, fb, fw, fbuf, nf)
         sort_firings(fbuf, nf)
         for a in range(nf):
             spk[pos] = fbuf[a]

@@ -27,7 +27,7 @@ import numpy as np
 
 from simcore import decode, delivery, encoding, neuron_kernels
 from simcore.decode import best_index
-from simcore.delivery import (async_flag_bytes, csr_async, csr_sync, dense_async, dense_sync, fire_reached,
+from simcore.delivery import (async_flag_words, csr_async, csr_sync, dense_async, dense_sync, fire_reached,
                               runs_async, runs_sync, sort_firings)
 from simcore.neuron_kernels import fire, fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
@@ -168,7 +168,7 @@ def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, ou
 
 
 @numba.njit(cache=True, inline="always")
-def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos):
+def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fb, fw, fbuf, pos):
     """Async step start: every neuron's tep becomes fire_at, then the neurons still at/above
     threshold fire now (tep +inf), appended in ascending C-order index; returns pos."""
     fire_at = nr[0]
@@ -178,7 +178,7 @@ def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos):
         hit |= Vp[j] >= fire_at
     if not hit:
         return pos
-    nf = fire_reached(Vp, cp, tep, nr, ipp, off, fbuf, 0)
+    nf = fire_reached(Vp, cp, tep, nr, ipp, off, np.uint64(0), np.uint64(Vp.shape[0]), fb, fw, fbuf, 0)
     sort_firings(fbuf, nf)  # firings are independent: only the bucket order (C order) matters
     for a in range(nf):
         spk[pos] = fbuf[a]
@@ -187,22 +187,23 @@ def _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos):
 
 
 # Deliberately separate from _population_sync: async delivery fires mid-step and threads pos through every call.
-@numba.njit(cache=True)
-def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, pos, out):
+@numba.njit(cache=True, _nrt=False)
+def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out):
     """All steps of neuron population p (async): leak, bias current, carry-over check, then spike by
-    spike delivery with each target checked as it is reached (at most one spike per step); returns pos."""
+    spike delivery with each target checked as it is reached (at most one spike per step); returns pos.
+    Compiled without reference counting (``_nrt=False``; it allocates nothing, the caller owns every
+    array): see the note in :mod:`simcore.delivery`."""
     off, n = tb.offsets[p], tb.sizes[p]
     nr = neuron(tb, p)
     Vp, cp, bp, tep = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], te[off:off + n]
     pp, ipp = tb.perm_all[off:off + n], tb.iperm_all[off:off + n]
     perm = tb.pop_perm[p] != 0
-    fb[n:n + 8] = 0  # flag bytes: zero past this population (a larger one may have used them)
     init_population(Vp, cp, bp, nr)
     pb = p * (steps + 1)
     sptr[pb] = pos
     for t in range(steps):
         step_start(Vp, bp, nr, spk, sptr[pb + t - 1] if t else pos, pos, pp, off, perm)
-        pos = _carry_over(Vp, cp, tep, nr, ipp, off, spk, fbuf, pos)
+        pos = _carry_over(Vp, cp, tep, nr, ipp, off, spk, fb, fw, fbuf, pos)
         for k in range(tb.in_ptr[p], tb.in_ptr[p + 1]):
             src = tb.p_src[k]
             ts = t - tb.p_delay[k]
@@ -213,10 +214,10 @@ def _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, 
             graded = analog and src == tb.inp
             kind = tb.p_kind[k]
             if kind == _DENSE:
-                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, fb,
-                                        fbuf, pos)
+                nsop, pos = dense_async(Vp, cp, tep, nr, tb.w_all, tb.p_woff[k], spk, e0, e1, gv, graded, ipp, off,
+                                        fb, fw, fbuf, pos)
             elif kind == _RUNS:
-                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fbuf,
+                nsop, pos = runs_async(Vp, cp, tep, nr, tb, k, ipp, off, spk, e0, e1, gv, graded, fb, fw, fbuf,
                                        pos)
             else:
                 nsop, pos = csr_async(Vp, cp, tep, nr, tb, k, spk, e0, e1, gv, graded, pos)
@@ -264,7 +265,8 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     lim = np.zeros(D, dtype=np.uint64)  # Bernoulli: draw limits of the non-zero inputs
     hit = np.zeros(D, dtype=np.uint8)
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
-    fb = async_flag_bytes(max(1, tb.sizes.max()))  # async: flag bytes of a pass
+    fw = async_flag_words(max(1, tb.sizes.max()))  # async: flags of a pass, as words and as bytes
+    fb = fw.view(np.uint8)
     fl = np.zeros(max(1, tb.sizes.max()), dtype=np.uint8)  # sync: which neurons fired this step
     for s in range(s0, s1):
         for p in range(n_pop):
@@ -272,7 +274,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
             if p == tb.inp:
                 _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, lim, hit, pos)
             elif async_mode:
-                _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, pos, out)
+                _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out)
             else:
                 _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, out)
         _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)
