@@ -67,7 +67,9 @@ def cmd_fight(a: argparse.Namespace) -> None:
 def add_fight(sub) -> None:
     """The ``fight`` subcommand: who wins at which latency, from a sweep.json."""
     p = sub.add_parser("fight", help="who wins at which latency: a sweep.json over seeds (fight.md, fight.png)")
-    p.add_argument("--sweep", required=True, help="sweep.json written by `spikecount sweep`")
+    p.add_argument("--sweep", required=True, action="append", metavar="FILE",
+                   help="sweep.json (or sweep.csv, rows only) written by `spikecount sweep`; repeat to pool "
+                        "sweeps of other seeds with the same settings")
     p.add_argument("--out", required=True)
     safety_options(p)
     p.set_defaults(func=cmd_fight)

@@ -162,7 +162,8 @@ def sweep(
     result = {"dataset": dataset, "arch": arch, "T_train": T_train, "T_infer": T_infer, "norms": list(norms),
               "qcfs_levels": list(qcfs_levels), "v_inits": list(v_inits), "seeds": list(seeds), "epochs": epochs,
               "ann_epochs": ann_epochs, "lr_decay": lr_decay, "dropout": dropout, "lr": lr, "patience": patience,
-              "select_on": select_on,              "limit_train": limit_train, "limit_test": limit_test, "extra_models": [str(m) for m in extra_models],
+              "select_on": select_on, "limit_train": limit_train, "limit_test": limit_test,
+              "extra_models": [str(m) for m in extra_models],
               "jobs": {j.id: j.config for j in jobs}, "rows": rows, **environment()}
     write_json(out / "sweep.json", result)
     buf = io.StringIO()

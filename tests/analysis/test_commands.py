@@ -26,6 +26,7 @@ def test_help_works(command, capsys):
     (["evaluate", "--model", "MISSING"], "not found"),
     (["simulate", "--model", "MISSING"], "not found"),
     (["report", "--runs", "MISSING", "--out", "OUT"], "not found"),
+    (["fight", "--sweep", "MISSING", "--sweep", "MISSING", "--out", "OUT"], "sweep not found"),
 ])
 def test_errors_are_one_line_with_exit_2(argv, message, tmp_path, capsys):
     argv = [str(tmp_path / a) if a in ("OUT", "MISSING") else a for a in argv]

@@ -33,3 +33,47 @@ def test_write_fight(tmp_path):
     assert "| spike-count T_train=4 |  | 91.00 ± 1.41 (89.00; 10.0% tied) |" in md
     assert "QCFS L=4, V(0)=theta/2 (92.00)" in md and "97.00 ± 0.00" in md
     assert (tmp_path / "out" / "fight.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _sweep(path, rows, **settings):
+    base = {"dataset": "digits", "arch": "8x8-12c3-2a-10", "T_infer": [4], "epochs": 30}
+    path.write_text(json.dumps({**base, **settings, "rows": rows}))
+    return path
+
+
+def _seed(rows, seed):
+    return [r for r in rows if r["seed"] == seed]
+
+
+def test_pooled_sweeps_equal_one_sweep(tmp_path):
+    whole = write_fight(_sweep(tmp_path / "all.json", _rows()), tmp_path / "one")
+    pooled = write_fight([_sweep(tmp_path / "s0.json", _seed(_rows(), 0)),
+                          _sweep(tmp_path / "s1.json", _seed(_rows(), 1))], tmp_path / "two")
+    assert pooled.split("\n\n", 2)[2] == whole.split("\n\n", 1)[1]  # same table, after the sources line
+    assert f"Pooled from `{tmp_path / 's0.json'}` (seeds [0]); `{tmp_path / 's1.json'}` (seeds [1])." in pooled
+
+
+def test_pooling_refuses_other_settings_and_shared_seeds(tmp_path):
+    s0 = _sweep(tmp_path / "s0.json", _seed(_rows(), 0))
+    with pytest.raises(ValueError, match="epochs differs \\(30 vs 40\\)"):
+        write_fight([s0, _sweep(tmp_path / "s1.json", _seed(_rows(), 1), epochs=40)], tmp_path / "out")
+    with pytest.raises(ValueError, match="both hold seed 0"):
+        write_fight([s0, _sweep(tmp_path / "again.json", _rows())], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_csv_rows_pooled_unchecked(tmp_path):
+    import csv
+
+    from analysis.sweep import COLUMNS
+
+    with open(tmp_path / "s0.csv", "w", newline="") as f:  # as analysis.sweep writes it
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: r.get(k) for k in COLUMNS} for r in _seed(_rows(), 0))
+    md = write_fight([tmp_path / "s0.csv", _sweep(tmp_path / "s1.json", _seed(_rows(), 1))], tmp_path / "out")
+    assert "(seeds [0], rows only: settings not recorded, not checked)" in md
+    assert "| spike-count T_train=4 |  | 91.00 ± 1.41 (89.00; 10.0% tied) |" in md
+    (tmp_path / "bad.csv").write_text("method,accuracy\nx,0.5\n")
+    with pytest.raises(ValueError, match="bad.csv: not a sweep.csv"):
+        write_fight(tmp_path / "bad.csv", tmp_path / "out2")
