@@ -33,27 +33,48 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda f: f.write(buf.getvalue()))
 
 
+def _curve_style(method: str, k: int) -> dict:
+    """Colour k of tab20 (distinct for up to 20 curves); line by family (spike-count solid, QCFS
+    dashed, other conversions dotted, anything else dash-dot); square markers for a theta/2 start."""
+    family = ("-" if method.startswith("spike-count") else "--" if method.startswith("QCFS")
+              else ":" if method.startswith("conversion") else "-.")
+    return {"color": plt.get_cmap("tab20")(k % 20), "linestyle": family,
+            "marker": "s" if "theta/2" in method else "o", "markersize": 4}
+
+
 def accuracy_vs_T(rows: list[dict], path: str | os.PathLike, title: str = "") -> Path:
-    """rows: dicts with method, T_infer, accuracy (seeds averaged, with a min-max band)."""
+    """rows: dicts with method, T_infer, accuracy (seeds averaged, with a min-max band). When the
+    curves span more than 5 points, a second panel zooms on the top 2.5 points, where converged
+    methods are told apart; one legend beside both."""
     by = defaultdict(lambda: defaultdict(list))
     for r in rows:
         by[r["method"]][r["T_infer"]].append(100 * r["accuracy"])
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    curves = []
     for method, pts in sorted(by.items(), key=lambda kv: _natural(kv[0])):
         Ts = sorted(pts)
-        mean = [np.mean(pts[t]) for t in Ts]
-        ax.plot(Ts, mean, marker="o", label=method)
-        if any(len(pts[t]) > 1 for t in Ts):
-            ax.fill_between(Ts, [min(pts[t]) for t in Ts], [max(pts[t]) for t in Ts], alpha=0.2)
-    ax.set_xscale("log")
+        curves.append((method, Ts, [np.mean(pts[t]) for t in Ts], [min(pts[t]) for t in Ts],
+                       [max(pts[t]) for t in Ts], any(len(pts[t]) > 1 for t in Ts)))
+    top = max(max(c[2]) for c in curves)
+    zoom = top - min(min(c[2]) for c in curves) > 5
+    fig, axes = plt.subplots(1, 2 if zoom else 1, figsize=(11.5 if zoom else 8.0, 4.6), squeeze=False)
     ticks = sorted({t for pts in by.values() for t in pts})
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_xlabel("inference time steps T (log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title or "Accuracy against latency")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    for i, ax in enumerate(axes[0]):
+        for k, (method, Ts, mean, lo, hi, band) in enumerate(curves):
+            style = _curve_style(method, k)
+            ax.plot(Ts, mean, label=method, **style)
+            if band:
+                ax.fill_between(Ts, lo, hi, alpha=0.15 if i == 0 else 0.07, color=style["color"])
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlabel("inference time steps T (log scale)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(True, which="both", alpha=0.3)
+        if i == 1:
+            ax.set_ylim(top - 2.5, top + 0.2)
+            ax.set_title("top 2.5 points")
+    axes[0][0].set_title(title or "Accuracy against latency")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return _save(fig, path)
 
 
