@@ -23,6 +23,7 @@ from analysis.plots import accuracy_vs_T
 from analysis.report import markdown_table
 from analysis.sweep import COLUMNS
 from simcore.fileio import atomic_write, read_json
+from simcore.outputs import remove_stale
 
 __all__ = ["summarise", "winners", "read_sweep", "pool_sweeps", "write_fight"]
 
@@ -157,6 +158,7 @@ def write_fight(sweep_files, out_dir: str | os.PathLike, title: str = "") -> str
           "\n\n## Who wins at which latency\n\n" + markdown_table(win, list(win[0])) + "\n")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale([out / "fight.md", out / "fight.png"])  # the sweeps are read and checked: now replace
     atomic_write(out / "fight.md", lambda f: f.write(md), mode="w")
     accuracy_vs_T(rows, out / "fight.png", title=title or what)
     return md

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 __all__ = ["MARKER", "LOCK", "MODEL_OWN_FILES", "OutputError", "OutputDir", "options", "current_options",
-           "output_dir", "check_dir", "check_target", "recorded", "remove_own", "result_file", "replace_file",
-           "GRAPH_FILES"]
+           "output_dir", "check_dir", "check_target", "recorded", "remove_own", "remove_stale", "result_file",
+           "replace_file", "GRAPH_FILES"]
 
 MARKER = ".spikecount-output.json"
 LOCK = ".spikecount-output.lock"
@@ -286,6 +286,16 @@ def remove_own(path: str | os.PathLike) -> bool:
     claim[0].files.discard(claim[1])
     claim[0].save_marker()
     return True
+
+
+def remove_stale(paths: Iterable[str | os.PathLike]) -> None:
+    """Before a command rewrites a set of files that belong together, remove its own earlier ones
+    (:func:`remove_own`), so a rerun stopped halfway leaves some of the new files, never new beside
+    old. Outside any claim (library use) nothing is removed."""
+    for path in paths:
+        p = Path(os.path.abspath(path))
+        if os.path.lexists(p) and _claim_of(p.parent.resolve() / p.name) is not None:
+            remove_own(p)
 
 
 def _result_kind(data: bytes) -> str | None:

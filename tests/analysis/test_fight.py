@@ -77,3 +77,19 @@ def test_csv_rows_pooled_unchecked(tmp_path):
     (tmp_path / "bad.csv").write_text("method,accuracy\nx,0.5\n")
     with pytest.raises(ValueError, match="bad.csv: not a sweep.csv"):
         write_fight(tmp_path / "bad.csv", tmp_path / "out2")
+
+
+def test_a_rerun_stopped_halfway_never_leaves_old_beside_new(tmp_path, monkeypatch, capsys):
+    import analysis.fight
+    from analysis.cli import main
+
+    s0, s1 = _sweep(tmp_path / "s0.json", _seed(_rows(), 0)), _sweep(tmp_path / "s1.json", _seed(_rows(), 1))
+    out = tmp_path / "out"
+    assert main(["fight", "--sweep", str(s0), "--out", str(out)]) == 0
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(analysis.fight, "accuracy_vs_T", stopped)  # Ctrl-C while the plot is drawn
+    assert main(["fight", "--sweep", str(s0), "--sweep", str(s1), "--out", str(out)]) != 0
+    assert "seeds [0, 1]" in (out / "fight.md").read_text() and not (out / "fight.png").exists()
