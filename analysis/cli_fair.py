@@ -65,7 +65,7 @@ def cmd_fight(a: argparse.Namespace) -> None:
 
 
 def add_fight(sub) -> None:
-    """The ``fight`` subcommand: who wins at which latency, from a sweep.json."""
+    """The ``fight`` subcommand: who wins at which latency, from one sweep or several pooled."""
     p = sub.add_parser("fight", help="who wins at which latency: a sweep.json over seeds (fight.md, fight.png)")
     p.add_argument("--sweep", required=True, action="append", metavar="FILE",
                    help="sweep.json (or sweep.csv, rows only) written by `spikecount sweep`; repeat to pool "

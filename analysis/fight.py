@@ -30,8 +30,10 @@ __all__ = ["summarise", "winners", "read_sweep", "pool_sweeps", "write_fight"]
 # What must agree between pooled sweeps (a key an older sweep.json lacks counts as its default, None).
 SETTINGS = ("dataset", "arch", "T_train", "T_infer", "norms", "qcfs_levels", "v_inits", "epochs", "ann_epochs",
             "lr_decay", "dropout", "lr", "patience", "select_on", "limit_train", "limit_test", "extra_models")
-_INTS = ("T_train", "T_infer", "seed", "samples")
-_FLOATS = ("accuracy", "counts_only_accuracy", "tie_fraction", "ann_accuracy", "sops_per_sample")
+# How a sweep.csv cell is read back (an empty cell is None; other columns stay strings).
+_PARSE = {**dict.fromkeys(("T_train", "T_infer", "seed", "samples"), int),
+          **dict.fromkeys(("accuracy", "counts_only_accuracy", "tie_fraction", "ann_accuracy",
+                           "sops_per_sample"), float)}
 
 
 def _csv_rows(path: Path) -> list[dict]:
@@ -43,8 +45,7 @@ def _csv_rows(path: Path) -> list[dict]:
             rows = []
             for n, r in enumerate(reader, start=2):
                 try:
-                    rows.append({k: (None if r[k] == "" else int(r[k]) if k in _INTS
-                                     else float(r[k]) if k in _FLOATS else r[k]) for k in COLUMNS})
+                    rows.append({k: None if r[k] == "" else _PARSE.get(k, str)(r[k]) for k in COLUMNS})
                 except (TypeError, ValueError):
                     raise ValueError(f"{path}: line {n} is not a sweep row") from None
     except FileNotFoundError:
@@ -79,11 +80,12 @@ def pool_sweeps(sweeps: list[dict]) -> tuple[dict | None, list[dict]]:
             if s["settings"][k] != recorded[0]["settings"][k]:
                 raise ValueError(f"cannot pool {recorded[0]['path']} and {s['path']}: {k} differs "
                                  f"({recorded[0]['settings'][k]!r} vs {s['settings'][k]!r})")
-    for i, a in enumerate(sweeps):
-        for b in sweeps[i + 1:]:
-            if set(a["seeds"]) & set(b["seeds"]):
-                raise ValueError(f"cannot pool {a['path']} and {b['path']}: both hold seed "
-                                 f"{min(set(a['seeds']) & set(b['seeds']))}")
+    holder = {}
+    for s in sweeps:
+        for seed in s["seeds"]:
+            if seed in holder:
+                raise ValueError(f"cannot pool {holder[seed]} and {s['path']}: both hold seed {seed}")
+            holder[seed] = s["path"]
     return (recorded[0]["settings"] if recorded else None), [r for s in sweeps for r in s["rows"]]
 
 
@@ -118,6 +120,15 @@ def winners(summary: list[dict], key: str = "accuracy") -> dict[int, tuple[str, 
     return dict(sorted(best.items()))
 
 
+def _sources(sweeps: list[dict]) -> str:
+    """The "Pooled from ..." paragraph of fight.md (empty for one sweep.json)."""
+    if len(sweeps) == 1 and sweeps[0]["settings"] is not None:
+        return ""
+    unchecked = ", rows only: settings not recorded, not checked"
+    return "Pooled from " + "; ".join(
+        f"`{s['path']}` (seeds {s['seeds']}{'' if s['settings'] is not None else unchecked})" for s in sweeps) + ".\n\n"
+
+
 def _pm(mean, std) -> str:
     return "" if mean is None else f"{100 * mean:.2f} ± {100 * std:.2f}"
 
@@ -147,11 +158,7 @@ def write_fight(sweep_files, out_dir: str | os.PathLike, title: str = "") -> str
             "best (counts only)": f"{c[0]} ({100 * c[1]:.2f})"}
            for (T, a), c in zip(winners(summary).items(), winners(summary, "counts_only_accuracy").values())]
     seeds = sorted({r["seed"] for r in rows})
-    sources = "" if len(sweeps) == 1 and settings is not None else "Pooled from " + "; ".join(
-        f"`{s['path']}` (seeds {s['seeds']}" + ("" if s["settings"] is not None else
-                                               ", rows only: settings not recorded, not checked") + ")"
-        for s in sweeps) + ".\n\n"
-    md = (f"# {title or 'Accuracy against latency'}\n\n{sources}{what}, seeds {seeds}. "
+    md = (f"# {title or 'Accuracy against latency'}\n\n{_sources(sweeps)}{what}, seeds {seeds}. "
           "Each cell: test accuracy with ties broken by the membrane potential, mean ± std over seeds (%), "
           "then (counts-only accuracy; fraction of test samples with a tied top count). ANN: the converted "
           "model's ANN, test accuracy.\n\n" + markdown_table(table, list(table[0])) +
