@@ -42,12 +42,13 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 # kernel layout: bias; perm_all (C order -> kernel position), iperm_all (its inverse). Per
 # projection: p_src, p_delay, p_kind, offsets p_woff/p_ioff/p_poff/p_roff into the shared arrays.
 # Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all, run_w_all,
-# run_len_all (per run, indexed like run_tgt_all). inp / outp: input and output population indices.
+# run_len_all (per run, indexed like run_tgt_all), run_grp_all (per source, indexed like run_ptr_all: sources
+# with the same id have identical runs). inp / outp: input and output population indices.
 KernelTables = namedtuple("KernelTables", [
     "sizes", "offsets", "inp", "outp", "fire_at", "threshold", "reset_to", "v_reset", "beta", "bias_current",
     "unleaked", "bias", "in_ptr", "pop_perm", "perm_all", "iperm_all", "p_src", "p_delay", "p_kind", "p_woff",
     "p_ioff", "p_poff", "p_roff", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all",
-    "run_len_all",
+    "run_len_all", "run_grp_all",
 ])
 
 
@@ -66,8 +67,10 @@ class CompiledProjection:
     indices: np.ndarray | None  # csr only (nnz,)
     # conv run table (used by the kernel instead of the CSR, same synapses and weights): source i's
     # targets are runs[0][i]..runs[0][i+1] runs of runs[3][r] consecutive neurons of the target's
-    # channel-last layout starting at runs[1][r], weights table[runs[2][r] : runs[2][r] + runs[3][r]].
-    runs: tuple | None = None  # (run_ptr int64 (n_src+1,), run_tgt int32, run_w int32, run_len int32, table)
+    # channel-last layout starting at runs[1][r], weights table[runs[2][r] : runs[2][r] + runs[3][r]];
+    # runs[5][i] == runs[5][i2] iff sources i and i2 have identical runs (e.g. two pooled into one input).
+    runs: tuple | None = None  # (run_ptr int64 (n_src+1,), run_tgt int32, run_w int32, run_len int32, table,
+    #                             run_grp int64 (n_src+1,))
 
     def fanout(self) -> np.ndarray:
         """(n_src,) int64 structural fan-out of every source neuron."""
@@ -113,7 +116,7 @@ class Compiled:
 def _conv_runs(ops, src_shape, src, tgt, w):
     """Run table of a convolution-structured chain (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``).
 
-    Returns ``(run_ptr, run_tgt, run_w, run_len, table)`` (see :class:`CompiledProjection`), or None
+    Returns ``(run_ptr, run_tgt, run_w, run_len, table, run_grp)`` (see :class:`CompiledProjection`), or None
     when the chain has another form or the runs do not reproduce the composed COO table
     ``(src, tgt, w)`` (sorted by (src, tgt)) exactly, synapse for synapse and bit for bit.
     """
@@ -168,7 +171,20 @@ def _conv_runs(ops, src_shape, src, tgt, w):
         return None
     run_ptr = np.zeros(n_src + 1, dtype=np.int64)
     np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
-    return run_ptr, run_tgt.astype(np.int32), run_w.astype(np.int32), run_len.astype(np.int32), table
+    run_tgt, run_w, run_len = run_tgt.astype(np.int32), run_w.astype(np.int32), run_len.astype(np.int32)
+    return run_ptr, run_tgt, run_w, run_len, table, _run_groups(run_ptr, run_tgt, run_w, run_len)
+
+
+def _run_groups(run_ptr, run_tgt, run_w, run_len) -> np.ndarray:
+    """(n_src + 1,) int64 group ids: sources whose runs are identical (targets, weight offsets and
+    lengths, in order) share an id, numbered in order of first appearance; the last entry (-1) pads
+    the array to ``run_ptr``'s length, so both are indexed with the same offset."""
+    rec = np.stack([run_tgt, run_w, run_len], axis=1)
+    ids: dict[bytes, int] = {}
+    grp = np.full(run_ptr.size, -1, dtype=np.int64)
+    for i in range(run_ptr.size - 1):
+        grp[i] = ids.setdefault(rec[run_ptr[i]:run_ptr[i + 1]].tobytes(), len(ids))
+    return grp
 
 
 def _merge_runs(run_src, run_tgt, run_w, co: int):
@@ -221,13 +237,15 @@ def _flatten(cps, p_kind) -> dict:
     """Concatenate the projections' tables into shared arrays with per-projection offsets."""
     n = len(cps)
     off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff")}
-    parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all")}
+    parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all",
+                             "run_grp_all")}
     size = {k: 0 for k in parts}
     for k, cp in enumerate(cps):
         off["p_woff"][k], off["p_ioff"][k], off["p_poff"][k] = size["w_all"], size["idx_all"], size["ptr_all"]
         if p_kind[k] == RUNS:
             off["p_roff"][k], off["p_poff"][k] = size["run_tgt_all"], size["run_ptr_all"]
-            new = dict(zip(("run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all", "w_all"), cp.runs))
+            keys = ("run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all", "w_all", "run_grp_all")
+            new = dict(zip(keys, cp.runs))
         elif cp.dense:
             new = {"w_all": cp.weights.ravel()}
         else:
@@ -236,7 +254,7 @@ def _flatten(cps, p_kind) -> dict:
             parts[key].append(arr)
             size[key] += arr.size
     dtypes = {"w_all": np.float64, "idx_all": np.int32, "ptr_all": np.int64, "run_ptr_all": np.int64,
-              "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32}
+              "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32, "run_grp_all": np.int64}
     flat = {k: np.concatenate([np.asarray(a, dtype=dtypes[k]) for a in v]) if size[k] else np.zeros(1, dtypes[k])
             for k, v in parts.items()}
     # float32 storage when it is lossless (halves the weight traffic; float64 arithmetic unchanged)

@@ -61,50 +61,35 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
     return (e1 - e0) * n
 
 
-@numba.njit(cache=True, inline="always")
-def _same_runs(tb, a0, a1, b0, b1):
-    """Runs a0:a1 and b0:b1 reach the same targets with the same weights (e.g. two sources pooled
-    into one input of a conv)."""
-    if a1 - a0 != b1 - b0:
-        return False
-    for q in range(a1 - a0):
-        if (tb.run_tgt_all[a0 + q] != tb.run_tgt_all[b0 + q] or tb.run_w_all[a0 + q] != tb.run_w_all[b0 + q]
-                or tb.run_len_all[a0 + q] != tb.run_len_all[b0 + q]):
-            return False
-    return True
-
-
 # Deliberately separate from csr_sync: contiguous conv runs (slice adds) vs scattered CSR rows are distinct hot loops.
 @numba.njit(cache=True, inline="always")
 def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
     """Add the conv runs of spikes spk[e0:e1] (channel-last target); returns SOPs. Two consecutive
-    binary spikes with the same runs go in one pass, ``(V + w) + w`` (the same two roundings)."""
+    binary spikes of one run group (identical runs, ``tb.run_grp_all``: e.g. two sources pooled into
+    one input of a conv) go in one pass, ``(V + w) + w`` (the same two roundings)."""
     rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
+    w_all = tb.w_all
     nsop = 0
     e = e0
     while e < e1:
         i = spk[e]
-        r0 = ro + tb.run_ptr_all[rp + i]
-        r1 = ro + tb.run_ptr_all[rp + i + 1]
-        two = False
-        if not graded and e + 1 < e1:
-            i2 = spk[e + 1]
-            two = _same_runs(tb, r0, r1, ro + tb.run_ptr_all[rp + i2], ro + tb.run_ptr_all[rp + i2 + 1])
+        two = not graded and e + 1 < e1 and tb.run_grp_all[rp + i] == tb.run_grp_all[rp + spk[e + 1]]
         x = gv[i] if graded else 1.0
-        for r in range(r0, r1):
+        for r in range(ro + tb.run_ptr_all[rp + i], ro + tb.run_ptr_all[rp + i + 1]):
             L = tb.run_len_all[r]
             nsop += 2 * L if two else L
-            Vr = Vp[tb.run_tgt_all[r]:tb.run_tgt_all[r] + L]
-            Wr = tb.w_all[wb + tb.run_w_all[r]:wb + tb.run_w_all[r] + L]
+            t0 = np.uint64(tb.run_tgt_all[r])
+            w0 = np.uint64(wb + tb.run_w_all[r])
+            uL = np.uint64(L)
             if graded:
-                for o in range(L):
-                    Vr[o] += x * Wr[o]
+                for o in range(np.uint64(0), uL):
+                    Vp[t0 + o] += x * w_all[w0 + o]
             elif two:
-                for o in range(L):
-                    Vr[o] = (Vr[o] + Wr[o]) + Wr[o]
+                for o in range(np.uint64(0), uL):
+                    Vp[t0 + o] = (Vp[t0 + o] + w_all[w0 + o]) + w_all[w0 + o]
             else:
-                for o in range(L):
-                    Vr[o] += Wr[o]
+                for o in range(np.uint64(0), uL):
+                    Vp[t0 + o] += w_all[w0 + o]
         e += 2 if two else 1
     return nsop
 

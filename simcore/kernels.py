@@ -29,7 +29,7 @@ from simcore import decode, delivery, encoding, neuron_kernels
 from simcore.decode import best_index
 from simcore.delivery import (async_flag_words, csr_async, csr_sync, dense_async, dense_sync, fire_reached,
                               runs_async, runs_sync, sort_firings)
-from simcore.neuron_kernels import fire, fire_all, init_population, neuron, step_start
+from simcore.neuron_kernels import fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
@@ -54,13 +54,14 @@ def _bernoulli_step(key, t, nz, lim, hit, nnz, spk, pos, cnt, off):
     without branches; returns pos."""
     for q in range(nnz):
         hit[q] = encoding.spikes_at(key, t, nz[q], lim[q])
-    for q in range(nnz):
+    upos = np.uint64(pos)  # unsigned positions: no negative-index wraparound in this loop
+    for q in range(np.uint64(0), np.uint64(nnz)):
         i = nz[q]
         h = hit[q]
-        spk[pos] = i  # overwritten by the next event unless i spikes (the bucket has room: pos < its end)
-        pos += h
-        cnt[off + i] += h
-    return pos
+        spk[upos] = i  # overwritten by the next event unless i spikes (the bucket has room: upos < its end)
+        upos += h
+        cnt[np.uint64(off + i)] += h
+    return np.int64(upos)
 
 
 @numba.njit(cache=True, inline="always")
@@ -106,29 +107,24 @@ def _input_population(tb, inp, s, steps, cnt, spk, sptr, gv, nz, lim, hit, pos):
 
 # ------------------------------------------------------------------ sync delivery
 @numba.njit(cache=True, inline="always")
-def _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos, fl):
+def _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl):
     """Sync threshold check of the population, firings appended in ascending C-order index: a
-    vectorised "any at threshold" count first (most steps of most populations fire nobody); then a
-    plain scan, or for a channel-last population one vectorised :func:`fire_all` pass and a
-    branch-free gather of its flags in C order. fl: uint8 scratch of len(Vp). Returns pos."""
+    vectorised "any at threshold" count first (most steps of most populations fire nobody); then one
+    vectorised :func:`fire_all` pass and a branch-free gather of its flags in C order (pp[q] - off:
+    the kernel position of C-order index q; the identity unless the population is channel-last).
+    fl: uint8 scratch of len(Vp). Returns pos."""
     fire_at = nr[0]
     nf = 0
     for j in range(Vp.shape[0]):
         nf += Vp[j] >= fire_at
     if nf == 0:
         return pos
-    if perm:
-        fire_all(Vp, cp, fl, nr)
-        for q in range(Vp.shape[0]):
-            spk[pos] = q  # kept only if q fired (the bucket has room: pos < its end)
-            pos += fl[pp[q] - off]
-    else:
-        for j in range(Vp.shape[0]):
-            if Vp[j] >= fire_at:
-                fire(Vp, cp, j, nr)
-                spk[pos] = j
-                pos += 1
-    return pos
+    fire_all(Vp, cp, fl, nr)
+    upos = np.uint64(pos)  # unsigned positions: no negative-index wraparound in this loop
+    for q in range(np.uint64(0), np.uint64(Vp.shape[0])):
+        spk[upos] = q  # kept only if q fired (the bucket has room: upos < its end)
+        upos += fl[np.uint64(pp[q] - off)]
+    return np.int64(upos)
 
 
 # Deliberately separate from _population_async: sync delivery adds then fires once a step; no shared loop without cost.
@@ -160,7 +156,7 @@ def _population_sync(tb, p, s, steps, analog, V, cnt, spk, sptr, gv, fl, pos, ou
             else:
                 nsop = csr_sync(Vp, tb, k, spk, e0, e1, gv, graded)
             out.sops[s, src] += nsop
-        pos = _fire_sync(Vp, cp, nr, perm, pp, off, spk, pos, fl)
+        pos = _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl)
         sptr[pb + t + 1] = pos
         if p == tb.outp:
             out.trace[s, t] = best_index(cp, Vp, 0, n)

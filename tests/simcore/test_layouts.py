@@ -60,8 +60,12 @@ def test_compiled_layouts():
     assert comp.p_kind.tolist() == [2, 2, 1, 1]
     for cp in comp.projections:  # the run tables expand to the CSR table
         if cp.runs is not None:
-            rp, rt, rw, rl, table = cp.runs
+            rp, rt, rw, rl, table, grp = cp.runs
             assert int(rl.sum()) == cp.weights.size
+            for i in range(cp.n_src):  # equal group ids <=> identical runs
+                for i2 in range(i + 1, min(i + 12, cp.n_src)):
+                    same = all(np.array_equal(a[rp[i]:rp[i + 1]], a[rp[i2]:rp[i2 + 1]]) for a in (rt, rw, rl))
+                    assert (grp[i] == grp[i2]) == same
 
 
 @FAST
