@@ -1,0 +1,183 @@
+"""How close simcore's sync delivery runs to what this machine's cores can do (issue 17).
+
+    PYTHONPATH=. python benchmarks/delivery_ceiling.py --model MODEL [--n 1000] [--reps 3] [--json FILE]
+
+One thread unless stated (the kernels run one sample per thread):
+
+* ``ceiling``: the dense pass alone on random rows of a (784, 800) weight table -- eight rows added
+  per pass over a float64 V, as :func:`simcore.delivery.dense_sync` does -- drawn from a hot set of
+  150 rows (fits the L2 cache, as one MNIST image's active pixels do) or from all 784; weights
+  stored float32 (converted on load, simcore's storage for a trained model) or float64. The best of
+  these is taken as the ceiling of every delivery here (a conv run adds one row per pass over V:
+  more memory traffic per addition than eight rows per pass, never less).
+* ``replay``: :func:`simcore.delivery.dense_sync` / :func:`simcore.delivery.runs_sync` alone on
+  the trained model's own spikes (recorded with ``record_raster``, sorted per step as the kernel's
+  buckets are), with its own tables, for each dense or conv-run projection: the delivery part of a
+  real run.
+* ``simulate``: the whole run, same images, one thread; "the rest" is it minus the replays
+  (input generation, threshold checks and firing lists, other projections, decode trace, copies).
+
+The ceiling is also run on every thread at once (each its own V and rows), since two threads of
+this machine do not give twice one. Printed: additions per second of each, the replays' share of
+the whole run, and two lower bounds for the 10,000-image test set on all threads: the replayed
+additions at the all-thread ceiling, and that plus the rest as it is now (one-thread ceiling,
+scaled by the ceiling's thread scaling).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numba
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
+
+import simcore  # noqa: E402
+from bench_simcore import MNIST  # noqa: E402
+from simcore.compiler import DENSE, RUNS, compile_network  # noqa: E402
+from simcore.delivery import dense_sync, runs_sync  # noqa: E402
+from simcore.fileio import write_json  # noqa: E402
+from simcore.provenance import environment  # noqa: E402
+
+
+@numba.njit(cache=True)
+def _passes(V, W, rows, n):
+    """Rows ``rows`` of the flat table W (row length n) added to V eight per pass; returns adds."""
+    gv = np.zeros(1)
+    spk = rows.astype(np.int32)
+    for b in range(0, rows.size - 7, 8):
+        dense_sync(V, W, 0, spk, b, b + 8, gv, False)
+    return (rows.size // 8) * 8 * n
+
+
+@numba.njit(cache=True, parallel=True)
+def _passes_threads(V2, W, rows2, n):
+    """:func:`_passes` on every thread at once (row c of V2 and rows2 for thread c); returns adds."""
+    adds = 0
+    for c in numba.prange(V2.shape[0]):
+        adds += _passes(V2[c], W, rows2[c], n)
+    return adds
+
+
+@numba.njit(cache=True)
+def _replay(V, tb, k, runs, spk, ptr, steps):
+    """Projection k's deliveries (:func:`dense_sync`, or :func:`runs_sync` when ``runs``) of every
+    (sample, step) bucket spk[ptr[q]:ptr[q+1]] of its source, V reset per sample; returns adds."""
+    gv = np.zeros(1)
+    adds = 0
+    for q in range(ptr.size - 1):
+        if q % steps == 0:
+            V[:] = 0.0
+        if runs:
+            adds += runs_sync(V, tb, k, spk, ptr[q], ptr[q + 1], gv, False)
+        else:
+            adds += dense_sync(V, tb.w_all, tb.p_woff[k], spk, ptr[q], ptr[q + 1], gv, False)
+    return adds
+
+
+def best_rate(fn, args, reps: int) -> tuple[float, float]:
+    """(best seconds, additions per second) over ``reps`` calls (after one warm-up call)."""
+    fn(*args)
+    best, adds = np.inf, 0
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        adds = fn(*args)
+        best = min(best, time.perf_counter() - t0)
+    return best, adds / best
+
+
+def ceiling(reps: int, threads: int, n_rows: int = 784, n: int = 800, draws: int = 2_000_000) -> dict:
+    """Additions per second of eight-row passes for hot sets of 150 / all rows, float32 / float64,
+    on one thread and on ``threads`` threads at once (each its own V and rows)."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for dtype in (np.float32, np.float64):
+        W = rng.standard_normal(n_rows * n).astype(dtype)
+        for hot in (150, n_rows):
+            rows = rng.integers(0, hot, size=(threads, draws))
+            name = f"{np.dtype(dtype).name}, {hot} hot rows"
+            out[f"{name}, 1 thread"] = best_rate(_passes, (np.zeros(n), W, rows[0], n), reps)[1]
+            out[f"{name}, {threads} threads"] = best_rate(_passes_threads, (np.zeros((threads, n)), W, rows, n),
+                                                          reps)[1]
+    return out
+
+
+def buckets(raster_of_pop, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """A population's recorded spikes as the kernel's buckets: (spk int32, ptr int64 over (sample, step))."""
+    spk, ptr = [], [0]
+    for times, idx in raster_of_pop:
+        for t in range(steps):
+            spk.append(np.sort(idx[times == t]))
+            ptr.append(ptr[-1] + spk[-1].size)
+    return np.concatenate(spk).astype(np.int32), np.asarray(ptr, dtype=np.int64)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="trained model (its dense and conv-run projections are replayed)")
+    ap.add_argument("--n", type=int, default=1000, help="MNIST test images replayed and simulated")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--data-dir", default=MNIST)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args(argv)
+    from learning.datasets import load_dataset
+    from learning.models import load
+
+    loaded = load(a.model)
+    T, enc = int(loaded.meta.get("T", 50)), loaded.meta.get("encoding", "bernoulli")
+    net = loaded.graph
+    d = load_dataset("mnist", "test", a.data_dir, limit=a.n)
+    x = np.asarray(d.x, dtype=np.float64).reshape(len(d.y), -1)
+    comp = compile_network(net)
+    tb = comp.tables
+    res = simcore.simulate(net, x, T=T, seed=0, encoding=enc, record_raster=True, threads=1)
+    replays = []
+    for k in np.flatnonzero(np.isin(comp.p_kind, (DENSE, RUNS))):
+        src, tgt = comp.names[comp.p_src[k]], comp.names[comp.p_tgt[k]]
+        spk, ptr = buckets(res.raster[src], res.steps)
+        secs, rate = best_rate(_replay, (np.zeros(int(tb.sizes[comp.p_tgt[k]])), tb, int(k), comp.p_kind[k] == RUNS,
+                                         spk, ptr, res.steps), a.reps)
+        replays.append({"projection": f"{src} -> {tgt}", "kind": "runs" if comp.p_kind[k] == RUNS else "dense",
+                        "spikes_per_step": spk.size / (ptr.size - 1), "s": secs, "adds_per_s": rate,
+                        "adds": rate * secs})
+
+    def run():
+        simcore.simulate(net, x, T=T, seed=0, encoding=enc, threads=1)
+        return 0
+
+    sim_s = best_rate(run, (), a.reps)[0]
+    threads = numba.get_num_threads()
+    ceil = ceiling(a.reps, threads)
+    best = max(v for name, v in ceil.items() if name.endswith("1 thread"))
+    best_all = max(v for name, v in ceil.items() if name.endswith(f"{threads} threads"))
+    replay_s = sum(r["s"] for r in replays)
+    adds = sum(r["adds"] for r in replays)
+    rest_s = sim_s - replay_s
+    scale = 10000 / a.n
+    report = {"model": a.model, "n": a.n, "T": T, "weight_storage": str(tb.w_all.dtype), "ceiling_adds_per_s": ceil,
+              "replays": replays, "replay_s": replay_s, "simulate_s": sim_s, "threads": threads,
+              "thread_scaling": best_all / best,
+              "test_set_delivery_bound_s": adds * scale / best_all,
+              "test_set_bound_with_rest_s": (adds / best + rest_s) * scale / (best_all / best)}
+    for name, rate in ceil.items():
+        print(f"ceiling   {name:<36} {rate / 1e9:6.2f} x 10^9 adds/s")
+    for r in replays:
+        print(f"replay    {r['projection']:<18} ({r['kind']}, {r['spikes_per_step']:.1f} spikes/step): {r['s']:.3f} s, "
+              f"{r['adds_per_s'] / 1e9:.2f} x 10^9 adds/s ({r['adds_per_s'] / best:.0%} of the best one-thread ceiling)")
+    print(f"simulate  {a.n} images, one thread: {sim_s:.3f} s; the replayed deliveries {replay_s / sim_s:.0%}, "
+          f"the rest {rest_s:.3f} s")
+    print(f"test set, {threads} threads (ceiling scaling {best_all / best:.2f}x): delivery alone at the "
+          f"{threads}-thread ceiling {report['test_set_delivery_bound_s']:.2f} s; with the rest as now "
+          f"{report['test_set_bound_with_rest_s']:.2f} s")
+    if a.json:
+        write_json(a.json, dict(report, environment=environment()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
