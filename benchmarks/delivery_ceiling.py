@@ -128,7 +128,10 @@ def main(argv=None) -> int:
     from learning.datasets import load_dataset
     from learning.models import load
 
-    loaded = load(a.model)
+    try:
+        loaded = load(a.model)
+    except (OSError, ValueError) as err:
+        ap.error(str(err))
     T, enc = int(loaded.meta.get("T", 50)), loaded.meta.get("encoding", "bernoulli")
     net = loaded.graph
     d = load_dataset("mnist", "test", a.data_dir, limit=a.n)
