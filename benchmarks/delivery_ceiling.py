@@ -42,7 +42,10 @@ from bench_simcore import MNIST  # noqa: E402
 from simcore.compiler import DENSE, RUNS, compile_network  # noqa: E402
 from simcore.delivery import dense_sync, runs_sync  # noqa: E402
 from simcore.fileio import write_json  # noqa: E402
+from simcore.outputs import OutputError, options, result_file  # noqa: E402
 from simcore.provenance import environment  # noqa: E402
+
+RESULT_KIND = "delivery_ceiling"  # the "spikecount_output" tag of its --json file
 
 
 @numba.njit(cache=True)
@@ -123,8 +126,16 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=1000, help="MNIST test images replayed and simulated")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--data-dir", default=MNIST)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", default=None, help="also write the figures here (refused if the file exists and is "
+                                                 "not an earlier result of this script, unless --overwrite)")
+    ap.add_argument("--overwrite", action="store_true", help="let --json replace a file this script did not write")
     a = ap.parse_args(argv)
+    if a.json:
+        try:
+            with options(overwrite=a.overwrite):
+                result_file(a.json, RESULT_KIND)  # refuse a bad --json before minutes of work
+        except OutputError as err:
+            ap.error(str(err))
     from learning.datasets import load_dataset
     from learning.models import load
 
@@ -178,7 +189,7 @@ def main(argv=None) -> int:
           f"{threads}-thread ceiling {report['test_set_delivery_bound_s']:.2f} s; with the rest as now "
           f"{report['test_set_bound_with_rest_s']:.2f} s")
     if a.json:
-        write_json(a.json, dict(report, environment=environment()))
+        write_json(a.json, dict(report, spikecount_output=RESULT_KIND, environment=environment()))
     return 0
 
 

@@ -294,8 +294,8 @@ def remove_stale(paths: Iterable[str | os.PathLike]) -> None:
     old. Outside any claim (library use) nothing is removed."""
     for path in paths:
         p = Path(os.path.abspath(path))
-        if os.path.lexists(p) and _claim_of(p.parent.resolve() / p.name) is not None:
-            remove_own(p)
+        if _claim_of(p.parent.resolve() / p.name) is not None:
+            remove_own(p)  # False when there is nothing to remove
 
 
 def _result_kind(data: bytes) -> str | None:
