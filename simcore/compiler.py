@@ -40,14 +40,16 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 # "unleaked"), in_ptr (P+1,:
 # incoming projections of q are in_ptr[q]:in_ptr[q+1]), pop_perm (1: channel-last). Per neuron in
 # kernel layout: bias; perm_all (C order -> kernel position), iperm_all (its inverse). Per
-# projection: p_src, p_delay, p_kind, offsets p_woff/p_ioff/p_poff/p_roff into the shared arrays.
+# projection: p_src, p_delay, p_kind, offsets p_woff/p_ioff/p_poff/p_roff into the shared arrays, and
+# p_wneg: for a projection from the input population, the offset in w_all of its weights negated (same
+# layout as at p_woff; the sync kernel subtracts the rows of likely inputs that did not spike), else -1.
 # Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all, run_w_all,
 # run_len_all (per run, indexed like run_tgt_all), run_grp_all (per source, indexed like run_ptr_all: sources
 # with the same id have identical runs). inp / outp: input and output population indices.
 KernelTables = namedtuple("KernelTables", [
     "sizes", "offsets", "inp", "outp", "fire_at", "threshold", "reset_to", "v_reset", "beta", "bias_current",
     "unleaked", "bias", "in_ptr", "pop_perm", "perm_all", "iperm_all", "p_src", "p_delay", "p_kind", "p_woff",
-    "p_ioff", "p_poff", "p_roff", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all",
+    "p_ioff", "p_poff", "p_roff", "p_wneg", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all",
     "run_len_all", "run_grp_all",
 ])
 
@@ -233,10 +235,13 @@ def _layout(net: Network, names, offsets, cps, out_idx):
     return pop_perm, perm_all
 
 
-def _flatten(cps, p_kind) -> dict:
-    """Concatenate the projections' tables into shared arrays with per-projection offsets."""
+def _flatten(cps, p_kind, inp: int) -> dict:
+    """Concatenate the projections' tables into shared arrays with per-projection offsets; the
+    weights of the input population's projections are appended once more, negated (``p_wneg``)."""
     n = len(cps)
     off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff")}
+    off["p_wneg"] = np.full(n, -1, dtype=np.int64)
+    negated = []
     parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all",
                              "run_grp_all")}
     size = {k: 0 for k in parts}
@@ -253,6 +258,12 @@ def _flatten(cps, p_kind) -> dict:
         for key, arr in new.items():
             parts[key].append(arr)
             size[key] += arr.size
+        if cp.src == inp:
+            negated.append((k, new["w_all"]))
+    for k, w in negated:  # -w is exact, and exactly a float32 whenever w is
+        off["p_wneg"][k] = size["w_all"]
+        parts["w_all"].append(-np.asarray(w, dtype=np.float64))
+        size["w_all"] += w.size
     dtypes = {"w_all": np.float64, "idx_all": np.int32, "ptr_all": np.int64, "run_ptr_all": np.int64,
               "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32, "run_grp_all": np.int64}
     flat = {k: np.concatenate([np.asarray(a, dtype=dtypes[k]) for a in v]) if size[k] else np.zeros(1, dtypes[k])
@@ -299,7 +310,7 @@ def _compile(net: Network) -> Compiled:
     inp, out = index[net.input_population], index[net.output]
     pop_perm, perm_all = _layout(net, names, offsets, cps, out)
     p_kind = np.array([DENSE if cp.dense else (RUNS if pop_perm[cp.tgt] else CSR) for cp in cps], dtype=np.int64)
-    flat = _flatten(cps, p_kind)
+    flat = _flatten(cps, p_kind, inp)
     k_bias = np.empty_like(bias)
     k_bias[perm_all] = bias
     iperm_all = np.empty_like(perm_all)

@@ -63,11 +63,12 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
 
 # Deliberately separate from csr_sync: contiguous conv runs (slice adds) vs scattered CSR rows are distinct hot loops.
 @numba.njit(cache=True, inline="always")
-def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
-    """Add the conv runs of spikes spk[e0:e1] (channel-last target); returns SOPs. Two consecutive
+def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded):
+    """Add the conv runs of projection k for spikes spk[e0:e1] (channel-last target; weights at
+    w_all[wb:], ``tb.p_woff[k]`` or the negated copy ``tb.p_wneg[k]``); returns SOPs. Two consecutive
     binary spikes of one run group (identical runs, ``tb.run_grp_all``: e.g. two sources pooled into
     one input of a conv) go in one pass, ``(V + w) + w`` (the same two roundings)."""
-    rp, ro, wb = tb.p_poff[k], tb.p_roff[k], tb.p_woff[k]
+    rp, ro = tb.p_poff[k], tb.p_roff[k]
     w_all = tb.w_all
     nsop = 0
     e = e0
@@ -96,9 +97,10 @@ def runs_sync(Vp, tb, k, spk, e0, e1, gv, graded):
 
 # Deliberately separate from runs_sync: scattered CSR targets vs contiguous runs are distinct hot loops.
 @numba.njit(cache=True, inline="always")
-def csr_sync(Vp, tb, k, spk, e0, e1, gv, graded):
-    """Add the CSR rows of spikes spk[e0:e1]; returns SOPs."""
-    pp, ib, wb = tb.p_poff[k], tb.p_ioff[k], tb.p_woff[k]
+def csr_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded):
+    """Add the CSR rows of projection k for spikes spk[e0:e1] (weights at w_all[wb:], as in
+    :func:`runs_sync`); returns SOPs."""
+    pp, ib = tb.p_poff[k], tb.p_ioff[k]
     nsop = 0
     for e in range(e0, e1):
         i = spk[e]

@@ -51,6 +51,10 @@ def test_compiled_layouts():
     assert list(comp.pop_perm) == [0, 1, 0, 0]
     assert comp.w_all.dtype == np.float32  # dyadic weights: float32 storage is lossless
     assert compile_network(small_cnn(rng, exact=False)).w_all.dtype == np.float64
+    tb = comp.tables  # the input's projection also stored negated (the sync complement delivery), no other
+    size = comp.projections[0].runs[4].size
+    assert tb.p_wneg.tolist()[1:] == [-1, -1] and tb.p_wneg[0] >= 0
+    np.testing.assert_array_equal(tb.w_all[tb.p_wneg[0]:tb.p_wneg[0] + size], -tb.w_all[tb.p_woff[0]:tb.p_woff[0] + size])
     # overlapping pooling sums weights: stays CSR, target population in C order
     comp = compile_network(odd_cnn(rng, pool_stride=1))
     assert comp.p_kind[comp.p_tgt == comp.names.index("c2")].tolist() == [0]
