@@ -87,15 +87,16 @@ def _likely_sums(tb, k, runs, n, likely, lptr):
     return C
 
 
-@numba.njit(cache=True)
-def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps):
+@numba.njit(cache=True, _nrt=False)
+def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv):
     """Projection k's deliveries (:func:`dense_sync`, or :func:`runs_sync` when ``runs``) of every
     (sample, step) q, V reset per sample: the rows of spk[ptr[q]:ptr[q+1]] added and those of
     neg[nptr[q]:nptr[q+1]] subtracted (the negated table ``tb.p_wneg[k]``), after C[sample] when C
     has rows and the step is an input step (< T): the sync kernel's complement delivery of the
     input (spk: unlikely inputs that spiked, neg: likely ones that did not), or, without C and neg,
-    its plain delivery of a bucket. Returns additions."""
-    gv = np.zeros(1)
+    its plain delivery of a bucket. Returns additions. Compiled without reference counting, as
+    the kernel is (with it, counting the table record's references costs more than a small
+    population's additions)."""
     adds = 0
     n = V.shape[0]
     for q in range(ptr.size - 1):
@@ -207,7 +208,8 @@ def main(argv=None) -> int:
             (lk, lptr), (spk, ptr), (neg, nptr) = complement_lists(res.raster[src], simcore.encoding.spike_probability(x),
                                                                    T, res.steps)
             C = _likely_sums(tb, int(k), runs, n, lk, lptr)
-        secs, rate = best_rate(_replay, (np.zeros(n), tb, int(k), runs, spk, ptr, neg, nptr, C, T, res.steps), a.reps)
+        secs, rate = best_rate(_replay, (np.zeros(n), tb, int(k), runs, spk, ptr, neg, nptr, C, T, res.steps,
+                                                np.zeros(1)), a.reps)
         replays.append({"projection": f"{src} -> {tgt}", "kind": "runs" if runs else "dense",
                         "complement": bool(C.shape[0]), "spikes_per_step": spikes_per_step,
                         "rows_per_step": (spk.size + neg.size) / (ptr.size - 1), "s": secs, "adds_per_s": rate,

@@ -138,20 +138,29 @@ def _input_population(tb, inp, s, steps, split, cnt, spk, sptr, gv, nz, lim, hit
 def _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl):
     """Sync threshold check of the population, firings appended in ascending C-order index: a
     vectorised "any at threshold" count first (most steps of most populations fire nobody); then one
-    vectorised :func:`fire_all` pass and a branch-free gather of its flags in C order (pp[q] - off:
-    the kernel position of C-order index q; the identity unless the population is channel-last).
-    fl: uint8 scratch of len(Vp). Returns pos."""
+    vectorised :func:`fire_all` pass and a branch-free gather of its flags in C order. A
+    channel-last population (C channels, HW positions: C-order index q = c * HW + x sits at kernel
+    position x * C + c, so C = pp[1] - off) is read channel by channel at stride C, which needs no
+    table. fl: uint8 scratch of len(Vp). Returns pos."""
     fire_at = nr[0]
+    n = Vp.shape[0]
     nf = 0
-    for j in range(Vp.shape[0]):
+    for j in range(n):
         nf += Vp[j] >= fire_at
     if nf == 0:
         return pos
     fire_all(Vp, cp, fl, nr)
-    upos = np.uint64(pos)  # unsigned positions: no negative-index wraparound in this loop
-    for q in range(np.uint64(0), np.uint64(Vp.shape[0])):
-        spk[upos] = q  # kept only if q fired (the bucket has room: upos < its end)
-        upos += fl[np.uint64(pp[q] - off)]
+    upos = np.uint64(pos)  # unsigned positions: no negative-index wraparound in these loops
+    C = np.uint64(pp[1] - off) if n > 1 else np.uint64(1)
+    HW = np.uint64(n) // C
+    q = np.uint64(0)
+    for c in range(np.uint64(0), C):
+        j = c
+        for x in range(np.uint64(0), HW):
+            spk[upos] = q  # kept only if q fired (the bucket has room: upos < its end)
+            upos += fl[j]
+            q += np.uint64(1)
+            j += C
     return np.int64(upos)
 
 
