@@ -101,10 +101,11 @@ def _input_population(tb, inp, s, steps, split, cnt, spk, sptr, gv, nz, lim, hit
                 nz[nnz] = i
                 if inp.kind == BERNOULLI:
                     lim[nnz] = encoding.draw_limit(x)  # 0 < x <= 1
-                    likely[nnz] = 1 if x > 0.5 else 0
-                    if split and x > 0.5:
-                        hl[nh] = i
-                        nh += 1
+                    if split:
+                        likely[nnz] = 1 if x > 0.5 else 0
+                        if x > 0.5:
+                            hl[nh] = i
+                            nh += 1
                 nnz += 1
     key = inp.keys[s]
     t_in = inp.T if inp.T < steps else steps
@@ -186,10 +187,10 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, n
     that spiked, then subtracts the rows of the likely ones that did not (each list ascending).
     The sum of the rows of the spikes is the same; the additions are about sum(min(p, 1 - p)) rows
     a step instead of sum(p) (MNIST: 21 instead of 104). C: scratch for that sum (len >= len(Vp)).
-    Compiled without reference counting, as
-    :func:`_population_async` is (it allocates nothing): with it, every inlined delivery call counted
-    the references of the table record's arrays, which cost more than the additions of a small
-    population (the MLP's 10 outputs: ten times)."""
+
+    Compiled without reference counting, as :func:`_population_async` is (it allocates nothing):
+    with it, every inlined delivery call counted the references of the table record's arrays,
+    which cost more than the additions of a small population (the MLP's 10 outputs: ten times)."""
     off, n = tb.offsets[p], tb.sizes[p]
     nr = neuron(tb, p)
     Vp, cp, bp, pp = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], tb.perm_all[off:off + n]
@@ -331,8 +332,8 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     nz = np.zeros(D, dtype=np.int32)
     lim = np.zeros(D, dtype=np.uint64)  # Bernoulli: draw limits of the non-zero inputs
     hit = np.zeros(D, dtype=np.uint8)
-    likely = np.zeros(D, dtype=np.uint8)  # Bernoulli: p > 1/2, per non-zero input
     split = inp.kind == BERNOULLI and not async_mode  # sync: complement delivery of the input
+    likely = np.zeros(D if split else 0, dtype=np.uint8)  # p > 1/2, per non-zero input
     hl = np.zeros(D if split else 0, dtype=np.int32)  # the likely inputs
     cl = np.zeros(2 * steps * D if split else 0, dtype=np.int32)  # per step: unlikely spikes, likely non-spikes
     cptr = np.zeros(2 * (steps + 1), dtype=np.int64)
