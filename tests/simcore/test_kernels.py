@@ -46,7 +46,7 @@ def plain_and_complement(net, x, T, steps, max_rate):
 
 
 @pytest.mark.parametrize("make", sorted(NETS))
-@pytest.mark.parametrize("max_rate, extra_steps", [(1.0, 0), (0.7, 3)])
+@pytest.mark.parametrize("max_rate, extra_steps", [(1.0, 0), (0.7, 3), (1.0, -4)])  # -4: stops before T
 def test_complement_delivery_equals_plain_delivery_exactly(make, max_rate, extra_steps):
     rng = np.random.default_rng(5)
     net = NETS[make](rng, True)
