@@ -91,7 +91,7 @@ def plot(rows: list, path: str) -> None:
         ax.set_ylabel("seconds")
         ax2.set_ylabel("1e9 events/s", color="tab:red")
     axes[0].legend(loc="upper left", fontsize=8)
-    fig.suptitle("simcore sync, MLP 784-H^d-10, MNIST test images (machine shared with other jobs)")
+    fig.suptitle("simcore sync, MLP 784-H^d-10, MNIST test images, one process per point")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
