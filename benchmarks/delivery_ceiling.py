@@ -44,6 +44,7 @@ from bench_simcore import MNIST  # noqa: E402
 from simcore.compiler import DENSE, RUNS, compile_network  # noqa: E402
 from simcore.delivery import dense_sync, runs_sync  # noqa: E402
 from simcore.fileio import write_json  # noqa: E402
+from simcore.kernels import LIKELY_ABOVE  # noqa: E402
 from simcore.outputs import OutputError, options, result_file  # noqa: E402
 from simcore.provenance import environment  # noqa: E402
 
@@ -153,12 +154,12 @@ def complement_lists(raster_of_input, p: np.ndarray, T: int, steps: int):
     """The sync kernel's complement lists of Bernoulli input with spike probabilities p (N, D):
     (likely, lptr) per sample; (hits, hptr): unlikely inputs that spiked, and (miss, mptr): likely
     ones that did not (input steps t < T only), per (sample, step); int32 lists, int64 pointers."""
-    likely_of = [np.flatnonzero(row > 0.5) for row in p]
+    likely_of = [np.flatnonzero(row > LIKELY_ABOVE) for row in p]
     hits, miss = [], []
     for (times, idx), row, lk in zip(raster_of_input, p, likely_of):
         for t in range(steps):
             fired = np.sort(idx[times == t])
-            hits.append(fired[row[fired] <= 0.5])
+            hits.append(fired[row[fired] <= LIKELY_ABOVE])
             miss.append(np.setdiff1d(lk, fired) if t < T else lk[:0])
 
     def flat(parts):

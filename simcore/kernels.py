@@ -9,7 +9,8 @@ result arrays as :data:`KernelOutputs`. Each helper does one job:
   float operations per neuron to the step-major schedule, since a population never influences its
   sources).
 * :func:`_input_population` -- the input events of a sample (Bernoulli regenerated from the
-  counter-based generator of :mod:`simcore.encoding`, explicit trains, or analog values).
+  counter-based generator of :mod:`simcore.encoding`, explicit trains, or analog values), and for
+  Bernoulli input in sync mode the lists of the complement delivery (:func:`_surprises`).
 * :func:`_population_sync` / :func:`_population_async` -- one neuron population, step by step:
   :mod:`simcore.neuron_kernels` (the neuron record: leak and bias current at the step start, fire
   check and reset), :mod:`simcore.delivery` (a dense row, a conv run, a CSR row), and
@@ -32,9 +33,10 @@ from simcore.delivery import (async_flag_words, csr_async, csr_sync, dense_async
 from simcore.neuron_kernels import fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
 
-__all__ = ["BERNOULLI", "TRAINS", "ANALOG", "KernelInput", "KernelOutputs", "run_samples"]
+__all__ = ["BERNOULLI", "TRAINS", "ANALOG", "LIKELY_ABOVE", "KernelInput", "KernelOutputs", "run_samples"]
 
 BERNOULLI, TRAINS, ANALOG = 0, 1, 2
+LIKELY_ABOVE = 0.5  # sync complement delivery: an input with spike probability above this is "likely"
 _DENSE, _RUNS = 1, 2  # compiler p_kind codes (0: CSR)
 
 # kind: BERNOULLI/TRAINS/ANALOG; p: (N, D) spike probabilities or analog values; keys: (N,) uint64
@@ -80,8 +82,9 @@ def _surprises(nz, hit, likely, nnz, cl, hpos, mpos):
 
 
 @numba.njit(cache=True, inline="always")
-def _input_population(tb, inp, s, steps, split, cnt, spk, sptr, gv, nz, lim, hit, likely, hl, cl, cptr, pos):
-    """Write sample s's input events into the buckets of the input population. With ``split``
+def _input_population(tb, inp, s, steps, t_in, split, cnt, spk, sptr, gv, nz, lim, hit, likely, hl, cl, cptr,
+                      pos):
+    """Write sample s's input events (steps t < t_in) into the buckets of the input population. With ``split``
     (Bernoulli input, sync mode) also the likely inputs (p > 1/2, ascending) into hl and, per step
     t, the unlikely spikes into cl[cptr[t]:cptr[t+1]] and the likely non-spikes into
     cl[cptr[steps+1+t]:cptr[steps+2+t]]. Returns the number of likely inputs."""
@@ -102,13 +105,12 @@ def _input_population(tb, inp, s, steps, split, cnt, spk, sptr, gv, nz, lim, hit
                 if inp.kind == BERNOULLI:
                     lim[nnz] = encoding.draw_limit(x)  # 0 < x <= 1
                     if split:
-                        likely[nnz] = 1 if x > 0.5 else 0
-                        if x > 0.5:
+                        likely[nnz] = 1 if x > LIKELY_ABOVE else 0
+                        if x > LIKELY_ABOVE:
                             hl[nh] = i
                             nh += 1
                 nnz += 1
     key = inp.keys[s]
-    t_in = inp.T if inp.T < steps else steps
     hpos, mpos = 0, steps * n
     cptr[0], cptr[steps + 1] = hpos, mpos
     for t in range(steps):
@@ -348,8 +350,8 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
         for p in range(n_pop):
             pos = steps * tb.offsets[p]
             if p == tb.inp:
-                nh = _input_population(tb, inp, s, steps, split, cnt, spk, sptr, gv, nz, lim, hit, likely, hl, cl,
-                                       cptr, pos)
+                nh = _input_population(tb, inp, s, steps, t_in, split, cnt, spk, sptr, gv, nz, lim, hit, likely, hl,
+                                       cl, cptr, pos)
             elif async_mode:
                 _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out)
             else:
