@@ -1,16 +1,67 @@
-"""The closing lines every benchmark shares: the load average, then the rows as JSON when asked."""
+"""What every benchmark shares at its ends: its output options, the load average, its result files.
+
+A benchmark's ``--json`` / ``--png`` file follows :func:`simcore.outputs.result_file`: it may replace
+an earlier result of the same script only (tagged ``"spikecount_output": <script name>``, a JSON
+field or a PNG text chunk), or with ``--overwrite`` another regular file. :func:`check_outputs`
+applies that rule before the work, so a wrong path costs one line, not the run.
+"""
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
+import sys
+from pathlib import Path
+
+from simcore.fileio import atomic_write, write_result
+from simcore.outputs import OutputError, options, result_file
 
 
-def report_rows(rows: list[dict], json_path: str | None, head: str = "") -> None:
-    """Print ``head`` and the 1-minute load average; write ``rows`` to ``json_path`` (indent 1) if given."""
+def kind() -> str:
+    """The result tag of the running benchmark: its script name."""
+    return Path(sys.argv[0]).stem
+
+
+def add_output_args(ap: argparse.ArgumentParser, png: bool = False) -> None:
+    """``--json FILE`` (and ``--png FILE``) and ``--overwrite``."""
+    ap.add_argument("--json", default=None, help="also write the figures here")
+    if png:
+        ap.add_argument("--png", default=None, help="also draw them here")
+    ap.add_argument("--overwrite", action="store_true", help="let --json / --png replace a file this script "
+                                                             "did not write")
+
+
+def check_outputs(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse (``ap.error``: one line, exit 2) an output file this run may not replace."""
+    for path in (args.json, getattr(args, "png", None)):
+        if path:
+            try:
+                with options(overwrite=args.overwrite):
+                    result_file(path, kind())
+            except OutputError as err:
+                ap.error(str(err))
+
+
+def write_json_result(args: argparse.Namespace, obj: dict) -> Path:
+    """``obj`` tagged with :func:`kind`, to ``args.json`` (atomically, under the rule above)."""
+    with options(overwrite=args.overwrite):
+        return write_result(args.json, obj, kind())
+
+
+def write_png_result(args: argparse.Namespace, fig, dpi: int = 110) -> Path:
+    """Figure ``fig`` as a PNG tagged with :func:`kind`, to ``args.png`` (atomically, under the rule above)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"spikecount_output": kind()})
+    with options(overwrite=args.overwrite):
+        return atomic_write(result_file(args.png, kind()), lambda f: f.write(buf.getvalue()))
+
+
+def report_rows(rows: list[dict], args: argparse.Namespace, head: str = "") -> None:
+    """Print ``head`` and the 1-minute load average; write ``{"rows": rows}`` to ``args.json`` if given."""
     print(f"{head}load average {os.getloadavg()[0]:.2f}")
-    if json_path:
-        with open(json_path, "w") as f:
-            json.dump(rows, f, indent=1)
+    if args.json:
+        write_json_result(args, {"rows": rows})
 
 
 def dump_result(res: dict, path: str) -> dict:

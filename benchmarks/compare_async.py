@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
-from bench_report import report_rows  # noqa: E402
+from bench_report import add_output_args, check_outputs, report_rows  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from compare_simcore import identical  # noqa: E402
 
@@ -70,8 +70,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--data-dir", default=MNIST)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--json", default=None)
+    add_output_args(ap)
     args = ap.parse_args(argv)
+    check_outputs(ap, args)
     sys.path.insert(0, args.old_root)
     old = importlib.import_module(args.old_package)
     from learning.datasets import load_dataset
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
               f"sync {row[f'{kind}_new_over_old_sync']:.3f} (medians of per-round ratios)", flush=True)
     import numba
 
-    report_rows([row], args.json, f"threads {numba.get_num_threads()}, ")
+    report_rows([row], args, f"threads {numba.get_num_threads()}, ")
     return 0 if all(same.values()) else 1
 
 

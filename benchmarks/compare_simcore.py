@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
-from bench_report import report_rows  # noqa: E402
+from bench_report import add_output_args, check_outputs, report_rows  # noqa: E402
 
 
 def build(mod, kind: str, w32: bool = False):
@@ -100,11 +100,12 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--data-dir", default=MNIST)
-    ap.add_argument("--json", default=None, help="also write the figures here")
+    add_output_args(ap)
     ap.add_argument("--w32", action="store_true", help="weights rounded to float32 values (float32 tables)")
     ap.add_argument("--threads", type=int, default=None, help="numba threads (default: numba's setting)")
     ap.add_argument("--only", default=None, help="one configuration, e.g. cnn-async")
     args = ap.parse_args(argv)
+    check_outputs(ap, args)
     if args.threads:
         import numba
 
@@ -145,7 +146,7 @@ def main(argv=None):
                   flush=True)
     import numba
 
-    report_rows(rows, args.json, f"threads {numba.get_num_threads()}, ")
+    report_rows(rows, args, f"threads {numba.get_num_threads()}, ")
     return 0 if all(r["identical"] for r in rows) else 1
 
 

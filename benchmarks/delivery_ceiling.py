@@ -1,6 +1,6 @@
 """How close simcore's sync delivery runs to what this machine's cores can do (issue 17).
 
-    PYTHONPATH=. python benchmarks/delivery_ceiling.py --model MODEL [--n 1000] [--reps 3] [--json FILE]
+    PYTHONPATH=. python benchmarks/delivery_ceiling.py --model MODEL [--n 1000] [--reps 3] [--json FILE] [--overwrite]
 
 One thread unless stated (the kernels run one sample per thread):
 
@@ -40,15 +40,12 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
+from bench_report import add_output_args, check_outputs, write_json_result  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from simcore.compiler import DENSE, RUNS, compile_network  # noqa: E402
 from simcore.delivery import dense_sync, runs_sync  # noqa: E402
-from simcore.fileio import write_json  # noqa: E402
 from simcore.kernels import LIKELY_ABOVE  # noqa: E402
-from simcore.outputs import OutputError, options, result_file  # noqa: E402
 from simcore.provenance import environment  # noqa: E402
-
-RESULT_KIND = "delivery_ceiling"  # the "spikecount_output" tag of its --json file
 
 
 @numba.njit(cache=True)
@@ -174,16 +171,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=1000, help="MNIST test images replayed and simulated")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--data-dir", default=MNIST)
-    ap.add_argument("--json", default=None, help="also write the figures here (refused if the file exists and is "
-                                                 "not an earlier result of this script, unless --overwrite)")
-    ap.add_argument("--overwrite", action="store_true", help="let --json replace a file this script did not write")
+    add_output_args(ap)
     a = ap.parse_args(argv)
-    if a.json:
-        try:
-            with options(overwrite=a.overwrite):
-                result_file(a.json, RESULT_KIND)  # refuse a bad --json before minutes of work
-        except OutputError as err:
-            ap.error(str(err))
+    check_outputs(ap, a)
     from learning.datasets import load_dataset
     from learning.models import load
 
@@ -246,7 +236,7 @@ def main(argv=None) -> int:
           f"{threads}-thread ceiling {report['test_set_delivery_bound_s']:.2f} s; with the rest as now "
           f"{report['test_set_bound_with_rest_s']:.2f} s")
     if a.json:
-        write_json(a.json, dict(report, spikecount_output=RESULT_KIND, environment=environment()))
+        write_json_result(a, dict(report, environment=environment()))
     return 0
 
 

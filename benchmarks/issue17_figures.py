@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/issue17_figures.py (--old-commit REV | --old-root DIR)
         [--mlp MODEL_OR_GRAPH_DIR] [--cnn MODEL_OR_GRAPH_DIR] [--n 10000] [--cnn-n 10000]
-        [--check-n 10000] [--cnn-check-n 1000] [--reps 3] [--modes sync,async] [--json FILE]
+        [--check-n 10000] [--cnn-check-n 1000] [--reps 3] [--modes sync,async] [--json FILE] [--overwrite]
 
 ``--mlp`` / ``--cnn``: a trained model directory (exported to a simcore graph in a temporary
 directory) or a graph directory; each version loads the graph with its own ``load_network``. The
@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
-from simcore.fileio import write_json  # noqa: E402
+from bench_report import add_output_args, check_outputs, write_json_result  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from compare_simcore import agreement, timed  # noqa: E402
 
@@ -111,8 +111,10 @@ def parse(argv) -> argparse.Namespace:
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--modes", default="sync,async")
     ap.add_argument("--data-dir", default=MNIST)
-    ap.add_argument("--json", default=None)
-    return ap.parse_args(argv)
+    add_output_args(ap)
+    args = ap.parse_args(argv)
+    check_outputs(ap, args)
+    return args
 
 
 def run(args, tmp: Path) -> list:
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
     load1 = os.getloadavg()
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (1 min)")
     if args.json:
-        write_json(args.json, {"rows": rows, "load_before": load0, "load_after": load1})
+        write_json_result(args, {"rows": rows, "load_before": load0, "load_after": load1})
     return 0 if all(r["identical"] for r in rows) else 1
 
 

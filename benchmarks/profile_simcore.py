@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 from bench_simcore import MNIST  # noqa: E402
-from bench_report import report_rows  # noqa: E402
+from bench_report import add_output_args, check_outputs, report_rows  # noqa: E402
 from compare_simcore import build  # noqa: E402
 
 
@@ -59,10 +59,11 @@ def main(argv=None) -> int:
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--data-dir", default=MNIST)
-    ap.add_argument("--json", default=None)
+    add_output_args(ap)
     ap.add_argument("--old-root", default=None, help="directory holding --package (a renamed copy of simcore)")
     ap.add_argument("--package", default="simcore", help="the simcore package to profile")
     args = ap.parse_args(argv)
+    check_outputs(ap, args)
     if args.old_root:
         sys.path.insert(0, args.old_root)
     simcore = importlib.import_module(args.package)
@@ -101,7 +102,7 @@ def main(argv=None) -> int:
                      "events_per_s": tot / med})
         print(f"{k:18s} N={len(variants[k][1]):5d} median {med:7.3f} s  SOPs {tot:.3e} ({sops[k]})  "
               f"{tot / med:.2e} events/s", flush=True)
-    report_rows(rows, args.json, f"reps {args.reps}, ")
+    report_rows(rows, args, f"reps {args.reps}, ")
     return 0
 
 

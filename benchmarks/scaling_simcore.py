@@ -1,6 +1,6 @@
 """How simcore's cost grows: time, events per second and peak memory against images, T, width, depth.
 
-    PYTHONPATH=. python benchmarks/scaling_simcore.py [--json FILE] [--png FILE] [--base-n 1000]
+    PYTHONPATH=. python benchmarks/scaling_simcore.py [--json FILE] [--png FILE] [--overwrite] [--base-n 1000]
 
 Network: an MLP 784-H-...-H-10 (``depth`` hidden layers of width ``H``; random weights from fixed
 seeds, scaled with the width so that hidden layers fire a few spikes per neuron per sample), the
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from bench_report import report_rows
+from bench_report import add_output_args, check_outputs, report_rows, write_png_result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -72,7 +72,7 @@ def one(n: int, T: int, width: int, depth: int, raster: bool) -> dict:
             "hidden_spikes_per_neuron": float(np.mean([res.counts[h].mean() for h in hidden]))}
 
 
-def plot(rows: list, path: str) -> None:
+def plot(rows: list, args: argparse.Namespace) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,16 +93,17 @@ def plot(rows: list, path: str) -> None:
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("simcore sync, MLP 784-H^d-10, MNIST test images, one process per point")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_png_result(args, fig)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", default=None)
-    ap.add_argument("--png", default=None)
+    add_output_args(ap, png=True)
     ap.add_argument("--base-n", type=int, default=1000)
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    check_outputs(ap, args)
     if args.one:
         print(json.dumps(one(**json.loads(args.one))))
         return 0
@@ -122,9 +123,9 @@ def main(argv=None) -> int:
               f"{row['seconds']:7.3f} s  {row['events']:.3e} events  {row['events_per_s']:.2e}/s  "
               f"peak RSS {row['peak_rss_mb']:.0f} MB  hidden spikes/neuron {row['hidden_spikes_per_neuron']:.2f}",
               flush=True)
-    report_rows(rows, args.json)
+    report_rows(rows, args)
     if args.png:
-        plot(rows, args.png)
+        plot(rows, args)
     return 0
 
 
