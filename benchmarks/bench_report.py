@@ -23,9 +23,11 @@ def kind() -> str:
     return Path(sys.argv[0]).stem
 
 
-def add_output_args(ap: argparse.ArgumentParser, png: bool = False) -> None:
-    """``--json FILE`` (and ``--png FILE``) and ``--overwrite``."""
-    ap.add_argument("--json", default=None, help="also write the figures here")
+def add_output_args(ap: argparse.ArgumentParser, png: bool = False, required: bool = False) -> None:
+    """``--json FILE`` (also spelt ``--out``; ``required``: the script's only output), ``--png FILE``
+    if asked, and ``--overwrite``."""
+    ap.add_argument("--json", "--out", dest="json", default=None, required=required,
+                    help="write the figures here" if required else "also write the figures here")
     if png:
         ap.add_argument("--png", default=None, help="also draw them here")
     ap.add_argument("--overwrite", action="store_true", help="let --json / --png replace a file this script "
@@ -64,9 +66,8 @@ def report_rows(rows: list[dict], args: argparse.Namespace, head: str = "") -> N
         write_json_result(args, {"rows": rows})
 
 
-def dump_result(res: dict, path: str) -> dict:
-    """Write ``res`` to ``path`` as JSON (indent 1), print it, and return it."""
-    with open(path, "w") as fh:
-        json.dump(res, fh, indent=1)
+def print_and_write(args: argparse.Namespace, res: dict) -> dict:
+    """Print ``res`` as JSON, write it with :func:`write_json_result`, and return it."""
     print(json.dumps(res, indent=1))
+    write_json_result(args, res)
     return res

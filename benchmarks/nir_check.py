@@ -36,6 +36,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simcore"))  # the numpy references (not a package)
 
+from bench_report import add_output_args, check_outputs, print_and_write  # noqa: E402
+
 CHUNK = 250
 
 
@@ -143,8 +145,9 @@ def main(argv=None) -> dict:
     p.add_argument("--reference-limit", type=int, help="images for nir_semantics_if (default: --limit)")
     p.add_argument("--peers", action="store_true")
     p.add_argument("--stock", type=int, default=0, help="images for the stock importers (0: skip)")
-    p.add_argument("--out", required=True)
+    add_output_args(p, required=True)
     a = p.parse_args(argv)
+    check_outputs(p, a)
 
     from learning.datasets import load_dataset
     from learning.export import export_nir
@@ -182,10 +185,7 @@ def main(argv=None) -> dict:
             for name, got in stock_importers(f_if, trains[:n], shape).items():
                 res["stock"][name] = got if isinstance(got, str) else compare({out: want[out][:n]}, {out: got}, out)
     res["seconds"] = time.perf_counter() - t0
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    from bench_report import dump_result
-
-    return dump_result(res, a.out)
+    return print_and_write(a, res)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simcore"))
 
+from bench_report import add_output_args, check_outputs, print_and_write  # noqa: E402
+
 
 def _agreement(ours: dict, theirs: dict) -> dict:
     out = {f"counts_equal_layer_{k}": float(np.mean(ours[k] == theirs[k])) for k in sorted(theirs)}
@@ -74,10 +76,11 @@ def _double_reset_rule(weights, trains) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True)
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--T", type=int, default=50)
+    add_output_args(p, required=True)
     a = p.parse_args(argv)
+    check_outputs(p, a)
     import conftest  # noqa: F401 -- registers the reference helpers
     from test_nir_peers import _dyadic_weights, _export_mended, _kernel_counts, _snntorch_counts, _snntorch_net
 
@@ -112,9 +115,7 @@ def main(argv=None) -> dict:
             res[f"{reset}, reset_delay={delay}"] = row
     res["wall_seconds"] = round(time.perf_counter() - t0, 1)
     res["load_average_1min"] = round(os.getloadavg()[0], 2)
-    from bench_report import dump_result
-
-    return dump_result(res, a.out)
+    return print_and_write(a, res)
 
 
 if __name__ == "__main__":
