@@ -8,8 +8,8 @@ One thread unless stated (the kernels run one sample per thread):
   per pass over a float64 V, as :func:`simcore.delivery.dense_sync` does -- drawn from a hot set of
   150 rows (fits the L2 cache, as one MNIST image's active pixels do) or from all 784; weights
   stored float32 (converted on load, simcore's storage for a trained model) or float64. The best of
-  these is taken as the ceiling of every delivery here (a conv run adds one row per pass over V:
-  more memory traffic per addition than eight rows per pass, never less).
+  these is taken as the ceiling of every delivery here (conv runs binned by target add up to
+  eight rows per pass too, over shorter stretches of V: never less traffic per addition).
 * ``replay``: :func:`simcore.delivery.dense_sync` / :func:`simcore.delivery.runs_sync` alone on
   the trained model's own spikes (recorded with ``record_raster``, sorted per step as the kernel's
   buckets are), with its own tables, for each dense or conv-run projection: the delivery part of a
@@ -68,31 +68,32 @@ def _passes_threads(V2, W, rows2, n):
 
 
 @numba.njit(cache=True, inline="always")
-def _deliver(V, tb, k, runs, wb, spk, e0, e1, gv):
+def _deliver(V, tb, k, runs, wb, spk, e0, e1, gv, kcnt, rows):
     if runs:
-        return runs_sync(V, tb, k, wb, spk, e0, e1, gv, False)
+        return runs_sync(V, tb, k, wb, spk, e0, e1, gv, False, kcnt, rows)
     return dense_sync(V, tb.w_all, wb, spk, e0, e1, gv, False)
 
 
 @numba.njit(cache=True)
-def _likely_sums(tb, k, runs, n, likely, lptr):
+def _likely_sums(tb, k, runs, n, likely, lptr, kcnt, rows):
     """(samples, n) rows of sample s's likely inputs likely[lptr[s]:lptr[s+1]] summed, as the sync
     kernel's complement delivery does at the start of a sample."""
     C = np.zeros((lptr.size - 1, n))
     gv = np.zeros(1)
     for s in range(lptr.size - 1):
-        _deliver(C[s], tb, k, runs, tb.p_woff[k], likely, lptr[s], lptr[s + 1], gv)
+        _deliver(C[s], tb, k, runs, tb.p_woff[k], likely, lptr[s], lptr[s + 1], gv, kcnt, rows)
     return C
 
 
 @numba.njit(cache=True, _nrt=False)
-def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv):
+def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv, kcnt, rows):
     """Projection k's deliveries (:func:`dense_sync`, or :func:`runs_sync` when ``runs``) of every
     (sample, step) q, V reset per sample: the rows of spk[ptr[q]:ptr[q+1]] added and those of
     neg[nptr[q]:nptr[q+1]] subtracted (the negated table ``tb.p_wneg[k]``), after C[sample] when C
     has rows and the step is an input step (< T): the sync kernel's complement delivery of the
     input (spk: unlikely inputs that spiked, neg: likely ones that did not), or, without C and neg,
-    its plain delivery of a bucket. Returns additions. Compiled without reference counting, as
+    its plain delivery of a bucket (kcnt, rows: :func:`runs_sync`'s scratch). Returns additions.
+    Compiled without reference counting, as
     the kernel is (with it, counting the table record's references costs more than a small
     population's additions)."""
     adds = 0
@@ -105,8 +106,8 @@ def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv):
             for j in range(n):
                 V[j] += c[j]
             adds += n
-        adds += _deliver(V, tb, k, runs, tb.p_woff[k], spk, ptr[q], ptr[q + 1], gv)
-        adds += _deliver(V, tb, k, runs, tb.p_wneg[k], neg, nptr[q], nptr[q + 1], gv)
+        adds += _deliver(V, tb, k, runs, tb.p_woff[k], spk, ptr[q], ptr[q + 1], gv, kcnt, rows)
+        adds += _deliver(V, tb, k, runs, tb.p_wneg[k], neg, nptr[q], nptr[q + 1], gv, kcnt, rows)
     return adds
 
 
@@ -189,6 +190,7 @@ def main(argv=None) -> int:
     tb = comp.tables
     res = simcore.simulate(net, x, T=T, seed=0, encoding=enc, record_raster=True, threads=1)
     replays = []
+    kcnt, rows = np.zeros(2 * int(tb.p_nkey.max()), np.int64), np.zeros(tb.run_tgt_all.size, np.uint64)
     for k in np.flatnonzero(np.isin(comp.p_kind, (DENSE, RUNS))):
         src, tgt = comp.names[comp.p_src[k]], comp.names[comp.p_tgt[k]]
         n, runs = int(tb.sizes[comp.p_tgt[k]]), bool(comp.p_kind[k] == RUNS)
@@ -198,9 +200,9 @@ def main(argv=None) -> int:
         if comp.p_src[k] == comp.input_index and enc == "bernoulli":  # as the sync kernel delivers it
             (lk, lptr), (spk, ptr), (neg, nptr) = complement_lists(res.raster[src], simcore.encoding.spike_probability(x),
                                                                    T, res.steps)
-            C = _likely_sums(tb, int(k), runs, n, lk, lptr)
+            C = _likely_sums(tb, int(k), runs, n, lk, lptr, kcnt, rows)
         secs, rate = best_rate(_replay, (np.zeros(n), tb, int(k), runs, spk, ptr, neg, nptr, C, T, res.steps,
-                                                np.zeros(1)), a.reps)
+                                         np.zeros(1), kcnt, rows), a.reps)
         replays.append({"projection": f"{src} -> {tgt}", "kind": "runs" if runs else "dense",
                         "complement": bool(C.shape[0]), "spikes_per_step": spikes_per_step,
                         "rows_per_step": (spk.size + neg.size) / (ptr.size - 1), "s": secs, "adds_per_s": rate,

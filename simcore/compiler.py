@@ -43,14 +43,15 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 # projection: p_src, p_delay, p_kind, offsets p_woff/p_ioff/p_poff/p_roff into the shared arrays, and
 # p_wneg: for a projection from the input population, the offset in w_all of its weights negated (same
 # layout as at p_woff; the sync kernel subtracts the rows of likely inputs that did not spike), else -1.
-# Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all, run_w_all,
-# run_len_all (per run, indexed like run_tgt_all), run_grp_all (per source, indexed like run_ptr_all: sources
-# with the same id have identical runs). inp / outp: input and output population indices.
+# p_koff: offset of a conv-run projection's keys (the bins of its runs by target, :func:`_run_keys`),
+# p_nkey: their number, 0 where not binned (fewer than BIN_RUNS_PER_KEY runs per key). Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all,
+# run_w_all, run_len_all and run_key_all (per run, indexed like run_tgt_all), key_tgt_all, key_len_all,
+# key_slot_all (per key). inp / outp: input and output population indices.
 KernelTables = namedtuple("KernelTables", [
     "sizes", "offsets", "inp", "outp", "fire_at", "threshold", "reset_to", "v_reset", "beta", "bias_current",
     "unleaked", "bias", "in_ptr", "pop_perm", "perm_all", "iperm_all", "p_src", "p_delay", "p_kind", "p_woff",
-    "p_ioff", "p_poff", "p_roff", "p_wneg", "w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all",
-    "run_len_all", "run_grp_all",
+    "p_ioff", "p_poff", "p_roff", "p_wneg", "p_koff", "p_nkey", "w_all", "idx_all", "ptr_all", "run_ptr_all",
+    "run_tgt_all", "run_w_all", "run_len_all", "run_key_all", "key_tgt_all", "key_len_all", "key_slot_all",
 ])
 
 
@@ -70,9 +71,9 @@ class CompiledProjection:
     # conv run table (used by the kernel instead of the CSR, same synapses and weights): source i's
     # targets are runs[0][i]..runs[0][i+1] runs of runs[3][r] consecutive neurons of the target's
     # channel-last layout starting at runs[1][r], weights table[runs[2][r] : runs[2][r] + runs[3][r]];
-    # runs[5][i] == runs[5][i2] iff sources i and i2 have identical runs (e.g. two pooled into one input).
+    # runs[5:] bin the runs by their targets (:func:`_run_keys`).
     runs: tuple | None = None  # (run_ptr int64 (n_src+1,), run_tgt int32, run_w int32, run_len int32, table,
-    #                             run_grp int64 (n_src+1,))
+    #                             run_key int32, key_tgt int32, key_len int32, key_slot int64)
 
     def fanout(self) -> np.ndarray:
         """(n_src,) int64 structural fan-out of every source neuron."""
@@ -118,9 +119,10 @@ class Compiled:
 def _conv_runs(ops, src_shape, src, tgt, w):
     """Run table of a convolution-structured chain (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``).
 
-    Returns ``(run_ptr, run_tgt, run_w, run_len, table, run_grp)`` (see :class:`CompiledProjection`), or None
-    when the chain has another form or the runs do not reproduce the composed COO table
-    ``(src, tgt, w)`` (sorted by (src, tgt)) exactly, synapse for synapse and bit for bit.
+    Returns ``(run_ptr, run_tgt, run_w, run_len, table, run_key, key_tgt, key_len, key_slot)`` (see
+    :class:`CompiledProjection`), or None when the chain has another form or the runs do not
+    reproduce the composed COO table ``(src, tgt, w)`` (sorted by (src, tgt)) exactly, synapse for
+    synapse and bit for bit.
     """
     if len(src_shape) != 3 or not ops or not isinstance(ops[-1], Conv2d) or len(ops) > 2:
         return None
@@ -174,19 +176,24 @@ def _conv_runs(ops, src_shape, src, tgt, w):
     run_ptr = np.zeros(n_src + 1, dtype=np.int64)
     np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
     run_tgt, run_w, run_len = run_tgt.astype(np.int32), run_w.astype(np.int32), run_len.astype(np.int32)
-    return run_ptr, run_tgt, run_w, run_len, table, _run_groups(run_ptr, run_tgt, run_w, run_len)
+    return (run_ptr, run_tgt, run_w, run_len, table) + _run_keys(run_ptr, run_tgt, run_len)
 
 
-def _run_groups(run_ptr, run_tgt, run_w, run_len) -> np.ndarray:
-    """(n_src + 1,) int64 group ids: sources whose runs are identical (targets, weight offsets and
-    lengths, in order) share an id, numbered in order of first appearance; the last entry (-1) pads
-    the array to ``run_ptr``'s length, so both are indexed with the same offset."""
-    rec = np.stack([run_tgt, run_w, run_len], axis=1)
-    ids: dict[bytes, int] = {}
-    grp = np.full(run_ptr.size, -1, dtype=np.int64)
-    for i in range(run_ptr.size - 1):
-        grp[i] = ids.setdefault(rec[run_ptr[i]:run_ptr[i + 1]].tobytes(), len(ids))
-    return grp
+BIN_RUNS_PER_KEY = 8  # sync: bin a conv-run projection's runs by target when this many share a key on average
+
+
+def _run_keys(run_ptr, run_tgt, run_len):
+    """The sync kernel's bins of a run table: runs with the same targets (start and length) share a
+    key, numbered in ascending (start, length). Returns (run_key int32 per run, key_tgt int32,
+    key_len int32, key_slot int64 per key), where ``key_slot[g]`` is the first of the ``count(run_key
+    == g)`` slots of key g in a per-step list of row offsets (each source spikes at most once a step,
+    so that many always suffice)."""
+    pairs = np.stack([run_tgt.astype(np.int64), run_len.astype(np.int64)], axis=1)
+    uniq, run_key = np.unique(pairs, axis=0, return_inverse=True)
+    run_key = run_key.ravel()
+    key_slot = np.zeros(len(uniq), dtype=np.int64)
+    np.cumsum(np.bincount(run_key, minlength=len(uniq))[:-1], out=key_slot[1:])
+    return run_key.astype(np.int32), uniq[:, 0].astype(np.int32), uniq[:, 1].astype(np.int32), key_slot
 
 
 def _merge_runs(run_src, run_tgt, run_w, co: int):
@@ -239,18 +246,22 @@ def _flatten(cps, p_kind, inp: int) -> dict:
     """Concatenate the projections' tables into shared arrays with per-projection offsets; the
     weights of the input population's projections are appended once more, negated (``p_wneg``)."""
     n = len(cps)
-    off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff")}
+    off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff", "p_koff", "p_nkey")}
     off["p_wneg"] = np.full(n, -1, dtype=np.int64)
     negated = []
     parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all",
-                             "run_grp_all")}
+                             "run_key_all", "key_tgt_all", "key_len_all", "key_slot_all")}
     size = {k: 0 for k in parts}
     for k, cp in enumerate(cps):
         off["p_woff"][k], off["p_ioff"][k], off["p_poff"][k] = size["w_all"], size["idx_all"], size["ptr_all"]
         if p_kind[k] == RUNS:
             off["p_roff"][k], off["p_poff"][k] = size["run_tgt_all"], size["run_ptr_all"]
-            keys = ("run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all", "w_all", "run_grp_all")
+            keys = ("run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all", "w_all", "run_key_all", "key_tgt_all",
+                    "key_len_all", "key_slot_all")
             new = dict(zip(keys, cp.runs))
+            off["p_koff"][k] = size["key_tgt_all"]
+            if cp.runs[1].size >= BIN_RUNS_PER_KEY * cp.runs[6].size:  # else delivered spike by spike
+                off["p_nkey"][k] = cp.runs[6].size
         elif cp.dense:
             new = {"w_all": cp.weights.ravel()}
         else:
@@ -265,7 +276,8 @@ def _flatten(cps, p_kind, inp: int) -> dict:
         parts["w_all"].append(-np.asarray(w, dtype=np.float64))
         size["w_all"] += w.size
     dtypes = {"w_all": np.float64, "idx_all": np.int32, "ptr_all": np.int64, "run_ptr_all": np.int64,
-              "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32, "run_grp_all": np.int64}
+              "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32, "run_key_all": np.int32,
+              "key_tgt_all": np.int32, "key_len_all": np.int32, "key_slot_all": np.int64}
     flat = {k: np.concatenate([np.asarray(a, dtype=dtypes[k]) for a in v]) if size[k] else np.zeros(1, dtypes[k])
             for k, v in parts.items()}
     # float32 storage when it is lossless (halves the weight traffic; float64 arithmetic unchanged)

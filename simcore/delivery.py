@@ -19,8 +19,42 @@ __all__ = ["dense_sync", "runs_sync", "csr_sync", "fire_reached", "sort_firings"
 
 
 @numba.njit(cache=True, inline="always")
+def _add8(Vp, t0, uL, w_all, o1, o2, o3, o4, o5, o6, o7, o8):
+    """Vp[t0 + o] += eight rows (w_all at uint64 offsets o1..o8), o < uL, in one pass:
+    ((((V + a) + b) + c) + ...) is the same sequence of roundings as one pass per row."""
+    for o in range(np.uint64(0), uL):
+        j = t0 + o
+        Vp[j] = (((((((Vp[j] + w_all[o1 + o]) + w_all[o2 + o]) + w_all[o3 + o]) + w_all[o4 + o]) + w_all[o5 + o])
+                  + w_all[o6 + o]) + w_all[o7 + o]) + w_all[o8 + o]
+
+
+@numba.njit(cache=True, inline="always")
+def _add4(Vp, t0, uL, w_all, o1, o2, o3, o4):
+    """:func:`_add8` for four rows (a separate straight-line body: LLVM vectorises only those)."""
+    for o in range(np.uint64(0), uL):
+        j = t0 + o
+        Vp[j] = (((Vp[j] + w_all[o1 + o]) + w_all[o2 + o]) + w_all[o3 + o]) + w_all[o4 + o]
+
+
+@numba.njit(cache=True, inline="always")
+def _add2(Vp, t0, uL, w_all, o1, o2):
+    """:func:`_add8` for two rows."""
+    for o in range(np.uint64(0), uL):
+        j = t0 + o
+        Vp[j] = (Vp[j] + w_all[o1 + o]) + w_all[o2 + o]
+
+
+@numba.njit(cache=True, inline="always")
+def _add1(Vp, t0, uL, w_all, o1):
+    """:func:`_add8` for one row."""
+    for o in range(np.uint64(0), uL):
+        Vp[t0 + o] += w_all[o1 + o]
+
+
+@numba.njit(cache=True, inline="always")
 def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
-    """Add the dense rows of spikes spk[e0:e1] (row i at w_all[wb + i*n:]); returns SOPs."""
+    """Add the dense rows of spikes spk[e0:e1] (row i at w_all[wb + i*n:]), up to eight per pass over
+    V, in bucket order; returns SOPs."""
     n = Vp.shape[0]
     if graded:
         for e in range(e0, e1):
@@ -61,37 +95,78 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
     return (e1 - e0) * n
 
 
+@numba.njit(cache=True, inline="always")
+def _add_rows(Vp, t0, uL, w_all, rows, a0, a1):
+    """Vp[t0:t0 + uL] += the rows at uint64 offsets rows[a0:a1] of w_all, in that order, up to eight
+    per pass (:func:`_add8`)."""
+    a = a0
+    while a + 8 <= a1:
+        _add8(Vp, t0, uL, w_all, rows[a], rows[a + 1], rows[a + 2], rows[a + 3], rows[a + 4], rows[a + 5],
+              rows[a + 6], rows[a + 7])
+        a += 8
+    if a + 4 <= a1:
+        _add4(Vp, t0, uL, w_all, rows[a], rows[a + 1], rows[a + 2], rows[a + 3])
+        a += 4
+    if a + 2 <= a1:
+        _add2(Vp, t0, uL, w_all, rows[a], rows[a + 1])
+        a += 2
+    if a < a1:
+        _add1(Vp, t0, uL, w_all, rows[a])
+
+
 # Deliberately separate from csr_sync: contiguous conv runs (slice adds) vs scattered CSR rows are distinct hot loops.
 @numba.njit(cache=True, inline="always")
-def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded):
+def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows):
     """Add the conv runs of projection k for spikes spk[e0:e1] (channel-last target; weights at
-    w_all[wb:], ``tb.p_woff[k]`` or the negated copy ``tb.p_wneg[k]``); returns SOPs. Two consecutive
-    binary spikes of one run group (identical runs, ``tb.run_grp_all``: e.g. two sources pooled into
-    one input of a conv) go in one pass, ``(V + w) + w`` (the same two roundings)."""
-    rp, ro = tb.p_poff[k], tb.p_roff[k]
+    w_all[wb:], ``tb.p_woff[k]`` or the negated copy ``tb.p_wneg[k]``); returns SOPs.
+
+    Binary spikes of a binned projection (``tb.p_nkey[k] > 0``) are binned by target run first (the
+    projection's keys, ``tb.p_koff``: every run with the same targets, from any source): each run's
+    weight offset goes to its key's slots in ``rows``, then each key's rows are added over its targets up to eight per pass (:func:`_add_rows`),
+    keys in the order first reached, a key's rows in bucket order. Pooled and overlapping kernels put
+    several spikes on the same targets, so a pass carries many rows (the trained CNN's c1 -> c2: ten
+    on average) instead of one. kcnt: int64 scratch of 2 x the largest ``tb.p_nkey``, the first half
+    zeros (left zero; the second half lists the keys reached); rows: uint64 scratch of at least the
+    projection's number of runs. Graded spikes, and all of a projection not binned, go spike by
+    spike, run by run."""
+    rp, ro = tb.p_poff[k], np.uint64(tb.p_roff[k])
     w_all = tb.w_all
     nsop = 0
-    e = e0
-    while e < e1:
+    if graded or tb.p_nkey[k] == 0:
+        for e in range(e0, e1):
+            i = spk[e]
+            x = gv[i] if graded else 1.0
+            for r in range(ro + np.uint64(tb.run_ptr_all[rp + i]), ro + np.uint64(tb.run_ptr_all[rp + i + 1])):
+                L = tb.run_len_all[r]
+                nsop += L
+                t0 = np.uint64(tb.run_tgt_all[r])
+                w0 = np.uint64(wb + tb.run_w_all[r])
+                if graded:
+                    for o in range(np.uint64(0), np.uint64(L)):
+                        Vp[t0 + o] += x * w_all[w0 + o]
+                else:
+                    _add1(Vp, t0, np.uint64(L), w_all, w0)
+        return nsop
+    ko = np.uint64(tb.p_koff[k])
+    nk = 0  # keys reached, listed in order of first reach in the second half of kcnt
+    kl = kcnt[kcnt.shape[0] // 2:]
+    for e in range(e0, e1):
         i = spk[e]
-        two = not graded and e + 1 < e1 and tb.run_grp_all[rp + i] == tb.run_grp_all[rp + spk[e + 1]]
-        x = gv[i] if graded else 1.0
-        for r in range(ro + tb.run_ptr_all[rp + i], ro + tb.run_ptr_all[rp + i + 1]):
-            L = tb.run_len_all[r]
-            nsop += 2 * L if two else L
-            t0 = np.uint64(tb.run_tgt_all[r])
-            w0 = np.uint64(wb + tb.run_w_all[r])
-            uL = np.uint64(L)
-            if graded:
-                for o in range(np.uint64(0), uL):
-                    Vp[t0 + o] += x * w_all[w0 + o]
-            elif two:
-                for o in range(np.uint64(0), uL):
-                    Vp[t0 + o] = (Vp[t0 + o] + w_all[w0 + o]) + w_all[w0 + o]
-            else:
-                for o in range(np.uint64(0), uL):
-                    Vp[t0 + o] += w_all[w0 + o]
-        e += 2 if two else 1
+        for r in range(ro + np.uint64(tb.run_ptr_all[rp + i]), ro + np.uint64(tb.run_ptr_all[rp + i + 1])):
+            g = np.uint64(tb.run_key_all[r])
+            c = kcnt[g]
+            rows[np.uint64(tb.key_slot_all[ko + g] + c)] = np.uint64(wb + tb.run_w_all[r])
+            kcnt[g] = c + 1
+            kl[np.uint64(nk)] = g  # kept only if g is new (branch-free)
+            nk += c == 0
+    for q in range(np.uint64(0), np.uint64(nk)):
+        g = np.uint64(kl[q])
+        c = kcnt[g]
+        kcnt[g] = 0
+        L = tb.key_len_all[ko + g]
+        nsop += c * L
+        a0 = tb.key_slot_all[ko + g]
+        _add_rows(Vp, np.uint64(tb.key_tgt_all[ko + g]), np.uint64(L), w_all, rows, a0, a0 + c)
     return nsop
 
 

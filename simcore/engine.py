@@ -58,7 +58,12 @@ one pass per spike). Convolution projections (``[Conv2d]`` or ``[AvgPool2d(k, st
 when they reproduce the compiled table exactly) are delivered as runs of contiguous targets
 (neighbouring kernel columns merged into one run): a population fed only by such projections is
 stored channel-last inside the kernel; counts, potentials and buckets are in C order as documented.
-In async mode a run is added first and then its targets are checked in ascending index (each
+In sync mode a projection whose runs share their targets (on average at least
+``compiler.BIN_RUNS_PER_KEY`` runs per target run: pooling, several input channels) bins a step's
+runs by target run, then adds each target run's rows in bucket order, up to eight per pass: a
+target's additions are summed grouped by target run rather than spike by spike (the float order
+freedom again; exact sums agree exactly, and the trained MNIST CNN's potentials are bit for bit
+those of spike-by-spike delivery). In async mode a run is added first and then its targets are checked in ascending index (each
 target occurs once, so this equals checking after each increment); a run's firings are sorted
 into ascending C-order index. Async dense rows go eight spikes per pass: each neuron takes the
 eight adds in order and is flagged if its running maximum reached its threshold (+inf once it
