@@ -43,8 +43,10 @@ import simcore  # noqa: E402
 from bench_report import add_output_args, check_outputs, write_json_result  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from simcore.compiler import DENSE, RUNS, compile_network  # noqa: E402
+from simcore import delivery, neuron_kernels  # noqa: E402
 from simcore.delivery import dense_sync, runs_sync  # noqa: E402
 from simcore.kernels import LIKELY_ABOVE  # noqa: E402
+from simcore.numba_cache import key_on_sources  # noqa: E402
 from simcore.provenance import environment  # noqa: E402
 
 
@@ -109,6 +111,11 @@ def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv, kcnt, rows):
         adds += _deliver(V, tb, k, runs, tb.p_woff[k], spk, ptr[q], ptr[q + 1], gv, kcnt, rows)
         adds += _deliver(V, tb, k, runs, tb.p_wneg[k], neg, nptr[q], nptr[q + 1], gv, kcnt, rows)
     return adds
+
+
+# their machine code inlines simcore's delivery helpers: keyed on those sources too, so an edit there
+# never runs stale code from numba's cache (see simcore.numba_cache)
+key_on_sources((_passes, _passes_threads, _likely_sums, _replay), (delivery, neuron_kernels))
 
 
 def best_rate(fn, args, reps: int) -> tuple[float, float]:
