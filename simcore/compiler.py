@@ -44,8 +44,9 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 # p_wneg: for a projection from the input population, the offset in w_all of its weights negated (same
 # layout as at p_woff; the sync kernel subtracts the rows of likely inputs that did not spike), else -1.
 # p_koff: offset of a conv-run projection's keys (the bins of its runs by target, :func:`_run_keys`),
-# p_nkey: their number, 0 where not binned (fewer than BIN_RUNS_PER_KEY runs per key). Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all,
-# run_w_all, run_len_all and run_key_all (per run, indexed like run_tgt_all), key_tgt_all, key_len_all,
+# p_nkey: their number, 0 where not binned (fewer than BIN_RUNS_PER_KEY runs per key).
+# Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all, run_w_all,
+# run_len_all and run_key_all (per run, indexed like run_tgt_all), key_tgt_all, key_len_all,
 # key_slot_all (per key). inp / outp: input and output population indices.
 KernelTables = namedtuple("KernelTables", [
     "sizes", "offsets", "inp", "outp", "fire_at", "threshold", "reset_to", "v_reset", "beta", "bias_current",
@@ -176,13 +177,13 @@ def _conv_runs(ops, src_shape, src, tgt, w):
     run_ptr = np.zeros(n_src + 1, dtype=np.int64)
     np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
     run_tgt, run_w, run_len = run_tgt.astype(np.int32), run_w.astype(np.int32), run_len.astype(np.int32)
-    return (run_ptr, run_tgt, run_w, run_len, table) + _run_keys(run_ptr, run_tgt, run_len)
+    return (run_ptr, run_tgt, run_w, run_len, table) + _run_keys(run_tgt, run_len)
 
 
 BIN_RUNS_PER_KEY = 8  # sync: bin a conv-run projection's runs by target when this many share a key on average
 
 
-def _run_keys(run_ptr, run_tgt, run_len):
+def _run_keys(run_tgt, run_len):
     """The sync kernel's bins of a run table: runs with the same targets (start and length) share a
     key, numbered in ascending (start, length). Returns (run_key int32 per run, key_tgt int32,
     key_len int32, key_slot int64 per key), where ``key_slot[g]`` is the first of the ``count(run_key

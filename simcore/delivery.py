@@ -122,13 +122,13 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows):
 
     Binary spikes of a binned projection (``tb.p_nkey[k] > 0``) are binned by target run first (the
     projection's keys, ``tb.p_koff``: every run with the same targets, from any source): each run's
-    weight offset goes to its key's slots in ``rows``, then each key's rows are added over its targets up to eight per pass (:func:`_add_rows`),
-    keys in the order first reached, a key's rows in bucket order. Pooled and overlapping kernels put
-    several spikes on the same targets, so a pass carries many rows (the trained CNN's c1 -> c2: ten
-    on average) instead of one. kcnt: int64 scratch of 2 x the largest ``tb.p_nkey``, the first half
-    zeros (left zero; the second half lists the keys reached); rows: uint64 scratch of at least the
-    projection's number of runs. Graded spikes, and all of a projection not binned, go spike by
-    spike, run by run."""
+    weight offset goes to its key's slots in ``rows``, then each key's rows are added over its
+    targets up to eight per pass (:func:`_add_rows`), keys in the order first reached, a key's rows
+    in bucket order. Pooled and overlapping kernels put several spikes on the same targets, so a
+    pass carries many rows (the trained CNN's c1 -> c2: ten on average) instead of one. kcnt: int64
+    scratch of 2 x the largest ``tb.p_nkey``, the first half zeros (left zero; the second half lists
+    the keys reached); rows: uint64 scratch of at least the projection's number of runs. Graded
+    spikes, and all of a projection not binned, go spike by spike, run by run."""
     rp, ro = tb.p_poff[k], np.uint64(tb.p_roff[k])
     w_all = tb.w_all
     nsop = 0

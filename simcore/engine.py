@@ -63,7 +63,8 @@ In sync mode a projection whose runs share their targets (on average at least
 runs by target run, then adds each target run's rows in bucket order, up to eight per pass: a
 target's additions are summed grouped by target run rather than spike by spike (the float order
 freedom again; exact sums agree exactly, and the trained MNIST CNN's potentials are bit for bit
-those of spike-by-spike delivery). In async mode a run is added first and then its targets are checked in ascending index (each
+those of spike-by-spike delivery).
+In async mode a run is added first and then its targets are checked in ascending index (each
 target occurs once, so this equals checking after each increment); a run's firings are sorted
 into ascending C-order index. Async dense rows go eight spikes per pass: each neuron takes the
 eight adds in order and is flagged if its running maximum reached its threshold (+inf once it

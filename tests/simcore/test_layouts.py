@@ -72,7 +72,8 @@ def test_compiled_layouts():
             np.testing.assert_array_equal(key_len[key], rl)
             assert len(set(zip(key_tgt.tolist(), key_len.tolist()))) == key_tgt.size
             # key g owns count(key == g) slots from key_slot[g]: disjoint, and together every run's
-            np.testing.assert_array_equal(np.diff(np.append(key_slot, rt.size)), np.bincount(key, minlength=key_tgt.size))
+            slots = np.diff(np.append(key_slot, rt.size))
+            np.testing.assert_array_equal(slots, np.bincount(key, minlength=key_tgt.size))
     # binned only where a key averages BIN_RUNS_PER_KEY runs (the MNIST CNN's 1-channel 5x5 input conv: 5)
     for net in (odd_cnn(rng), small_cnn(rng), lenet(rng)):
         comp = compile_network(net)
