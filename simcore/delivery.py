@@ -64,33 +64,19 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
             for j in range(n):
                 Vp[j] += x * Wr[j]
         return (e1 - e0) * n
-    # up to eight spikes per pass over V; ((((V + a) + b) + c) + ...) is the same sequence of
-    # roundings as separate passes, spike by spike
+    un, z = np.uint64(n), np.uint64(0)
     e = e0
     while e + 8 <= e1:
-        W1 = w_all[wb + spk[e] * n:wb + spk[e] * n + n]
-        W2 = w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n]
-        W3 = w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n]
-        W4 = w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n]
-        W5 = w_all[wb + spk[e + 4] * n:wb + spk[e + 4] * n + n]
-        W6 = w_all[wb + spk[e + 5] * n:wb + spk[e + 5] * n + n]
-        W7 = w_all[wb + spk[e + 6] * n:wb + spk[e + 6] * n + n]
-        W8 = w_all[wb + spk[e + 7] * n:wb + spk[e + 7] * n + n]
-        for j in range(n):
-            Vp[j] = (((((((Vp[j] + W1[j]) + W2[j]) + W3[j]) + W4[j]) + W5[j]) + W6[j]) + W7[j]) + W8[j]
+        _add8(Vp, z, un, w_all, np.uint64(wb + spk[e] * n), np.uint64(wb + spk[e + 1] * n),
+              np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n), np.uint64(wb + spk[e + 4] * n),
+              np.uint64(wb + spk[e + 5] * n), np.uint64(wb + spk[e + 6] * n), np.uint64(wb + spk[e + 7] * n))
         e += 8
     while e + 4 <= e1:
-        W1 = w_all[wb + spk[e] * n:wb + spk[e] * n + n]
-        W2 = w_all[wb + spk[e + 1] * n:wb + spk[e + 1] * n + n]
-        W3 = w_all[wb + spk[e + 2] * n:wb + spk[e + 2] * n + n]
-        W4 = w_all[wb + spk[e + 3] * n:wb + spk[e + 3] * n + n]
-        for j in range(n):
-            Vp[j] = (((Vp[j] + W1[j]) + W2[j]) + W3[j]) + W4[j]
+        _add4(Vp, z, un, w_all, np.uint64(wb + spk[e] * n), np.uint64(wb + spk[e + 1] * n),
+              np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n))
         e += 4
     while e < e1:
-        W1 = w_all[wb + spk[e] * n:wb + spk[e] * n + n]
-        for j in range(n):
-            Vp[j] += W1[j]
+        _add1(Vp, z, un, w_all, np.uint64(wb + spk[e] * n))
         e += 1
     return (e1 - e0) * n
 
