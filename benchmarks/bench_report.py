@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from simcore.fileio import atomic_write, write_result
 from simcore.outputs import OutputError, options, result_file
@@ -21,6 +22,18 @@ from simcore.outputs import OutputError, options, result_file
 def kind() -> str:
     """The result tag of the running benchmark: its script name."""
     return Path(sys.argv[0]).stem
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Run a benchmark's ``main`` as the script and exit with its status (an int; anything else,
+    such as a result dict, is success); Ctrl-C ends it with one line and status 130 (its result file
+    is written atomically at the end, so an earlier one is left as it was)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print(f"{kind()}: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def add_output_args(ap: argparse.ArgumentParser, png: bool = False, required: bool = False) -> None:

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
-from bench_report import add_output_args, check_outputs, report_rows  # noqa: E402
+from bench_report import add_output_args, check_outputs, report_rows, run_script  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from compare_simcore import identical  # noqa: E402
 
@@ -121,4 +121,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
-from bench_report import add_output_args, check_outputs, report_rows  # noqa: E402
+from bench_report import add_output_args, check_outputs, report_rows, run_script  # noqa: E402
 
 
 def build(mod, kind: str, w32: bool = False):
@@ -151,4 +151,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

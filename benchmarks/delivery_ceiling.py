@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
-from bench_report import add_output_args, check_outputs, write_json_result  # noqa: E402
+from bench_report import add_output_args, check_outputs, run_script, write_json_result  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from simcore.compiler import DENSE, RUNS, compile_network  # noqa: E402
 from simcore import delivery, neuron_kernels  # noqa: E402
@@ -250,4 +250,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 import simcore  # noqa: E402
-from bench_report import add_output_args, check_outputs, write_json_result  # noqa: E402
+from bench_report import add_output_args, check_outputs, run_script, write_json_result  # noqa: E402
 from bench_simcore import MNIST  # noqa: E402
 from compare_simcore import agreement, timed  # noqa: E402
 
@@ -160,4 +160,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -36,7 +36,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simcore"))  # the numpy references (not a package)
 
-from bench_report import add_output_args, check_outputs, print_and_write  # noqa: E402
+from bench_report import add_output_args, check_outputs, print_and_write, run_script  # noqa: E402
 
 CHUNK = 250
 
@@ -189,4 +189,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -26,7 +26,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "simcore"))
 
-from bench_report import add_output_args, check_outputs, print_and_write  # noqa: E402
+from bench_report import add_output_args, check_outputs, print_and_write, run_script  # noqa: E402
 
 
 def _agreement(ours: dict, theirs: dict) -> dict:
@@ -119,4 +119,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from bench_report import add_output_args, check_outputs, report_rows, write_png_result
+from bench_report import add_output_args, check_outputs, report_rows, run_script, write_png_result
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
@@ -130,4 +130,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)
