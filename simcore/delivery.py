@@ -52,19 +52,22 @@ def _add1(Vp, t0, uL, w_all, o1):
 
 
 @numba.njit(cache=True, inline="always")
+def _add1x(Vp, t0, uL, w_all, o1, x):
+    """One row scaled by x (a graded spike): Vp[t0 + o] += x * w_all[o1 + o], o < uL."""
+    for o in range(np.uint64(0), uL):
+        Vp[t0 + o] += x * w_all[o1 + o]
+
+
+@numba.njit(cache=True, inline="always")
 def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
     """Add the dense rows of spikes spk[e0:e1] (row i at w_all[wb + i*n:]), up to eight per pass over
     V, in bucket order; returns SOPs."""
     n = Vp.shape[0]
+    un, z = np.uint64(n), np.uint64(0)
     if graded:
         for e in range(e0, e1):
-            i = spk[e]
-            x = gv[i]
-            Wr = w_all[wb + i * n:wb + i * n + n]
-            for j in range(n):
-                Vp[j] += x * Wr[j]
+            _add1x(Vp, z, un, w_all, np.uint64(wb + spk[e] * n), gv[spk[e]])
         return (e1 - e0) * n
-    un, z = np.uint64(n), np.uint64(0)
     e = e0
     while e + 8 <= e1:
         _add8(Vp, z, un, w_all, np.uint64(wb + spk[e] * n), np.uint64(wb + spk[e + 1] * n),
@@ -128,8 +131,7 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows):
                 t0 = np.uint64(tb.run_tgt_all[r])
                 w0 = np.uint64(wb + tb.run_w_all[r])
                 if graded:
-                    for o in range(np.uint64(0), np.uint64(L)):
-                        Vp[t0 + o] += x * w_all[w0 + o]
+                    _add1x(Vp, t0, np.uint64(L), w_all, w0, x)
                 else:
                     _add1(Vp, t0, np.uint64(L), w_all, w0)
         return nsop
