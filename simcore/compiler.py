@@ -45,14 +45,20 @@ DENSE, CSR, RUNS = 1, 0, 2  # p_kind codes
 # layout as at p_woff; the sync kernel subtracts the rows of likely inputs that did not spike), else -1.
 # p_koff: offset of a conv-run projection's keys (the bins of its runs by target, :func:`_run_keys`),
 # p_nkey: their number, 0 where not binned (fewer than BIN_RUNS_PER_KEY runs per key).
-# Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all, run_tgt_all, run_w_all,
-# run_len_all and run_key_all (per run, indexed like run_tgt_all), key_tgt_all, key_len_all,
-# key_slot_all (per key). inp / outp: input and output population indices.
+# p_goff: offset of a binned projection's groups of sources with the same runs (pooled partners,
+# :func:`_run_groups`), p_ngrp: their number, 0 where not merged (no two sources share their runs);
+# p_tlen: the length of its weight table; a merged projection's table is followed by copies scaled
+# by 2, 4, ..., 2**(p_gbits - 1) (exact), at multiples of p_tlen.
+# Shared: w_all (float32 or float64), idx_all, ptr_all, run_ptr_all and src_grp_all (per source, the
+# group; indexed alike), run_tgt_all, run_w_all, run_len_all and run_key_all (per run, indexed like
+# run_tgt_all), key_tgt_all, key_len_all, key_slot_all (per key), grp_rep_all (per group: one of its
+# sources). inp / outp: input and output population indices.
 KernelTables = namedtuple("KernelTables", [
     "sizes", "offsets", "inp", "outp", "fire_at", "threshold", "reset_to", "v_reset", "beta", "bias_current",
     "unleaked", "bias", "in_ptr", "pop_perm", "perm_all", "iperm_all", "p_src", "p_delay", "p_kind", "p_woff",
-    "p_ioff", "p_poff", "p_roff", "p_wneg", "p_koff", "p_nkey", "w_all", "idx_all", "ptr_all", "run_ptr_all",
-    "run_tgt_all", "run_w_all", "run_len_all", "run_key_all", "key_tgt_all", "key_len_all", "key_slot_all",
+    "p_ioff", "p_poff", "p_roff", "p_wneg", "p_koff", "p_nkey", "p_goff", "p_ngrp", "p_tlen", "p_gbits", "w_all",
+    "idx_all", "ptr_all", "run_ptr_all", "src_grp_all", "run_tgt_all", "run_w_all", "run_len_all", "run_key_all",
+    "key_tgt_all", "key_len_all", "key_slot_all", "grp_rep_all",
 ])
 
 
@@ -72,9 +78,11 @@ class CompiledProjection:
     # conv run table (used by the kernel instead of the CSR, same synapses and weights): source i's
     # targets are runs[0][i]..runs[0][i+1] runs of runs[3][r] consecutive neurons of the target's
     # channel-last layout starting at runs[1][r], weights table[runs[2][r] : runs[2][r] + runs[3][r]];
-    # runs[5:] bin the runs by their targets (:func:`_run_keys`).
+    # runs[5:9] bin the runs by their targets (:func:`_run_keys`), runs[9:] group the sources with the
+    # same runs (:func:`_run_groups`).
     runs: tuple | None = None  # (run_ptr int64 (n_src+1,), run_tgt int32, run_w int32, run_len int32, table,
-    #                             run_key int32, key_tgt int32, key_len int32, key_slot int64)
+    #                             run_key int32, key_tgt int32, key_len int32, key_slot int64,
+    #                             src_grp int32 (n_src+1,), grp_rep int32)
 
     def fanout(self) -> np.ndarray:
         """(n_src,) int64 structural fan-out of every source neuron."""
@@ -120,7 +128,8 @@ class Compiled:
 def _conv_runs(ops, src_shape, src, tgt, w):
     """Run table of a convolution-structured chain (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``).
 
-    Returns ``(run_ptr, run_tgt, run_w, run_len, table, run_key, key_tgt, key_len, key_slot)`` (see
+    Returns ``(run_ptr, run_tgt, run_w, run_len, table, run_key, key_tgt, key_len, key_slot, src_grp,
+    grp_rep)`` (see
     :class:`CompiledProjection`), or None when the chain has another form or the runs do not
     reproduce the composed COO table ``(src, tgt, w)`` (sorted by (src, tgt)) exactly, synapse for
     synapse and bit for bit.
@@ -177,7 +186,8 @@ def _conv_runs(ops, src_shape, src, tgt, w):
     run_ptr = np.zeros(n_src + 1, dtype=np.int64)
     np.cumsum(np.bincount(run_src, minlength=n_src), out=run_ptr[1:])
     run_tgt, run_w, run_len = run_tgt.astype(np.int32), run_w.astype(np.int32), run_len.astype(np.int32)
-    return (run_ptr, run_tgt, run_w, run_len, table) + _run_keys(run_tgt, run_len)
+    return (run_ptr, run_tgt, run_w, run_len, table) + _run_keys(run_tgt, run_len) + _run_groups(run_ptr, run_tgt,
+                                                                                                  run_w, run_len)
 
 
 BIN_RUNS_PER_KEY = 8  # sync: bin a conv-run projection's runs by target when this many share a key on average
@@ -195,6 +205,28 @@ def _run_keys(run_tgt, run_len):
     key_slot = np.zeros(len(uniq), dtype=np.int64)
     np.cumsum(np.bincount(run_key, minlength=len(uniq))[:-1], out=key_slot[1:])
     return run_key.astype(np.int32), uniq[:, 0].astype(np.int32), uniq[:, 1].astype(np.int32), key_slot
+
+
+def _run_groups(run_ptr, run_tgt, run_w, run_len):
+    """Sources with exactly the same runs (targets, weights, lengths), such as the k x k partners of
+    a pooled position: the sync kernel adds their shared rows once per step, scaled by how many of
+    them spiked. Returns (src_grp int32 (n_src + 1,), the group of each source, numbered by first
+    source, last entry 0; grp_rep int32, the first source of each group)."""
+    n_src = run_ptr.size - 1
+    nr = np.diff(run_ptr)
+    width = int(nr.max()) if n_src else 0
+    sig = np.full((n_src, 1 + 3 * width), -1, dtype=np.int64)  # run count, then each run's fields
+    sig[:, 0] = nr
+    pos = np.arange(run_tgt.size) - np.repeat(run_ptr[:-1], nr)
+    row = np.repeat(np.arange(n_src), nr)
+    for f, a in enumerate((run_tgt, run_w, run_len)):
+        sig[row, 1 + 3 * pos + f] = a
+    _, first, grp = np.unique(sig, axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    src_grp = np.zeros(n_src + 1, dtype=np.int32)
+    src_grp[:n_src] = rank[grp.ravel()]
+    return src_grp, np.sort(first).astype(np.int32)
 
 
 def _merge_runs(run_src, run_tgt, run_w, co: int):
@@ -243,26 +275,45 @@ def _layout(net: Network, names, offsets, cps, out_idx):
     return pop_perm, perm_all
 
 
+def _scaled_tables(runs):
+    """A binned projection's weight table followed by its copies scaled by 2, 4, ..., up to the
+    largest power of two not above its largest group of sources with runs (:func:`_run_groups`), or
+    None when no two such sources share their runs or a copy overflows. Scaling by a power of two is
+    exact, so ``m`` partners' rows are ``m``'s binary digits' rows: ``2w + w`` is ``(w + w) + w``."""
+    run_ptr, table, src_grp, grp_rep = runs[0], runs[4], runs[9], runs[10]
+    with_runs = np.diff(run_ptr)[grp_rep] > 0
+    largest = int(np.bincount(src_grp[:-1], minlength=grp_rep.size)[with_runs].max(initial=0))
+    if largest < 2:
+        return None
+    copies = np.concatenate([np.asarray(table, dtype=np.float64) * 2.0 ** b for b in range(largest.bit_length())])
+    return copies if np.isfinite(copies).all() else None
+
+
 def _flatten(cps, p_kind, inp: int) -> dict:
     """Concatenate the projections' tables into shared arrays with per-projection offsets; the
     weights of the input population's projections are appended once more, negated (``p_wneg``)."""
     n = len(cps)
-    off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff", "p_koff", "p_nkey")}
+    off = {k: np.zeros(n, dtype=np.int64) for k in ("p_woff", "p_ioff", "p_poff", "p_roff", "p_koff", "p_nkey",
+                                                     "p_goff", "p_ngrp", "p_tlen", "p_gbits")}
     off["p_wneg"] = np.full(n, -1, dtype=np.int64)
     negated = []
-    parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all",
-                             "run_key_all", "key_tgt_all", "key_len_all", "key_slot_all")}
+    parts = {k: [] for k in ("w_all", "idx_all", "ptr_all", "run_ptr_all", "src_grp_all", "run_tgt_all", "run_w_all",
+                             "run_len_all", "run_key_all", "key_tgt_all", "key_len_all", "key_slot_all", "grp_rep_all")}
     size = {k: 0 for k in parts}
     for k, cp in enumerate(cps):
         off["p_woff"][k], off["p_ioff"][k], off["p_poff"][k] = size["w_all"], size["idx_all"], size["ptr_all"]
         if p_kind[k] == RUNS:
             off["p_roff"][k], off["p_poff"][k] = size["run_tgt_all"], size["run_ptr_all"]
             keys = ("run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all", "w_all", "run_key_all", "key_tgt_all",
-                    "key_len_all", "key_slot_all")
+                    "key_len_all", "key_slot_all", "src_grp_all", "grp_rep_all")
             new = dict(zip(keys, cp.runs))
-            off["p_koff"][k] = size["key_tgt_all"]
+            off["p_koff"][k], off["p_goff"][k], off["p_tlen"][k] = size["key_tgt_all"], size["grp_rep_all"], cp.runs[4].size
             if cp.runs[1].size >= BIN_RUNS_PER_KEY * cp.runs[6].size:  # else delivered spike by spike
                 off["p_nkey"][k] = cp.runs[6].size
+                scaled = _scaled_tables(cp.runs)
+                if scaled is not None:
+                    new["w_all"] = scaled
+                    off["p_ngrp"][k], off["p_gbits"][k] = cp.runs[10].size, scaled.size // cp.runs[4].size
         elif cp.dense:
             new = {"w_all": cp.weights.ravel()}
         else:
@@ -277,8 +328,9 @@ def _flatten(cps, p_kind, inp: int) -> dict:
         parts["w_all"].append(-np.asarray(w, dtype=np.float64))
         size["w_all"] += w.size
     dtypes = {"w_all": np.float64, "idx_all": np.int32, "ptr_all": np.int64, "run_ptr_all": np.int64,
-              "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32, "run_key_all": np.int32,
-              "key_tgt_all": np.int32, "key_len_all": np.int32, "key_slot_all": np.int64}
+              "src_grp_all": np.int32, "run_tgt_all": np.int32, "run_w_all": np.int32, "run_len_all": np.int32,
+              "run_key_all": np.int32, "key_tgt_all": np.int32, "key_len_all": np.int32, "key_slot_all": np.int64,
+              "grp_rep_all": np.int32}
     flat = {k: np.concatenate([np.asarray(a, dtype=dtypes[k]) for a in v]) if size[k] else np.zeros(1, dtypes[k])
             for k, v in parts.items()}
     # float32 storage when it is lossless (halves the weight traffic; float64 arithmetic unchanged)

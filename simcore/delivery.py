@@ -103,9 +103,58 @@ def _add_rows(Vp, t0, uL, w_all, rows, a0, a1):
         _add1(Vp, t0, uL, w_all, rows[a])
 
 
+GROUP_SCRATCH = 64  # runs_sync: the group scratch's tail, one row offset per binary digit of a count
+
+
+@numba.njit(cache=True, inline="always")
+def _merge_groups(tb, k, wb, spk, e0, e1, kcnt, rows, gsc):
+    """Bin the runs of spikes spk[e0:e1] of a merged projection (``tb.p_ngrp[k] > 0``) by target run,
+    pooled partners merged: count the spikes of each group of sources with the same runs, then
+    put each reached group's runs into their keys' slots once per binary digit of its count m,
+    from the table copy scaled by that digit (m w as a sum of exact rows). Returns (keys reached,
+    listed in the second half of kcnt; SOPs). gsc: int64 scratch of 2 x the largest ``tb.p_ngrp`` +
+    GROUP_SCRATCH, the first half zeros (left zero), then the list of groups reached, then the row
+    offsets of one count's digits."""
+    rp, ro, ko, go = tb.p_poff[k], np.uint64(tb.p_roff[k]), np.uint64(tb.p_koff[k]), tb.p_goff[k]
+    half = (gsc.shape[0] - GROUP_SCRATCH) // 2
+    gl, so = gsc[half:2 * half], gsc[2 * half:]
+    kl = kcnt[kcnt.shape[0] // 2:]
+    tl, nbits = tb.p_tlen[k], tb.p_gbits[k]
+    ng = 0
+    for e in range(e0, e1):
+        g = np.uint64(tb.src_grp_all[rp + spk[e]])
+        c = gsc[g]
+        gsc[g] = c + 1
+        gl[np.uint64(ng)] = g  # kept only if g is new (branch-free)
+        ng += c == 0
+    nk = 0
+    nsop = 0
+    for q in range(np.uint64(0), np.uint64(ng)):
+        g = np.uint64(gl[q])
+        m = gsc[g]
+        gsc[g] = 0
+        nd = 0  # the digits of m: so[:nd] = the offsets of their scaled copies
+        for b in range(nbits):
+            so[np.uint64(nd)] = wb + b * tl
+            nd += (m >> b) & 1
+        i = tb.grp_rep_all[go + g]
+        for r in range(ro + np.uint64(tb.run_ptr_all[rp + i]), ro + np.uint64(tb.run_ptr_all[rp + i + 1])):
+            nsop += m * tb.run_len_all[r]
+            h = np.uint64(tb.run_key_all[r])
+            c = kcnt[h]
+            a0 = np.uint64(tb.key_slot_all[ko + h] + c)
+            w0 = tb.run_w_all[r]
+            for d in range(np.uint64(0), np.uint64(nd)):
+                rows[a0 + d] = np.uint64(so[d] + w0)
+            kcnt[h] = c + nd
+            kl[np.uint64(nk)] = h
+            nk += c == 0
+    return nk, nsop
+
+
 # Deliberately separate from csr_sync: contiguous conv runs (slice adds) vs scattered CSR rows are distinct hot loops.
 @numba.njit(cache=True, inline="always")
-def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows):
+def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
     """Add the conv runs of projection k for spikes spk[e0:e1] (channel-last target; weights at
     w_all[wb:], ``tb.p_woff[k]`` or the negated copy ``tb.p_wneg[k]``); returns SOPs.
 
@@ -114,9 +163,11 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows):
     weight offset goes to its key's slots in ``rows``, then each key's rows are added over its
     targets up to eight per pass (:func:`_add_rows`), keys in the order first reached, a key's rows
     in bucket order. Pooled and overlapping kernels put several spikes on the same targets, so a
-    pass carries many rows (the trained CNN's c1 -> c2: ten on average) instead of one. kcnt: int64
-    scratch of 2 x the largest ``tb.p_nkey``, the first half zeros (left zero; the second half lists
-    the keys reached); rows: uint64 scratch of at least the projection's number of runs. Graded
+    pass carries many rows (the trained CNN's c1 -> c2: ten on average) instead of one. In a merged
+    projection (``tb.p_ngrp[k] > 0``) pooled partners that spike in the same step share their
+    rows (:func:`_merge_groups`). kcnt: int64 scratch of 2 x the largest ``tb.p_nkey``, the first
+    half zeros (left zero; the second half lists the keys reached); rows: uint64 scratch of at
+    least the projection's number of runs; gsc: the scratch of :func:`_merge_groups`. Graded
     spikes, and all of a projection not binned, go spike by spike, run by run."""
     rp, ro = tb.p_poff[k], np.uint64(tb.p_roff[k])
     w_all = tb.w_all
@@ -136,23 +187,28 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows):
                     _add1(Vp, t0, np.uint64(L), w_all, w0)
         return nsop
     ko = np.uint64(tb.p_koff[k])
-    nk = 0  # keys reached, listed in order of first reach in the second half of kcnt
     kl = kcnt[kcnt.shape[0] // 2:]
-    for e in range(e0, e1):
-        i = spk[e]
-        for r in range(ro + np.uint64(tb.run_ptr_all[rp + i]), ro + np.uint64(tb.run_ptr_all[rp + i + 1])):
-            g = np.uint64(tb.run_key_all[r])
-            c = kcnt[g]
-            rows[np.uint64(tb.key_slot_all[ko + g] + c)] = np.uint64(wb + tb.run_w_all[r])
-            kcnt[g] = c + 1
-            kl[np.uint64(nk)] = g  # kept only if g is new (branch-free)
-            nk += c == 0
+    merged = tb.p_ngrp[k] > 0
+    if merged:
+        nk, nsop = _merge_groups(tb, k, wb, spk, e0, e1, kcnt, rows, gsc)
+    else:
+        nk = 0  # keys reached, listed in order of first reach in the second half of kcnt
+        for e in range(e0, e1):
+            i = spk[e]
+            for r in range(ro + np.uint64(tb.run_ptr_all[rp + i]), ro + np.uint64(tb.run_ptr_all[rp + i + 1])):
+                g = np.uint64(tb.run_key_all[r])
+                c = kcnt[g]
+                rows[np.uint64(tb.key_slot_all[ko + g] + c)] = np.uint64(wb + tb.run_w_all[r])
+                kcnt[g] = c + 1
+                kl[np.uint64(nk)] = g  # kept only if g is new (branch-free)
+                nk += c == 0
     for q in range(np.uint64(0), np.uint64(nk)):
         g = np.uint64(kl[q])
         c = kcnt[g]
         kcnt[g] = 0
         L = tb.key_len_all[ko + g]
-        nsop += c * L
+        if not merged:
+            nsop += c * L
         a0 = tb.key_slot_all[ko + g]
         _add_rows(Vp, np.uint64(tb.key_tgt_all[ko + g]), np.uint64(L), w_all, rows, a0, a0 + c)
     return nsop

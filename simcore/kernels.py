@@ -28,8 +28,8 @@ import numpy as np
 
 from simcore import decode, delivery, encoding, neuron_kernels
 from simcore.decode import best_index
-from simcore.delivery import (async_flag_words, csr_async, csr_sync, dense_async, dense_sync, fire_reached,
-                              runs_async, runs_sync, sort_firings)
+from simcore.delivery import (GROUP_SCRATCH, async_flag_words, csr_async, csr_sync, dense_async, dense_sync,
+                              fire_reached, runs_async, runs_sync, sort_firings)
 from simcore.neuron_kernels import fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
 
@@ -168,21 +168,21 @@ def _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl):
 
 
 @numba.njit(cache=True, inline="always")
-def _deliver_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows):
+def _deliver_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
     """Projection k's synapses of spikes spk[e0:e1] added to Vp (weights at w_all[wb:]); returns SOPs.
-    kcnt, rows: the scratch of :func:`simcore.delivery.runs_sync`."""
+    kcnt, rows, gsc: the scratch of :func:`simcore.delivery.runs_sync`."""
     kind = tb.p_kind[k]
     if kind == _DENSE:
         return dense_sync(Vp, tb.w_all, wb, spk, e0, e1, gv, graded)
     if kind == _RUNS:
-        return runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows)
+        return runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc)
     return csr_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded)
 
 
 # Deliberately separate from _population_async: sync delivery adds then fires once a step; no shared loop without cost.
 @numba.njit(cache=True, _nrt=False)
 def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, nh, hl, cl, cptr, C, kcnt, rows,
-                     pos, out):
+                     gsc, pos, out):
     """All steps of neuron population p (sync): integrate every delivered spike, then check; returns pos.
 
     Complement delivery of Bernoulli input (nh > 0 likely inputs, p > 1/2, in hl): a projection
@@ -191,7 +191,7 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, n
     that spiked, then subtracts the rows of the likely ones that did not (each list ascending).
     The sum of the rows of the spikes is the same; the additions are about sum(min(p, 1 - p)) rows
     a step instead of sum(p) (MNIST: 21 instead of 104). C: scratch for that sum (len >= len(Vp)).
-    kcnt, rows: the scratch of the conv runs' bins (:func:`simcore.delivery.runs_sync`).
+    kcnt, rows, gsc: the scratch of the conv runs' bins (:func:`simcore.delivery.runs_sync`).
 
     Compiled without reference counting, as :func:`_population_async` is (it allocates nothing):
     with it, every inlined delivery call counted the references of the table record's arrays,
@@ -208,7 +208,7 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, n
         for k in range(k0, k1):
             if tb.p_src[k] == tb.inp:  # at most one projection per (source, target)
                 Cp[:] = 0.0
-                fan = _deliver_sync(Cp, tb, k, tb.p_woff[k], hl, 0, nh, gv, False, kcnt, rows)
+                fan = _deliver_sync(Cp, tb, k, tb.p_woff[k], hl, 0, nh, gv, False, kcnt, rows, gsc)
     pb = p * (steps + 1)
     sptr[pb] = pos
     for t in range(steps):
@@ -225,13 +225,14 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, n
                 for j in range(n):
                     Vp[j] += Cp[j]
                 nsop = fan
-                nsop += _deliver_sync(Vp, tb, k, tb.p_woff[k], cl, cptr[ts], cptr[ts + 1], gv, False, kcnt, rows)
+                nsop += _deliver_sync(Vp, tb, k, tb.p_woff[k], cl, cptr[ts], cptr[ts + 1], gv, False, kcnt, rows,
+                                      gsc)
                 nsop -= _deliver_sync(Vp, tb, k, tb.p_wneg[k], cl, cptr[steps + 1 + ts], cptr[steps + 2 + ts], gv,
-                                      False, kcnt, rows)
+                                      False, kcnt, rows, gsc)
             else:
                 e0 = sptr[src * (steps + 1) + ts]
                 e1 = sptr[src * (steps + 1) + ts + 1]
-                nsop = _deliver_sync(Vp, tb, k, tb.p_woff[k], spk, e0, e1, gv, graded, kcnt, rows)
+                nsop = _deliver_sync(Vp, tb, k, tb.p_woff[k], spk, e0, e1, gv, graded, kcnt, rows, gsc)
             out.sops[s, src] += nsop
         pos = _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl)
         sptr[pb + t + 1] = pos
@@ -351,6 +352,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     fl = np.zeros(max(1, tb.sizes.max()), dtype=np.uint8)  # sync: which neurons fired this step
     kcnt = np.zeros(0 if async_mode else 2 * tb.p_nkey.max(), dtype=np.int64)  # sync conv runs: rows per key
     rows = np.zeros(0 if async_mode else tb.run_tgt_all.size, dtype=np.uint64)  # ... and their weight offsets
+    gsc = np.zeros(0 if async_mode else 2 * tb.p_ngrp.max() + GROUP_SCRATCH, dtype=np.int64)  # ... pooled partners
     for s in range(s0, s1):
         for p in range(n_pop):
             pos = steps * tb.offsets[p]
@@ -361,7 +363,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
                 _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out)
             else:
                 _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, nh, hl, cl, cptr, C, kcnt,
-                                 rows, pos, out)
+                                 rows, gsc, pos, out)
         _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)
 
 

@@ -65,7 +65,7 @@ def test_compiled_layouts():
     assert comp.p_kind.tolist() == [2, 2, 1, 1]
     for cp in comp.projections:  # the run tables expand to the CSR table
         if cp.runs is not None:
-            rp, rt, rw, rl, table, key, key_tgt, key_len, key_slot = cp.runs
+            rp, rt, rw, rl, table, key, key_tgt, key_len, key_slot, src_grp, grp_rep = cp.runs
             assert int(rl.sum()) == cp.weights.size
             # a key is one (targets, length) pair: runs share a key <=> they have the same targets
             np.testing.assert_array_equal(key_tgt[key], rt)
@@ -74,6 +74,13 @@ def test_compiled_layouts():
             # key g owns count(key == g) slots from key_slot[g]: disjoint, and together every run's
             slots = np.diff(np.append(key_slot, rt.size))
             np.testing.assert_array_equal(slots, np.bincount(key, minlength=key_tgt.size))
+            # a group is the sources with the very same runs, numbered by first source (its rep)
+            n_src = rp.size - 1
+            runs_of = [tuple(zip(rt[rp[i]:rp[i + 1]], rw[rp[i]:rp[i + 1]], rl[rp[i]:rp[i + 1]])) for i in range(n_src)]
+            first = {}
+            expect = np.array([first.setdefault(r, len(first)) for r in runs_of])
+            np.testing.assert_array_equal(src_grp[:n_src], expect)
+            np.testing.assert_array_equal(grp_rep, [runs_of.index(r) for r in first])
     # binned only where a key averages BIN_RUNS_PER_KEY runs (the MNIST CNN's 1-channel 5x5 input conv: 5)
     for net in (odd_cnn(rng), small_cnn(rng), lenet(rng)):
         comp = compile_network(net)
@@ -81,6 +88,17 @@ def test_compiled_layouts():
             if comp.p_kind[k] == 2:
                 binned = cp.runs[1].size >= BIN_RUNS_PER_KEY * cp.runs[6].size
                 assert comp.tables.p_nkey[k] == (cp.runs[6].size if binned else 0)
+                # merged where binned and two sources with runs share them; then the table is followed
+                # by its copies scaled by 2, 4, ... up to the largest such group
+                src_grp, grp_rep = cp.runs[9], cp.runs[10]
+                sizes = np.bincount(src_grp[:-1])[np.diff(cp.runs[0])[grp_rep] > 0]
+                tb, table = comp.tables, cp.runs[4]
+                assert tb.p_ngrp[k] == (grp_rep.size if binned and sizes.max() > 1 else 0)
+                if tb.p_ngrp[k]:
+                    assert tb.p_gbits[k] == int(sizes.max()).bit_length() and tb.p_tlen[k] == table.size
+                    for b in range(tb.p_gbits[k]):
+                        w = tb.w_all[tb.p_woff[k] + b * table.size:tb.p_woff[k] + (b + 1) * table.size]
+                        np.testing.assert_array_equal(w, 2.0 ** b * table)
 
 
 @FAST
@@ -149,14 +167,22 @@ def test_binned_conv_runs_equal_reference_over_samples():
     # the Bernoulli input takes the complement path (the runs of likely inputs, then the surprises)
     rng = np.random.default_rng(21)
     net = lenet(rng)
-    tb = compile_network(net).tables
+    # pooled partners that spike in the same step share their rows (c1 -> c2 merged, the input's not)
+    comp = compile_network(net)
+    tb = comp.tables
     assert tb.p_kind.tolist() == [2, 2, 1] and 0 < tb.p_nkey[1] < tb.p_nkey[0]
+    assert tb.p_ngrp.tolist() == [0, 4 * 5 * 5, 0] and tb.p_gbits[1] == 3
     x = rng.random((24, 392)) * (rng.random((24, 392)) < 0.6)  # 8 chunks a thread: 3 samples each
     trains = encoding.bernoulli_trains(x, 9, 4)
     counts, mem = reference(net, trains)
-    for res in (simulate(net, trains=trains, threads=1), simulate(net, x, T=9, seed=4, threads=1)):
+    from_trains = simulate(net, trains=trains, threads=1, record_raster=True)
+    for res in (from_trains, simulate(net, x, T=9, seed=4, threads=1)):
         assert res.counts["c2"].sum() > 20
         _assert_same(res, counts, mem)
+    # every number of partners spiking in one step occurs (1 to 4: one row, two rows for 3)
+    grp = comp.projections[1].runs[9]
+    together = [np.unique(t * 1000 + grp[i], return_counts=True)[1] for t, i in from_trains.raster["c1"]]
+    assert set(np.concatenate(together).tolist()) == {1, 2, 3, 4}
 
 
 def test_binned_conv_runs_with_float_weights_differ_only_in_rounding():
