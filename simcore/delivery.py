@@ -106,23 +106,25 @@ def _add_rows(Vp, t0, uL, w_all, rows, a0, a1):
 GROUP_SCRATCH = 64  # runs_sync: the group scratch's tail, one row offset per binary digit of a count
 
 
-@numba.njit(cache=True, inline="always")
-def _merge_groups(tb, k, wb, spk, e0, e1, kcnt, rows, gsc):
+@numba.njit(cache=True, _nrt=False)
+def _merge_groups(src_grp, grp_rep, run_ptr, run_key, run_w, run_len, key_slot, spk, e0, e1, wb, tl, nbits, kcnt,
+                  rows, gsc):
     """Bin the runs of spikes spk[e0:e1] of a merged projection (``tb.p_ngrp[k] > 0``) by target run,
     pooled partners merged: count the spikes of each group of sources with the same runs, then
     put each reached group's runs into their keys' slots once per binary digit of its count m,
-    from the table copy scaled by that digit (m w as a sum of exact rows). Returns (keys reached,
+    from the table copy scaled by that digit (m w as a sum of exact rows; copies tl apart, nbits of
+    them). The projection's tables come as views from its offsets (``src_grp``/``run_ptr`` per
+    source, ``grp_rep`` per group, ``run_*`` per run, ``key_slot`` per key). Returns (keys reached,
     listed in the second half of kcnt; SOPs). gsc: int64 scratch of 2 x the largest ``tb.p_ngrp`` +
     GROUP_SCRATCH, the first half zeros (left zero), then the list of groups reached, then the row
-    offsets of one count's digits."""
-    rp, ro, ko, go = tb.p_poff[k], np.uint64(tb.p_roff[k]), np.uint64(tb.p_koff[k]), tb.p_goff[k]
+    offsets of one count's digits. Not inlined: its own registers (inlined into the population's
+    loop, its values lived on the stack)."""
     half = (gsc.shape[0] - GROUP_SCRATCH) // 2
     gl, so = gsc[half:2 * half], gsc[2 * half:]
     kl = kcnt[kcnt.shape[0] // 2:]
-    tl, nbits = tb.p_tlen[k], tb.p_gbits[k]
     ng = 0
     for e in range(e0, e1):
-        g = np.uint64(tb.src_grp_all[rp + spk[e]])
+        g = np.uint64(src_grp[spk[e]])
         c = gsc[g]
         gsc[g] = c + 1
         gl[np.uint64(ng)] = g  # kept only if g is new (branch-free)
@@ -137,13 +139,13 @@ def _merge_groups(tb, k, wb, spk, e0, e1, kcnt, rows, gsc):
         for b in range(nbits):
             so[np.uint64(nd)] = wb + b * tl
             nd += (m >> b) & 1
-        i = tb.grp_rep_all[go + g]
-        for r in range(ro + np.uint64(tb.run_ptr_all[rp + i]), ro + np.uint64(tb.run_ptr_all[rp + i + 1])):
-            nsop += m * tb.run_len_all[r]
-            h = np.uint64(tb.run_key_all[r])
+        i = grp_rep[g]
+        for r in range(np.uint64(run_ptr[i]), np.uint64(run_ptr[i + 1])):
+            nsop += m * run_len[r]
+            h = np.uint64(run_key[r])
             c = kcnt[h]
-            a0 = np.uint64(tb.key_slot_all[ko + h] + c)
-            w0 = tb.run_w_all[r]
+            a0 = np.uint64(key_slot[h] + c)
+            w0 = run_w[r]
             for d in range(np.uint64(0), np.uint64(nd)):
                 rows[a0 + d] = np.uint64(so[d] + w0)
             kcnt[h] = c + nd
@@ -190,7 +192,11 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
     kl = kcnt[kcnt.shape[0] // 2:]
     merged = tb.p_ngrp[k] > 0
     if merged:
-        nk, nsop = _merge_groups(tb, k, wb, spk, e0, e1, kcnt, rows, gsc)
+        n_src = tb.sizes[tb.p_src[k]]
+        nk, nsop = _merge_groups(tb.src_grp_all[rp:rp + n_src], tb.grp_rep_all[tb.p_goff[k]:],
+                                 tb.run_ptr_all[rp:rp + n_src + 1], tb.run_key_all[ro:], tb.run_w_all[ro:],
+                                 tb.run_len_all[ro:], tb.key_slot_all[ko:], spk, e0, e1, wb, tb.p_tlen[k],
+                                 tb.p_gbits[k], kcnt, rows, gsc)
     else:
         nk = 0  # keys reached, listed in order of first reach in the second half of kcnt
         for e in range(e0, e1):

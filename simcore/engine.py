@@ -57,13 +57,18 @@ spikes per pass over V as ``((V + w_a) + w_b) + ...`` (the same roundings, in th
 one pass per spike). Convolution projections (``[Conv2d]`` or ``[AvgPool2d(k, stride=k), Conv2d]``,
 when they reproduce the compiled table exactly) are delivered as runs of contiguous targets
 (neighbouring kernel columns merged into one run): a population fed only by such projections is
-stored channel-last inside the kernel; counts, potentials and buckets are in C order as documented.
+stored channel-last inside the kernel; counts, potentials and the indices in buckets are in C order.
 In sync mode a projection whose runs share their targets (on average at least
 ``compiler.BIN_RUNS_PER_KEY`` runs per target run: pooling, several input channels) bins a step's
 runs by target run, then adds each target run's rows in bucket order, up to eight per pass: a
 target's additions are summed grouped by target run rather than spike by spike (the float order
 freedom again; exact sums agree exactly, and the trained MNIST CNN's potentials are bit for bit
-those of spike-by-spike delivery).
+those of spike-by-spike delivery). Pooled partners (sources with the very same runs, the k x k
+inputs of an average pool) that spike in the same step share their rows: a count m adds one row per
+binary digit of m, from copies of the weight table scaled by 2, 4, ... (exact: ``2w + w`` is
+``(w + w) + w``). A sync population's firing flags are read eight at a time without branches; a
+channel-last population's bucket stays in storage order inside the kernel (again only the summation
+order of its deliveries), and recorded rasters are sorted back into ascending order.
 In async mode a run is added first and then its targets are checked in ascending index (each
 target occurs once, so this equals checking after each increment); a run's firings are sorted
 into ascending C-order index. Async dense rows go eight spikes per pass: each neuron takes the
@@ -165,7 +170,9 @@ def _input_record(comp, intensity, T, seed, trains, encoding, max_rate, sample_i
     raise ValueError(f"encoding must be 'bernoulli' or 'analog', got {encoding!r}")
 
 
-def _rasters(comp, r_idx, r_ptr, N: int, steps: int) -> dict:
+def _rasters(comp, r_idx, r_ptr, N: int, steps: int, mode: str) -> dict:
+    """The kernel's buckets as per-sample (times, indices); a channel-last population's sync buckets
+    are in storage order inside the kernel and are sorted here into the ascending order of the contract."""
     raster = {}
     for k, name in enumerate(comp.names):
         per = []
@@ -173,6 +180,8 @@ def _rasters(comp, r_idx, r_ptr, N: int, steps: int) -> dict:
             ptr = r_ptr[s, k * (steps + 1):(k + 1) * (steps + 1)]
             idx = r_idx[s, int(ptr[0]):int(ptr[-1])]
             times = np.repeat(np.arange(steps, dtype=np.int32), np.diff(ptr)).astype(np.int32)
+            if mode == "sync" and comp.pop_perm[k]:
+                idx = idx[np.lexsort((idx, times))]
             per.append((times, idx.copy()))
         raster[name] = per
     return raster
@@ -224,9 +233,10 @@ def simulate(net: Network, intensity=None, T: int = 50, seed: int = 0, *, trains
         if np.any(comp.p_src == k):
             res_sops[name] = out.sops[:, k].copy()
     name_out = comp.names[comp.output_index]
+    raster = _rasters(comp, out.r_idx, out.r_ptr, N, steps, mode) if record_raster else None
     return SimResult(
         counts=res_counts, membrane=res_mem, sops=res_sops,
         predictions=predict(res_counts[name_out], res_mem[name_out]) if N else np.zeros(0, np.int64),
-        prediction_trace=out.trace, raster=_rasters(comp, out.r_idx, out.r_ptr, N, steps) if record_raster else None,
+        prediction_trace=out.trace, raster=raster,
         output=name_out, T=T, steps=steps, mode=mode, elapsed=time.perf_counter() - t_start,
     )

@@ -137,14 +137,30 @@ def _input_population(tb, inp, s, steps, t_in, split, cnt, spk, sptr, gv, nz, li
 
 
 # ------------------------------------------------------------------ sync delivery
+def _set_bits_table():
+    """(256 * 8,) int32: row m lists the set bits of the byte m, ascending (the rest 0)."""
+    table = np.zeros((256, 8), np.int32)
+    for m in range(256):
+        bits = [b for b in range(8) if m >> b & 1]
+        table[m, :len(bits)] = bits
+    return table.ravel()
+
+
+_SET_BITS = _set_bits_table()
+_BIT_COUNT = np.array([bin(m).count("1") for m in range(256)], np.uint64)
+_GATHER_BYTES = np.uint64(0x0102040810204080)  # (w * this) >> 56: bit b = byte b (0 or 1) of the word w
+
+
 @numba.njit(cache=True, inline="always")
-def _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl):
-    """Sync threshold check of the population, firings appended in ascending C-order index: a
-    vectorised "any at threshold" count first (most steps of most populations fire nobody); then one
-    vectorised :func:`fire_all` pass and a branch-free gather of its flags in C order. A
-    channel-last population (C channels, HW positions: C-order index q = c * HW + x sits at kernel
-    position x * C + c, so C = pp[1] - off) is read channel by channel at stride C, which needs no
-    table. fl: uint8 scratch of len(Vp). Returns pos."""
+def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw):
+    """Sync threshold check of the population, firings appended in storage order, as C-order
+    indices (``ipp[j] - off`` for the channel-last kernel position j when ``perm``): a vectorised
+    "any at threshold" count first (most steps of most populations fire nobody); then one vectorised
+    :func:`fire_all` pass writing flag bytes, read eight at a time without branches: the eight
+    flags of a word become a byte, which indexes the list of its set bits; all eight entries are
+    written and the position advances by their number (spk has room for seven more after every
+    bucket). fb, fw: flag scratch of len(Vp) as bytes and as words (``delivery.async_flag_words``).
+    Returns pos."""
     fire_at = nr[0]
     n = Vp.shape[0]
     nf = 0
@@ -152,18 +168,22 @@ def _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl):
         nf += Vp[j] >= fire_at
     if nf == 0:
         return pos
-    fire_all(Vp, cp, fl, nr)
+    fire_all(Vp, cp, fb, nr)
     upos = np.uint64(pos)  # unsigned positions: no negative-index wraparound in these loops
-    C = np.uint64(pp[1] - off) if n > 1 else np.uint64(1)
-    HW = np.uint64(n) // C
-    q = np.uint64(0)
-    for c in range(np.uint64(0), C):
-        j = c
-        for x in range(np.uint64(0), HW):
-            spk[upos] = q  # kept only if q fired (the bucket has room: upos < its end)
-            upos += fl[j]
-            q += np.uint64(1)
-            j += C
+    nw = np.uint64(n // 8)
+    for q in range(np.uint64(0), nw):
+        m = (fw[q] * _GATHER_BYTES) >> np.uint64(56)
+        row = m * np.uint64(8)
+        j0 = np.int32(q * np.uint64(8))
+        for b in range(8):
+            spk[upos + np.uint64(b)] = j0 + _SET_BITS[row + np.uint64(b)]
+        upos += _BIT_COUNT[m]
+    for j in range(nw * np.uint64(8), np.uint64(n)):
+        spk[upos] = j  # kept only if j fired
+        upos += fb[j]
+    if perm:
+        for e in range(np.uint64(pos), upos):
+            spk[e] = ipp[spk[e]] - off
     return np.int64(upos)
 
 
@@ -181,7 +201,7 @@ def _deliver_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
 
 # Deliberately separate from _population_async: sync delivery adds then fires once a step; no shared loop without cost.
 @numba.njit(cache=True, _nrt=False)
-def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, nh, hl, cl, cptr, C, kcnt, rows,
+def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, fw, nh, hl, cl, cptr, C, kcnt, rows,
                      gsc, pos, out):
     """All steps of neuron population p (sync): integrate every delivered spike, then check; returns pos.
 
@@ -198,7 +218,8 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, n
     which cost more than the additions of a small population (the MLP's 10 outputs: ten times)."""
     off, n = tb.offsets[p], tb.sizes[p]
     nr = neuron(tb, p)
-    Vp, cp, bp, pp = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n], tb.perm_all[off:off + n]
+    Vp, cp, bp = V[off:off + n], cnt[off:off + n], tb.bias[off:off + n]
+    pp, ipp = tb.perm_all[off:off + n], tb.iperm_all[off:off + n]
     perm = tb.pop_perm[p] != 0
     init_population(Vp, cp, bp, nr)
     k0, k1 = tb.in_ptr[p], tb.in_ptr[p + 1]
@@ -234,7 +255,7 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, n
                 e1 = sptr[src * (steps + 1) + ts + 1]
                 nsop = _deliver_sync(Vp, tb, k, tb.p_woff[k], spk, e0, e1, gv, graded, kcnt, rows, gsc)
             out.sops[s, src] += nsop
-        pos = _fire_sync(Vp, cp, nr, pp, off, spk, pos, fl)
+        pos = _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw)
         sptr[pb + t + 1] = pos
         if p == tb.outp:
             out.trace[s, t] = best_index(cp, Vp, 0, n)
@@ -332,7 +353,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     V = np.zeros(total, dtype=np.float64)
     cnt = np.zeros(total, dtype=np.int32)
     te = np.zeros(total, dtype=np.float64)  # async: fire_at, or +inf once fired this step
-    spk = np.zeros(steps * total, dtype=np.int32)  # buckets: population p's spikes from steps*offsets[p]
+    spk = np.zeros(steps * total + 8, dtype=np.int32)  # buckets: population p's spikes from steps*offsets[p]
     sptr = np.zeros(n_pop * (steps + 1), dtype=np.int64)
     gv = np.zeros(D, dtype=np.float64)
     nz = np.zeros(D, dtype=np.int32)
@@ -347,9 +368,8 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     nh = 0
     C = np.zeros(tb.sizes.max() if split else 0)  # sync complement: the likely inputs' rows summed
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
-    fw = async_flag_words(max(1, tb.sizes.max()))  # async: flags of a pass, as words and as bytes
+    fw = async_flag_words(max(1, tb.sizes.max()))  # flags of a pass, as words and as bytes
     fb = fw.view(np.uint8)
-    fl = np.zeros(max(1, tb.sizes.max()), dtype=np.uint8)  # sync: which neurons fired this step
     kcnt = np.zeros(0 if async_mode else 2 * tb.p_nkey.max(), dtype=np.int64)  # sync conv runs: rows per key
     rows = np.zeros(0 if async_mode else tb.run_tgt_all.size, dtype=np.uint64)  # ... and their weight offsets
     gsc = np.zeros(0 if async_mode else 2 * tb.p_ngrp.max() + GROUP_SCRATCH, dtype=np.int64)  # ... pooled partners
@@ -362,8 +382,8 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
             elif async_mode:
                 _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out)
             else:
-                _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fl, nh, hl, cl, cptr, C, kcnt,
-                                 rows, gsc, pos, out)
+                _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, fw, nh, hl, cl, cptr, C,
+                                 kcnt, rows, gsc, pos, out)
         _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)
 
 
