@@ -44,7 +44,7 @@ from bench_report import add_output_args, check_outputs, run_script, write_json_
 from bench_simcore import MNIST  # noqa: E402
 from simcore.compiler import DENSE, RUNS, compile_network  # noqa: E402
 from simcore import delivery, neuron_kernels  # noqa: E402
-from simcore.delivery import GROUP_SCRATCH, dense_sync, runs_sync  # noqa: E402
+from simcore.delivery import dense_sync, run_scratch, runs_sync  # noqa: E402
 from simcore.kernels import LIKELY_ABOVE  # noqa: E402
 from simcore.numba_cache import key_on_sources  # noqa: E402
 from simcore.provenance import environment  # noqa: E402
@@ -70,31 +70,31 @@ def _passes_threads(V2, W, rows2, n):
 
 
 @numba.njit(cache=True, inline="always")
-def _deliver(V, tb, k, runs, wb, spk, e0, e1, gv, kcnt, rows, gsc):
+def _deliver(V, tb, k, runs, wb, spk, e0, e1, gv, sc):
     if runs:
-        return runs_sync(V, tb, k, wb, spk, e0, e1, gv, False, kcnt, rows, gsc)
+        return runs_sync(V, tb, k, wb, spk, e0, e1, gv, False, sc)
     return dense_sync(V, tb.w_all, wb, spk, e0, e1, gv, False)
 
 
 @numba.njit(cache=True)
-def _likely_sums(tb, k, runs, n, likely, lptr, kcnt, rows, gsc):
+def _likely_sums(tb, k, runs, n, likely, lptr, sc):
     """(samples, n) rows of sample s's likely inputs likely[lptr[s]:lptr[s+1]] summed, as the sync
     kernel's complement delivery does at the start of a sample."""
     C = np.zeros((lptr.size - 1, n))
     gv = np.zeros(1)
     for s in range(lptr.size - 1):
-        _deliver(C[s], tb, k, runs, tb.p_woff[k], likely, lptr[s], lptr[s + 1], gv, kcnt, rows, gsc)
+        _deliver(C[s], tb, k, runs, tb.p_woff[k], likely, lptr[s], lptr[s + 1], gv, sc)
     return C
 
 
 @numba.njit(cache=True, _nrt=False)
-def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv, kcnt, rows, gsc):
+def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv, sc):
     """Projection k's deliveries (:func:`dense_sync`, or :func:`runs_sync` when ``runs``) of every
     (sample, step) q, V reset per sample: the rows of spk[ptr[q]:ptr[q+1]] added and those of
     neg[nptr[q]:nptr[q+1]] subtracted (the negated table ``tb.p_wneg[k]``), after C[sample] when C
     has rows and the step is an input step (< T): the sync kernel's complement delivery of the
     input (spk: unlikely inputs that spiked, neg: likely ones that did not), or, without C and neg,
-    its plain delivery of a bucket (kcnt, rows, gsc: :func:`runs_sync`'s scratch). Returns SOPs
+    its plain delivery of a bucket (sc: :func:`runs_sync`'s scratch). Returns SOPs
     (additions, counted per spike also where pooled partners share their rows).
     Compiled without reference counting, as
     the kernel is (with it, counting the table record's references costs more than a small
@@ -109,8 +109,8 @@ def _replay(V, tb, k, runs, spk, ptr, neg, nptr, C, T, steps, gv, kcnt, rows, gs
             for j in range(n):
                 V[j] += c[j]
             adds += n
-        adds += _deliver(V, tb, k, runs, tb.p_woff[k], spk, ptr[q], ptr[q + 1], gv, kcnt, rows, gsc)
-        adds += _deliver(V, tb, k, runs, tb.p_wneg[k], neg, nptr[q], nptr[q + 1], gv, kcnt, rows, gsc)
+        adds += _deliver(V, tb, k, runs, tb.p_woff[k], spk, ptr[q], ptr[q + 1], gv, sc)
+        adds += _deliver(V, tb, k, runs, tb.p_wneg[k], neg, nptr[q], nptr[q + 1], gv, sc)
     return adds
 
 
@@ -198,8 +198,7 @@ def main(argv=None) -> int:
     tb = comp.tables
     res = simcore.simulate(net, x, T=T, seed=0, encoding=enc, record_raster=True, threads=1)
     replays = []
-    kcnt, rows = np.zeros(2 * int(tb.p_nkey.max()), np.int64), np.zeros(tb.run_tgt_all.size, np.uint64)
-    gsc = np.zeros(2 * int(tb.p_ngrp.max()) + GROUP_SCRATCH, np.int64)
+    sc = run_scratch(tb, True)
     for k in np.flatnonzero(np.isin(comp.p_kind, (DENSE, RUNS))):
         src, tgt = comp.names[comp.p_src[k]], comp.names[comp.p_tgt[k]]
         n, runs = int(tb.sizes[comp.p_tgt[k]]), bool(comp.p_kind[k] == RUNS)
@@ -209,9 +208,9 @@ def main(argv=None) -> int:
         if comp.p_src[k] == comp.input_index and enc == "bernoulli":  # as the sync kernel delivers it
             (lk, lptr), (spk, ptr), (neg, nptr) = complement_lists(res.raster[src], simcore.encoding.spike_probability(x),
                                                                    T, res.steps)
-            C = _likely_sums(tb, int(k), runs, n, lk, lptr, kcnt, rows, gsc)
+            C = _likely_sums(tb, int(k), runs, n, lk, lptr, sc)
         secs, rate = best_rate(_replay, (np.zeros(n), tb, int(k), runs, spk, ptr, neg, nptr, C, T, res.steps,
-                                         np.zeros(1), kcnt, rows, gsc), a.reps)
+                                         np.zeros(1), sc), a.reps)
         replays.append({"projection": f"{src} -> {tgt}", "kind": "runs" if runs else "dense",
                         "complement": bool(C.shape[0]), "spikes_per_step": spikes_per_step,
                         "rows_per_step": (spk.size + neg.size) / (ptr.size - 1), "s": secs, "adds_per_s": rate,

@@ -9,13 +9,15 @@ Every helper returns the SOPs (synapses reached); the async ones also the new bu
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
 from simcore.neuron_kernels import after_fire, fire
 
-__all__ = ["dense_sync", "runs_sync", "csr_sync", "fire_reached", "sort_firings", "async_flag_words", "dense_async",
-           "runs_async", "csr_async"]
+__all__ = ["RunScratch", "run_scratch", "run_scratch_bytes", "dense_sync", "runs_sync", "csr_sync", "fire_reached",
+           "sort_firings", "async_flag_words", "dense_async", "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -103,52 +105,70 @@ def _add_rows(Vp, t0, uL, w_all, rows, a0, a1):
         _add1(Vp, t0, uL, w_all, rows[a])
 
 
-GROUP_SCRATCH = 64  # runs_sync: the group scratch's tail, one row offset per binary digit of a count
+# The scratch of the sync conv-run delivery (:func:`runs_sync`), one per thread, made by
+# :func:`run_scratch`: kcnt, int64 (2 x the largest tb.p_nkey): rows per key, then the keys reached;
+# rows, uint64 (the number of runs): the rows' weight offsets in their keys' slots; gcnt, int64 (the
+# largest tb.p_ngrp): spikes per group of pooled partners; glist, int64 ((1 + largest tb.p_gbits) x
+# the largest tb.p_ngrp + 1): the groups reached, then their (group, digit) pairs. Counters are
+# left zero after each use.
+RunScratch = namedtuple("RunScratch", ["kcnt", "rows", "gcnt", "glist"])
+
+
+@numba.njit(cache=True)
+def run_scratch(tb, used):
+    """A zeroed :data:`RunScratch` for the tables tb (empty arrays when not ``used``: async mode)."""
+    nk, ng, nb = (tb.p_nkey.max(), tb.p_ngrp.max(), tb.p_gbits.max()) if used else (0, 0, 0)
+    return RunScratch(np.zeros(2 * nk, np.int64), np.zeros(tb.run_tgt_all.size if used else 0, np.uint64),
+                      np.zeros(ng, np.int64), np.zeros(ng * (1 + nb) + 1 if used else 0, np.int64))
+
+
+def run_scratch_bytes(tb) -> int:
+    """Bytes of one :func:`run_scratch` (sync mode)."""
+    nk, ng, nb = int(tb.p_nkey.max()), int(tb.p_ngrp.max()), int(tb.p_gbits.max())
+    return 8 * (2 * nk + tb.run_tgt_all.size + ng + ng * (1 + nb) + 1)
 
 
 @numba.njit(cache=True, _nrt=False)
 def _merge_groups(src_grp, grp_rep, run_ptr, run_key, run_w, run_len, key_slot, spk, e0, e1, wb, tl, nbits, kcnt,
-                  rows, gsc):
+                  rows, gcnt, glist):
     """Bin the runs of spikes spk[e0:e1] of a merged projection (``tb.p_ngrp[k] > 0``) by target run,
-    pooled partners merged: count the spikes of each group of sources with the same runs, then
-    put each reached group's runs into their keys' slots once per binary digit of its count m,
-    from the table copy scaled by that digit (m w as a sum of exact rows; copies tl apart, nbits of
-    them). The projection's tables come as views from its offsets (``src_grp``/``run_ptr`` per
-    source, ``grp_rep`` per group, ``run_*`` per run, ``key_slot`` per key). Returns (keys reached,
-    listed in the second half of kcnt; SOPs). gsc: int64 scratch of 2 x the largest ``tb.p_ngrp`` +
-    GROUP_SCRATCH, the first half zeros (left zero), then the list of groups reached, then the row
-    offsets of one count's digits. Not inlined: its own registers (inlined into the population's
-    loop, its values lived on the stack)."""
-    half = (gsc.shape[0] - GROUP_SCRATCH) // 2
-    gl, so = gsc[half:2 * half], gsc[2 * half:]
+    pooled partners merged: count the spikes of each group of sources with the same runs, list
+    each reached group once per binary digit b of its count, then put the group's runs into their
+    keys' slots from the table copy scaled by 2**b (m w as a sum of exact rows; copies tl apart,
+    nbits of them). The projection's tables come as views from its offsets (``src_grp``/``run_ptr``
+    per source, ``grp_rep`` per group, ``run_*`` per run, ``key_slot`` per key). Returns (keys
+    reached, listed in the second half of kcnt; SOPs). kcnt, rows, gcnt, glist: :data:`RunScratch`.
+    Not inlined: its own registers (inlined into the population's loop, its values lived on the
+    stack)."""
+    gl = glist  # groups reached, then from ng on their (group << 8 | digit) pairs
     kl = kcnt[kcnt.shape[0] // 2:]
     ng = 0
     for e in range(e0, e1):
         g = np.uint64(src_grp[spk[e]])
-        c = gsc[g]
-        gsc[g] = c + 1
+        c = gcnt[g]
+        gcnt[g] = c + 1
         gl[np.uint64(ng)] = g  # kept only if g is new (branch-free)
         ng += c == 0
+    nd = ng  # then at most nbits digits per group reached (and one write past them)
+    for q in range(np.uint64(0), np.uint64(ng)):
+        g = gl[q]
+        m = gcnt[g]
+        gcnt[g] = 0
+        for b in range(nbits):
+            gl[np.uint64(nd)] = g << 8 | b  # kept only if digit b of m is 1
+            nd += (m >> b) & 1
     nk = 0
     nsop = 0
-    for q in range(np.uint64(0), np.uint64(ng)):
-        g = np.uint64(gl[q])
-        m = gsc[g]
-        gsc[g] = 0
-        nd = 0  # the digits of m: so[:nd] = the offsets of their scaled copies
-        for b in range(nbits):
-            so[np.uint64(nd)] = wb + b * tl
-            nd += (m >> b) & 1
-        i = grp_rep[g]
+    for q in range(np.uint64(ng), np.uint64(nd)):
+        b = gl[q] & 255
+        i = grp_rep[np.uint64(gl[q] >> 8)]
+        wo = wb + b * tl
         for r in range(np.uint64(run_ptr[i]), np.uint64(run_ptr[i + 1])):
-            nsop += m * run_len[r]
+            nsop += np.int64(run_len[r]) << b
             h = np.uint64(run_key[r])
             c = kcnt[h]
-            a0 = np.uint64(key_slot[h] + c)
-            w0 = run_w[r]
-            for d in range(np.uint64(0), np.uint64(nd)):
-                rows[a0 + d] = np.uint64(so[d] + w0)
-            kcnt[h] = c + nd
+            rows[np.uint64(key_slot[h] + c)] = np.uint64(wo + run_w[r])
+            kcnt[h] = c + 1
             kl[np.uint64(nk)] = h
             nk += c == 0
     return nk, nsop
@@ -156,7 +176,7 @@ def _merge_groups(src_grp, grp_rep, run_ptr, run_key, run_w, run_len, key_slot, 
 
 # Deliberately separate from csr_sync: contiguous conv runs (slice adds) vs scattered CSR rows are distinct hot loops.
 @numba.njit(cache=True, inline="always")
-def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
+def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, sc):
     """Add the conv runs of projection k for spikes spk[e0:e1] (channel-last target; weights at
     w_all[wb:], ``tb.p_woff[k]`` or the negated copy ``tb.p_wneg[k]``); returns SOPs.
 
@@ -167,10 +187,8 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
     in bucket order. Pooled and overlapping kernels put several spikes on the same targets, so a
     pass carries many rows (the trained CNN's c1 -> c2: ten on average) instead of one. In a merged
     projection (``tb.p_ngrp[k] > 0``) pooled partners that spike in the same step share their
-    rows (:func:`_merge_groups`). kcnt: int64 scratch of 2 x the largest ``tb.p_nkey``, the first
-    half zeros (left zero; the second half lists the keys reached); rows: uint64 scratch of at
-    least the projection's number of runs; gsc: the scratch of :func:`_merge_groups`. Graded
-    spikes, and all of a projection not binned, go spike by spike, run by run."""
+    rows (:func:`_merge_groups`). sc: :data:`RunScratch`. Graded spikes, and all of a projection not
+    binned, go spike by spike, run by run."""
     rp, ro = tb.p_poff[k], np.uint64(tb.p_roff[k])
     w_all = tb.w_all
     nsop = 0
@@ -189,6 +207,7 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
                     _add1(Vp, t0, np.uint64(L), w_all, w0)
         return nsop
     ko = np.uint64(tb.p_koff[k])
+    kcnt, rows = sc.kcnt, sc.rows
     kl = kcnt[kcnt.shape[0] // 2:]
     merged = tb.p_ngrp[k] > 0
     if merged:
@@ -196,7 +215,7 @@ def runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
         nk, nsop = _merge_groups(tb.src_grp_all[rp:rp + n_src], tb.grp_rep_all[tb.p_goff[k]:],
                                  tb.run_ptr_all[rp:rp + n_src + 1], tb.run_key_all[ro:], tb.run_w_all[ro:],
                                  tb.run_len_all[ro:], tb.key_slot_all[ko:], spk, e0, e1, wb, tb.p_tlen[k],
-                                 tb.p_gbits[k], kcnt, rows, gsc)
+                                 tb.p_gbits[k], kcnt, rows, sc.gcnt, sc.glist)
     else:
         nk = 0  # keys reached, listed in order of first reach in the second half of kcnt
         for e in range(e0, e1):

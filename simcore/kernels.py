@@ -28,8 +28,8 @@ import numpy as np
 
 from simcore import decode, delivery, encoding, neuron_kernels
 from simcore.decode import best_index
-from simcore.delivery import (GROUP_SCRATCH, async_flag_words, csr_async, csr_sync, dense_async, dense_sync,
-                              fire_reached, runs_async, runs_sync, sort_firings)
+from simcore.delivery import (async_flag_words, csr_async, csr_sync, dense_async, dense_sync,
+                              fire_reached, run_scratch, runs_async, runs_sync, sort_firings)
 from simcore.neuron_kernels import fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
 
@@ -188,21 +188,21 @@ def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw):
 
 
 @numba.njit(cache=True, inline="always")
-def _deliver_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc):
+def _deliver_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, sc):
     """Projection k's synapses of spikes spk[e0:e1] added to Vp (weights at w_all[wb:]); returns SOPs.
-    kcnt, rows, gsc: the scratch of :func:`simcore.delivery.runs_sync`."""
+    sc: the scratch of :func:`simcore.delivery.runs_sync`."""
     kind = tb.p_kind[k]
     if kind == _DENSE:
         return dense_sync(Vp, tb.w_all, wb, spk, e0, e1, gv, graded)
     if kind == _RUNS:
-        return runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, kcnt, rows, gsc)
+        return runs_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded, sc)
     return csr_sync(Vp, tb, k, wb, spk, e0, e1, gv, graded)
 
 
 # Deliberately separate from _population_async: sync delivery adds then fires once a step; no shared loop without cost.
 @numba.njit(cache=True, _nrt=False)
-def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, fw, nh, hl, cl, cptr, C, kcnt, rows,
-                     gsc, pos, out):
+def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, fw, nh, hl, cl, cptr, C, sc, pos,
+                     out):
     """All steps of neuron population p (sync): integrate every delivered spike, then check; returns pos.
 
     Complement delivery of Bernoulli input (nh > 0 likely inputs, p > 1/2, in hl): a projection
@@ -211,7 +211,7 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, f
     that spiked, then subtracts the rows of the likely ones that did not (each list ascending).
     The sum of the rows of the spikes is the same; the additions are about sum(min(p, 1 - p)) rows
     a step instead of sum(p) (MNIST: 21 instead of 104). C: scratch for that sum (len >= len(Vp)).
-    kcnt, rows, gsc: the scratch of the conv runs' bins (:func:`simcore.delivery.runs_sync`).
+    sc: the scratch of the conv runs' bins (:func:`simcore.delivery.run_scratch`).
 
     Compiled without reference counting, as :func:`_population_async` is (it allocates nothing):
     with it, every inlined delivery call counted the references of the table record's arrays,
@@ -229,7 +229,7 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, f
         for k in range(k0, k1):
             if tb.p_src[k] == tb.inp:  # at most one projection per (source, target)
                 Cp[:] = 0.0
-                fan = _deliver_sync(Cp, tb, k, tb.p_woff[k], hl, 0, nh, gv, False, kcnt, rows, gsc)
+                fan = _deliver_sync(Cp, tb, k, tb.p_woff[k], hl, 0, nh, gv, False, sc)
     pb = p * (steps + 1)
     sptr[pb] = pos
     for t in range(steps):
@@ -246,14 +246,13 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, f
                 for j in range(n):
                     Vp[j] += Cp[j]
                 nsop = fan
-                nsop += _deliver_sync(Vp, tb, k, tb.p_woff[k], cl, cptr[ts], cptr[ts + 1], gv, False, kcnt, rows,
-                                      gsc)
+                nsop += _deliver_sync(Vp, tb, k, tb.p_woff[k], cl, cptr[ts], cptr[ts + 1], gv, False, sc)
                 nsop -= _deliver_sync(Vp, tb, k, tb.p_wneg[k], cl, cptr[steps + 1 + ts], cptr[steps + 2 + ts], gv,
-                                      False, kcnt, rows, gsc)
+                                      False, sc)
             else:
                 e0 = sptr[src * (steps + 1) + ts]
                 e1 = sptr[src * (steps + 1) + ts + 1]
-                nsop = _deliver_sync(Vp, tb, k, tb.p_woff[k], spk, e0, e1, gv, graded, kcnt, rows, gsc)
+                nsop = _deliver_sync(Vp, tb, k, tb.p_woff[k], spk, e0, e1, gv, graded, sc)
             out.sops[s, src] += nsop
         pos = _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw)
         sptr[pb + t + 1] = pos
@@ -370,9 +369,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
     fw = async_flag_words(max(1, tb.sizes.max()))  # flags of a pass, as words and as bytes
     fb = fw.view(np.uint8)
-    kcnt = np.zeros(0 if async_mode else 2 * tb.p_nkey.max(), dtype=np.int64)  # sync conv runs: rows per key
-    rows = np.zeros(0 if async_mode else tb.run_tgt_all.size, dtype=np.uint64)  # ... and their weight offsets
-    gsc = np.zeros(0 if async_mode else 2 * tb.p_ngrp.max() + GROUP_SCRATCH, dtype=np.int64)  # ... pooled partners
+    sc = run_scratch(tb, not async_mode)  # sync conv runs' bins
     for s in range(s0, s1):
         for p in range(n_pop):
             pos = steps * tb.offsets[p]
@@ -383,7 +380,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
                 _population_async(tb, p, s, steps, analog, V, cnt, te, spk, sptr, gv, fbuf, fb, fw, pos, out)
             else:
                 _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, fw, nh, hl, cl, cptr, C,
-                                 kcnt, rows, gsc, pos, out)
+                                 sc, pos, out)
         _write_sample(tb, s, steps, V, cnt, spk, sptr, out, record_raster)
 
 

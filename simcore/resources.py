@@ -60,12 +60,11 @@ def simulation_bytes(net, samples: int, steps: int, threads: int | None = None) 
     counts (int32) and potentials (float64) of every neuron, SOPs per projection, the prediction
     trace; per thread the step-by-step spike list of every neuron and the output raster, the
     sync complement delivery's per-step input lists and its sum of likely rows, and the sync conv
-    runs' bins (8 bytes per run, 16 per key and per group of pooled partners of the largest
-    projection)."""
+    runs' bins (:func:`simcore.delivery.run_scratch_bytes`)."""
     import numba
 
     from simcore.compiler import compile_network
-    from simcore.delivery import GROUP_SCRATCH
+    from simcore.delivery import run_scratch_bytes
 
     tb = compile_network(net).tables
     sizes = [net.size(p) for p in net.populations]
@@ -74,7 +73,7 @@ def simulation_bytes(net, samples: int, steps: int, threads: int | None = None) 
     threads = threads or numba.get_num_threads()
     per_sample = 12 * total + 8 * len(net.projections) + 8 * steps
     per_thread = steps * (4 * total + widest + 8 * n_in) + 64 * total + 8 * widest
-    per_thread += 8 * (tb.run_tgt_all.size + 2 * int(tb.p_nkey.max()) + 2 * int(tb.p_ngrp.max()) + GROUP_SCRATCH)
+    per_thread += run_scratch_bytes(tb)
     return samples * per_sample + threads * per_thread
 
 
