@@ -152,22 +152,24 @@ _GATHER_BYTES = np.uint64(0x0102040810204080)  # (w * this) >> 56: bit b = byte 
 
 
 @numba.njit(cache=True, inline="always")
-def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw):
+def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw, check):
     """Sync threshold check of the population, firings appended in storage order, as C-order
-    indices (``ipp[j] - off`` for the channel-last kernel position j when ``perm``): a vectorised
-    "any at threshold" count first (most steps of most populations fire nobody); then one vectorised
+    indices (``ipp[j] - off`` for the channel-last kernel position j when ``perm``): when ``check``
+    (the population fired nobody in the previous step), a vectorised "any at threshold" count first
+    (most steps of quiet populations fire nobody); then one vectorised
     :func:`fire_all` pass writing flag bytes, read eight at a time without branches: the eight
     flags of a word become a byte, which indexes the list of its set bits; all eight entries are
     written and the position advances by their number (spk has room for seven more after every
     bucket). fb, fw: flag scratch of len(Vp) as bytes and as words (``delivery.async_flag_words``).
     Returns pos."""
-    fire_at = nr[0]
     n = Vp.shape[0]
-    nf = 0
-    for j in range(n):
-        nf += Vp[j] >= fire_at
-    if nf == 0:
-        return pos
+    if check:
+        fire_at = nr[0]
+        nf = 0
+        for j in range(n):
+            nf += Vp[j] >= fire_at
+        if nf == 0:
+            return pos
     fire_all(Vp, cp, fb, nr)
     upos = np.uint64(pos)  # unsigned positions: no negative-index wraparound in these loops
     nw = np.uint64(n // 8)
@@ -254,7 +256,7 @@ def _population_sync(tb, p, s, steps, t_in, analog, V, cnt, spk, sptr, gv, fb, f
                 e1 = sptr[src * (steps + 1) + ts + 1]
                 nsop = _deliver_sync(Vp, tb, k, tb.p_woff[k], spk, e0, e1, gv, graded, sc)
             out.sops[s, src] += nsop
-        pos = _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw)
+        pos = _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw, t == 0 or sptr[pb + t] == sptr[pb + t - 1])
         sptr[pb + t + 1] = pos
         if p == tb.outp:
             out.trace[s, t] = best_index(cp, Vp, 0, n)
