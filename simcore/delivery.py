@@ -39,6 +39,40 @@ def _add4(Vp, t0, uL, w_all, o1, o2, o3, o4):
 
 
 @numba.njit(cache=True, inline="always")
+def _add7(Vp, t0, uL, w_all, o1, o2, o3, o4, o5, o6, o7):
+    """:func:`_add8` for seven rows (a short key's rows in one pass, not three)."""
+    for o in range(np.uint64(0), uL):
+        j = t0 + o
+        Vp[j] = ((((((Vp[j] + w_all[o1 + o]) + w_all[o2 + o]) + w_all[o3 + o]) + w_all[o4 + o]) + w_all[o5 + o])
+                 + w_all[o6 + o]) + w_all[o7 + o]
+
+
+@numba.njit(cache=True, inline="always")
+def _add6(Vp, t0, uL, w_all, o1, o2, o3, o4, o5, o6):
+    """:func:`_add8` for six rows."""
+    for o in range(np.uint64(0), uL):
+        j = t0 + o
+        Vp[j] = (((((Vp[j] + w_all[o1 + o]) + w_all[o2 + o]) + w_all[o3 + o]) + w_all[o4 + o]) + w_all[o5 + o]) \
+            + w_all[o6 + o]
+
+
+@numba.njit(cache=True, inline="always")
+def _add5(Vp, t0, uL, w_all, o1, o2, o3, o4, o5):
+    """:func:`_add8` for five rows."""
+    for o in range(np.uint64(0), uL):
+        j = t0 + o
+        Vp[j] = ((((Vp[j] + w_all[o1 + o]) + w_all[o2 + o]) + w_all[o3 + o]) + w_all[o4 + o]) + w_all[o5 + o]
+
+
+@numba.njit(cache=True, inline="always")
+def _add3(Vp, t0, uL, w_all, o1, o2, o3):
+    """:func:`_add8` for three rows."""
+    for o in range(np.uint64(0), uL):
+        j = t0 + o
+        Vp[j] = ((Vp[j] + w_all[o1 + o]) + w_all[o2 + o]) + w_all[o3 + o]
+
+
+@numba.njit(cache=True, inline="always")
 def _add2(Vp, t0, uL, w_all, o1, o2):
     """:func:`_add8` for two rows."""
     for o in range(np.uint64(0), uL):
@@ -62,8 +96,8 @@ def _add1x(Vp, t0, uL, w_all, o1, x):
 
 @numba.njit(cache=True, inline="always")
 def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
-    """Add the dense rows of spikes spk[e0:e1] (row i at w_all[wb + i*n:]), up to eight per pass over
-    V, in bucket order; returns SOPs."""
+    """Add the dense rows of spikes spk[e0:e1] (row i at w_all[wb + i*n:]), eight per pass over V,
+    the last one to seven in one pass, in bucket order; returns SOPs."""
     n = Vp.shape[0]
     un, z = np.uint64(n), np.uint64(0)
     if graded:
@@ -76,33 +110,50 @@ def dense_sync(Vp, w_all, wb, spk, e0, e1, gv, graded):
               np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n), np.uint64(wb + spk[e + 4] * n),
               np.uint64(wb + spk[e + 5] * n), np.uint64(wb + spk[e + 6] * n), np.uint64(wb + spk[e + 7] * n))
         e += 8
-    while e + 4 <= e1:
-        _add4(Vp, z, un, w_all, np.uint64(wb + spk[e] * n), np.uint64(wb + spk[e + 1] * n),
-              np.uint64(wb + spk[e + 2] * n), np.uint64(wb + spk[e + 3] * n))
-        e += 4
-    while e < e1:
-        _add1(Vp, z, un, w_all, np.uint64(wb + spk[e] * n))
-        e += 1
+    r = e1 - e
+    if r:
+        last = e1 - 1  # spikes past the r-th are not added: read in bounds
+        _add_upto7(Vp, z, un, w_all, r, np.uint64(wb + spk[e] * n), np.uint64(wb + spk[min(e + 1, last)] * n),
+                   np.uint64(wb + spk[min(e + 2, last)] * n), np.uint64(wb + spk[min(e + 3, last)] * n),
+                   np.uint64(wb + spk[min(e + 4, last)] * n), np.uint64(wb + spk[min(e + 5, last)] * n),
+                   np.uint64(wb + spk[min(e + 6, last)] * n))
     return (e1 - e0) * n
 
 
 @numba.njit(cache=True, inline="always")
+def _add_upto7(Vp, t0, uL, w_all, r, o1, o2, o3, o4, o5, o6, o7):
+    """The first r (0 to 7) of the rows at o1..o7 added in one pass (:func:`_add8`'s roundings)."""
+    if r >= 4:
+        if r == 7:
+            _add7(Vp, t0, uL, w_all, o1, o2, o3, o4, o5, o6, o7)
+        elif r == 6:
+            _add6(Vp, t0, uL, w_all, o1, o2, o3, o4, o5, o6)
+        elif r == 5:
+            _add5(Vp, t0, uL, w_all, o1, o2, o3, o4, o5)
+        else:
+            _add4(Vp, t0, uL, w_all, o1, o2, o3, o4)
+    elif r == 3:
+        _add3(Vp, t0, uL, w_all, o1, o2, o3)
+    elif r == 2:
+        _add2(Vp, t0, uL, w_all, o1, o2)
+    elif r == 1:
+        _add1(Vp, t0, uL, w_all, o1)
+
+
+@numba.njit(cache=True, inline="always")
 def _add_rows(Vp, t0, uL, w_all, rows, a0, a1):
-    """Vp[t0:t0 + uL] += the rows at uint64 offsets rows[a0:a1] of w_all, in that order, up to eight
-    per pass (:func:`_add8`)."""
+    """Vp[t0:t0 + uL] += the rows at uint64 offsets rows[a0:a1] of w_all, in that order, eight per
+    pass (:func:`_add8`), the last one to seven in one pass."""
     a = a0
     while a + 8 <= a1:
         _add8(Vp, t0, uL, w_all, rows[a], rows[a + 1], rows[a + 2], rows[a + 3], rows[a + 4], rows[a + 5],
               rows[a + 6], rows[a + 7])
         a += 8
-    if a + 4 <= a1:
-        _add4(Vp, t0, uL, w_all, rows[a], rows[a + 1], rows[a + 2], rows[a + 3])
-        a += 4
-    if a + 2 <= a1:
-        _add2(Vp, t0, uL, w_all, rows[a], rows[a + 1])
-        a += 2
-    if a < a1:
-        _add1(Vp, t0, uL, w_all, rows[a])
+    r = a1 - a
+    if r:
+        last = a1 - 1  # rows past the r-th are not added: read in bounds
+        _add_upto7(Vp, t0, uL, w_all, r, rows[a], rows[min(a + 1, last)], rows[min(a + 2, last)],
+                   rows[min(a + 3, last)], rows[min(a + 4, last)], rows[min(a + 5, last)], rows[min(a + 6, last)])
 
 
 # The scratch of the sync conv-run delivery (:func:`runs_sync`), one per thread, made by
