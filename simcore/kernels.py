@@ -26,12 +26,13 @@ from collections import namedtuple
 import numba
 import numpy as np
 
-from simcore import decode, delivery, encoding, neuron_kernels
+from simcore import decode, delivery, encoding, neuron_kernels, vector_ops
 from simcore.decode import best_index
 from simcore.delivery import (async_flag_words, csr_async, csr_sync, dense_async, dense_sync,
                               fire_reached, run_scratch, runs_async, runs_sync, sort_firings)
 from simcore.neuron_kernels import fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
+from simcore.vector_ops import store8_plus
 
 __all__ = ["BERNOULLI", "TRAINS", "ANALOG", "LIKELY_ABOVE", "KernelInput", "KernelOutputs", "run_samples"]
 
@@ -159,8 +160,8 @@ def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw, check):
     (most steps of quiet populations fire nobody); then one vectorised
     :func:`fire_all` pass writing flag bytes, read eight at a time without branches: the eight
     flags of a word become a byte, which indexes the list of its set bits; all eight entries are
-    written and the position advances by their number (spk has room for seven more after every
-    bucket). fb, fw: flag scratch of len(Vp) as bytes and as words (``delivery.async_flag_words``).
+    written in one vector store (:func:`simcore.vector_ops.store8_plus`) and the position advances by
+    their number (spk has room for seven more after every bucket). fb, fw: flag scratch of len(Vp) as bytes and as words (``delivery.async_flag_words``).
     Returns pos."""
     n = Vp.shape[0]
     if check:
@@ -175,10 +176,7 @@ def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw, check):
     nw = np.uint64(n // 8)
     for q in range(np.uint64(0), nw):
         m = (fw[q] * _GATHER_BYTES) >> np.uint64(56)
-        row = m * np.uint64(8)
-        j0 = np.int32(q * np.uint64(8))
-        for b in range(8):
-            spk[upos + np.uint64(b)] = j0 + _SET_BITS[row + np.uint64(b)]
+        store8_plus(spk, upos, _SET_BITS, m * np.uint64(8), q * np.uint64(8))
         upos += _BIT_COUNT[m]
     for j in range(nw * np.uint64(8), np.uint64(n)):
         spk[upos] = j  # kept only if j fired
@@ -399,4 +397,4 @@ def run_samples(tb, inp, out, steps, async_mode, record_raster, nchunks):
 # The helpers above are inlined from other modules, which numba's cache key does not cover: key the
 # compiled functions on their sources too, so an edit there never runs stale machine code.
 SOURCES_TAG = key_on_sources((_population_sync, _population_async, _run_chunk, run_samples),
-                             (delivery, neuron_kernels, encoding, decode))
+                             (delivery, neuron_kernels, encoding, decode, vector_ops))
