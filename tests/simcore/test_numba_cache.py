@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import simcore
-from simcore import decode, delivery, encoding, kernels, neuron_kernels
+from simcore import decode, delivery, encoding, kernels, neuron_kernels, vector_ops
 
 HELPER = """import numba
 @numba.njit(cache=True, inline="always")
@@ -44,7 +44,7 @@ def test_an_edit_to_an_inlined_helper_compiles_anew(tmp_path):
 
 
 def test_the_kernels_are_keyed_on_every_module_they_inline():
-    expected = simcore.numba_cache.sources_tag([delivery, neuron_kernels, encoding, decode])
+    expected = simcore.numba_cache.sources_tag([delivery, neuron_kernels, encoding, decode, vector_ops])
     assert kernels.SOURCES_TAG == expected
     for d in (kernels.run_samples, kernels._run_chunk, kernels._population_sync, kernels._population_async):
         assert d._cache._sources_tag == expected
