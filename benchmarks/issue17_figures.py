@@ -2,10 +2,12 @@
 
     PYTHONPATH=. python benchmarks/issue17_figures.py (--old-commit REV | --old-root DIR)
         [--mlp MODEL_OR_GRAPH_DIR] [--cnn MODEL_OR_GRAPH_DIR] [--n 10000] [--cnn-n 10000]
-        [--check-n 10000] [--cnn-check-n 1000] [--reps 3] [--modes sync,async] [--json FILE] [--overwrite]
+        [--check-n 10000] [--cnn-check-n 1000] [--reps 3] [--modes sync,async] [--threads K] [--json FILE]
+        [--overwrite]
 
 ``--mlp`` / ``--cnn``: a trained model directory (exported to a simcore graph in a temporary
-directory) or a graph directory; each version loads the graph with its own ``load_network``. The
+directory) or a graph directory (an empty value skips that network); each version loads the graph
+with its own ``load_network``. ``--threads``: numba threads for both versions. The
 old version is ``simcore`` at git revision ``REV`` of this checkout, copied to a temporary
 ``simcore_old`` package with its imports renamed, or a copy made beforehand in ``DIR`` (package
 ``--old-package``, see :mod:`compare_simcore`). For every (network, mode): old and new must give
@@ -110,6 +112,7 @@ def parse(argv) -> argparse.Namespace:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--T", type=int, default=50)
     ap.add_argument("--modes", default="sync,async")
+    ap.add_argument("--threads", type=int, default=None, help="numba threads (default: numba's setting)")
     ap.add_argument("--data-dir", default=MNIST)
     add_output_args(ap)
     args = ap.parse_args(argv)
@@ -144,6 +147,10 @@ def run(args, tmp: Path) -> list:
 
 def main(argv=None) -> int:
     args = parse(argv)
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="issue17_") as tmp:
         rows = run(args, Path(tmp))
