@@ -157,12 +157,13 @@ def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw, check):
     """Sync threshold check of the population, firings appended in storage order, as C-order
     indices (``ipp[j] - off`` for the channel-last kernel position j when ``perm``): when ``check``
     (the population fired nobody in the previous step), a vectorised "any at threshold" count first
-    (most steps of quiet populations fire nobody); then one vectorised
-    :func:`fire_all` pass writing flag bytes, read eight at a time without branches: the eight
-    flags of a word become a byte, which indexes the list of its set bits; all eight entries are
-    written in one vector store (:func:`simcore.vector_ops.store8_plus`) and the position advances by
-    their number (spk has room for seven more after every bucket). fb, fw: flag scratch of len(Vp) as bytes and as words (``delivery.async_flag_words``).
-    Returns pos."""
+    (most steps of quiet populations fire nobody); then one vectorised :func:`fire_all` pass writing
+    flag bytes, read eight at a time without branches: the eight flags of a word become a byte,
+    which indexes the list of its set bits; all eight entries are written in one vector store
+    (:func:`simcore.vector_ops.store8_plus`) and the position advances by their number (spk has
+    room for seven more after every bucket: the next bucket or population is written later, and
+    spk ends with eight spare entries). fb, fw: flag scratch of len(Vp) as bytes and as words
+    (``delivery.async_flag_words``). Returns pos."""
     n = Vp.shape[0]
     if check:
         fire_at = nr[0]

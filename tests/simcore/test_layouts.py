@@ -199,3 +199,23 @@ def test_binned_conv_runs_with_float_weights_differ_only_in_rounding():
         np.testing.assert_array_equal(res.counts[name], c, err_msg=name)
     for name, m in mem.items():
         np.testing.assert_allclose(res.membrane[name], m, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_pooled_input_merged_through_the_complement_path():
+    # a pooled conv straight from the input: the sync kernel sums the likely inputs' rows, then adds the
+    # surprises and subtracts (negated copy, its scaled copies too) the likely inputs that did not spike,
+    # each with pooled partners merged
+    rng = np.random.default_rng(23)
+    net = Network()
+    net.add_input("input", (1, 16, 16))
+    net.add_neurons("c1", (3, 6, 6), threshold=0.5)
+    net.add_neurons("out", (2,))
+    net.connect("input", "c1", [AvgPool2d(2), Conv2d(dyadic(rng, (3, 1, 3, 3), 0.4))])
+    net.connect("c1", "out", [Flatten(), Dense(dyadic(rng, (2, 108), 0.5))])
+    tb = compile_network(net).tables
+    assert tb.p_kind[0] == 2 and tb.p_nkey[0] > 0 and tb.p_ngrp[0] == 64 and tb.p_wneg[0] >= 0
+    x = rng.random((6, 256)) * (rng.random((6, 256)) < 0.8)  # likely and unlikely pixels
+    res = simulate(net, x, T=12, seed=3, threads=1)
+    counts, mem = reference(net, encoding.bernoulli_trains(x, 12, 3))
+    assert res.counts["c1"].sum() > 20
+    _assert_same(res, counts, mem)
