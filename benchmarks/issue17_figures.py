@@ -116,6 +116,10 @@ def parse(argv) -> argparse.Namespace:
     ap.add_argument("--data-dir", default=MNIST)
     add_output_args(ap)
     args = ap.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads must be at least 1, got {args.threads}")
+    if not args.mlp and not args.cnn:
+        ap.error("nothing to measure: --mlp and --cnn are both empty")
     check_outputs(ap, args)
     return args
 
