@@ -32,6 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numba
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -152,8 +153,6 @@ def run(args, tmp: Path) -> list:
 def main(argv=None) -> int:
     args = parse(argv)
     if args.threads:
-        import numba
-
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="issue17_") as tmp:
@@ -166,7 +165,8 @@ def main(argv=None) -> int:
     load1 = os.getloadavg()
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} (1 min)")
     if args.json:
-        write_json_result(args, {"rows": rows, "load_before": load0, "load_after": load1})
+        write_json_result(args, {"rows": rows, "threads": numba.get_num_threads(), "old": args.old_commit or args.old_root,
+                                 "mlp": args.mlp, "cnn": args.cnn, "load_before": load0, "load_after": load1})
     return 0 if all(r["identical"] for r in rows) else 1
 
 
