@@ -275,12 +275,11 @@ def _layout(net: Network, names, offsets, cps, out_idx):
     return pop_perm, perm_all
 
 
-def _scaled_tables(runs):
+def _scaled_tables(run_ptr, table, src_grp, grp_rep):
     """A binned projection's weight table followed by its copies scaled by 2, 4, ..., up to the
     largest power of two not above its largest group of sources with runs (:func:`_run_groups`), or
     None when no two such sources share their runs or a copy overflows. Scaling by a power of two is
     exact, so ``m`` partners' rows are ``m``'s binary digits' rows: ``2w + w`` is ``(w + w) + w``."""
-    run_ptr, table, src_grp, grp_rep = runs[0], runs[4], runs[9], runs[10]
     with_runs = np.diff(run_ptr)[grp_rep] > 0
     largest = int(np.bincount(src_grp[:-1], minlength=grp_rep.size)[with_runs].max(initial=0))
     if largest < 2:
@@ -307,13 +306,14 @@ def _flatten(cps, p_kind, inp: int) -> dict:
             keys = ("run_ptr_all", "run_tgt_all", "run_w_all", "run_len_all", "w_all", "run_key_all", "key_tgt_all",
                     "key_len_all", "key_slot_all", "src_grp_all", "grp_rep_all")
             new = dict(zip(keys, cp.runs))
-            off["p_koff"][k], off["p_goff"][k], off["p_tlen"][k] = size["key_tgt_all"], size["grp_rep_all"], cp.runs[4].size
-            if cp.runs[1].size >= BIN_RUNS_PER_KEY * cp.runs[6].size:  # else delivered spike by spike
-                off["p_nkey"][k] = cp.runs[6].size
-                scaled = _scaled_tables(cp.runs)
+            table, nkey, ngrp = new["w_all"].size, new["key_tgt_all"].size, new["grp_rep_all"].size
+            off["p_koff"][k], off["p_goff"][k], off["p_tlen"][k] = size["key_tgt_all"], size["grp_rep_all"], table
+            if new["run_tgt_all"].size >= BIN_RUNS_PER_KEY * nkey:  # else delivered spike by spike
+                off["p_nkey"][k] = nkey
+                scaled = _scaled_tables(new["run_ptr_all"], new["w_all"], new["src_grp_all"], new["grp_rep_all"])
                 if scaled is not None:
                     new["w_all"] = scaled
-                    off["p_ngrp"][k], off["p_gbits"][k] = cp.runs[10].size, scaled.size // cp.runs[4].size
+                    off["p_ngrp"][k], off["p_gbits"][k] = ngrp, scaled.size // table
         elif cp.dense:
             new = {"w_all": cp.weights.ravel()}
         else:

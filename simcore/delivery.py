@@ -181,17 +181,16 @@ def run_scratch_bytes(tb) -> int:
 
 @numba.njit(cache=True, _nrt=False)
 def _merge_groups(src_grp, grp_rep, run_ptr, run_key, run_w, run_len, key_slot, spk, e0, e1, wb, tl, nbits, kcnt,
-                  rows, gcnt, glist):
+                  rows, gcnt, gl):
     """Bin the runs of spikes spk[e0:e1] of a merged projection (``tb.p_ngrp[k] > 0``) by target run,
     pooled partners merged: count the spikes of each group of sources with the same runs, list
     each reached group once per binary digit b of its count, then put the group's runs into their
     keys' slots from the table copy scaled by 2**b (m w as a sum of exact rows; copies tl apart,
     nbits of them). The projection's tables come as views from its offsets (``src_grp``/``run_ptr``
     per source, ``grp_rep`` per group, ``run_*`` per run, ``key_slot`` per key). Returns (keys
-    reached, listed in the second half of kcnt; SOPs). kcnt, rows, gcnt, glist: :data:`RunScratch`.
-    Not inlined: its own registers (inlined into the population's loop, its values lived on the
-    stack)."""
-    gl = glist  # groups reached, then from ng on their (group << 8 | digit) pairs
+    reached, listed in the second half of kcnt; SOPs). kcnt, rows, gcnt: :data:`RunScratch`; gl: its
+    glist (the groups reached, then from ng on their (group << 8 | digit) pairs). Not inlined: its own
+    registers (inlined into the population's loop, its values lived on the stack)."""
     kl = kcnt[kcnt.shape[0] // 2:]
     ng = 0
     for e in range(e0, e1):
