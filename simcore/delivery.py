@@ -17,7 +17,7 @@ import numpy as np
 from simcore.neuron_kernels import after_fire, fire
 
 __all__ = ["RunScratch", "run_scratch", "run_scratch_bytes", "dense_sync", "runs_sync", "csr_sync", "fire_reached",
-           "sort_firings", "async_flag_words", "dense_async", "runs_async", "csr_async"]
+           "sort_firings", "flag_words", "dense_async", "runs_async", "csr_async"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -174,9 +174,8 @@ def run_scratch(tb, used):
 
 
 def run_scratch_bytes(tb) -> int:
-    """Bytes of one :func:`run_scratch` (sync mode)."""
-    nk, ng, nb = int(tb.p_nkey.max()), int(tb.p_ngrp.max()), int(tb.p_gbits.max())
-    return 8 * (2 * nk + tb.run_tgt_all.size + ng + ng * (1 + nb) + 1)
+    """Bytes of one :func:`run_scratch` (sync mode), measured on one."""
+    return sum(a.nbytes for a in run_scratch(tb, True))
 
 
 @numba.njit(cache=True, _nrt=False)
@@ -339,7 +338,7 @@ _BIT_AT = _debruijn_table()
 def _flagged(fb, fw, n, nfl, fbuf, at):
     """The indices of the nfl (> 0) non-zero bytes of fb[:n] into fbuf[at:], ascending; returns nfl.
     Skips zero bytes 32 at a time, then takes the set bits of each non-zero word lowest first (fw:
-    the same memory as uint64 words, from :func:`async_flag_words`; flag bytes are 0 or 1, the bytes
+    the same memory as uint64 words, from :func:`flag_words`; flag bytes are 0 or 1, the bytes
     from n on are ignored), and stops at the last one."""
     nf = 0
     q = 0
@@ -364,7 +363,7 @@ def fire_reached(Vp, cp, tep, nr, ipp, off, t0, L, fb, fw, out, nf):
     """Fire the targets t0..t0+L-1 (uint64; already added) at or above their tep (+inf for a
     target that fired in this step), appending their C-order index ipp[j] - off to out[nf:] in
     ascending j: one vectorised pass writes a flag byte per target (fb, fw: from
-    :func:`async_flag_words`), the flags are found eight at a time (:func:`_flagged`). Returns nf."""
+    :func:`flag_words`), the flags are found eight at a time (:func:`_flagged`). Returns nf."""
     nfl = 0
     for o in range(np.uint64(0), L):
         m = Vp[t0 + o] >= tep[t0 + o]
@@ -409,10 +408,11 @@ def _fire_rows(Vp, cp, tep, nr, fb, fw, nfl, fbuf, w_all, wb, spk, e, nb, pos):
 
 
 @numba.njit(cache=True, inline="always")
-def async_flag_words(n):
-    """The flag words of the async helpers for populations of at most n neurons, zeros; the helpers
-    get them twice, as uint64 words ``fw`` and as flag bytes ``fb = fw.view(np.uint8)``, both made
-    once by the caller. A pass over n targets writes fb[:n]; the bytes after them are ignored."""
+def flag_words(n):
+    """The flag words of the async helpers and of the sync firing list (``kernels._fire_sync``) for
+    populations of at most n neurons, zeros; the helpers get them twice, as uint64 words ``fw`` and
+    as flag bytes ``fb = fw.view(np.uint8)``, both made once by the caller. A pass over n targets
+    writes fb[:n]; the bytes after them are ignored."""
     return np.zeros(n // 8 + 1, np.uint64)
 
 
@@ -476,7 +476,7 @@ def dense_async(Vp, cp, tep, nr, w_all, wb, spk, e0, e1, gv, graded, ipp, off, f
     V (:func:`_pass8`, :func:`_pass4`); the neurons that reach threshold in the batch keep their V
     and are redone spike by spike by :func:`_fire_rows`. The last 0-3 rows and graded input go one
     row per pass: add, with one vectorised "reached fire_at" test (fire_at bounds every tep), and
-    :func:`fire_reached` when it hit. fb, fw: from :func:`async_flag_words`; fbuf: int32 scratch of at least len(Vp).
+    :func:`fire_reached` when it hit. fb, fw: from :func:`flag_words`; fbuf: int32 scratch of at least len(Vp).
     Returns (SOPs, pos)."""
     n = Vp.shape[0]
     un = np.uint64(n)

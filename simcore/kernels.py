@@ -28,8 +28,8 @@ import numpy as np
 
 from simcore import decode, delivery, encoding, neuron_kernels, vector_ops
 from simcore.decode import best_index
-from simcore.delivery import (async_flag_words, csr_async, csr_sync, dense_async, dense_sync,
-                              fire_reached, run_scratch, runs_async, runs_sync, sort_firings)
+from simcore.delivery import (csr_async, csr_sync, dense_async, dense_sync, fire_reached, flag_words, run_scratch,
+                              runs_async, runs_sync, sort_firings)
 from simcore.neuron_kernels import fire_all, init_population, neuron, step_start
 from simcore.numba_cache import key_on_sources
 from simcore.vector_ops import store8_plus
@@ -163,7 +163,7 @@ def _fire_sync(Vp, cp, nr, ipp, off, perm, spk, pos, fb, fw, check):
     (:func:`simcore.vector_ops.store8_plus`) and the position advances by their number (spk has
     room for seven more after every bucket: the next bucket or population is written later, and
     spk ends with eight spare entries). fb, fw: flag scratch of len(Vp) as bytes and as words
-    (``delivery.async_flag_words``). Returns pos."""
+    (``delivery.flag_words``). Returns pos."""
     n = Vp.shape[0]
     if check:
         fire_at = nr[0]
@@ -368,7 +368,7 @@ def _run_chunk(tb, inp, out, steps, async_mode, record_raster, s0, s1):
     nh = 0
     C = np.zeros(tb.sizes.max() if split else 0)  # sync complement: the likely inputs' rows summed
     fbuf = np.zeros(max(1, tb.sizes.max()), dtype=np.int32)  # async: firings of one spike / batch
-    fw = async_flag_words(max(1, tb.sizes.max()))  # flags of a pass, as words and as bytes
+    fw = flag_words(max(1, tb.sizes.max()))  # flags of a pass, as words and as bytes
     fb = fw.view(np.uint8)
     sc = run_scratch(tb, not async_mode)  # sync conv runs' bins
     for s in range(s0, s1):
